@@ -1,0 +1,63 @@
+"""`python -m devstack up|reset|migrate|status|gateway`: the local Supabase-compatible stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from devstack import logs
+from devstack.migrate import MigrationError
+from devstack.postgres import PostgresError
+from devstack.settings import DevstackSettings
+from devstack.stack import LocalStack, serve_gateway
+
+log = logging.getLogger("devstack")
+
+
+async def _up(stack: LocalStack) -> None:
+    await stack.prepare()
+    print("\ncoachbase devstack is running.\n\n" + stack.status() + "\n", flush=True)
+    await serve_gateway(stack.settings, stack.superuser_dsn)
+
+
+def _command(args: argparse.Namespace, stack: LocalStack) -> None:
+    if args.command == "status":
+        print(stack.status())
+        return
+    if args.command == "gateway":
+        asyncio.run(serve_gateway(stack.settings, stack.superuser_dsn))
+        return
+    if args.command == "reset":
+        stack.destroy_database()
+    stack.start_database()
+    try:
+        if args.command == "up":
+            asyncio.run(_up(stack))
+        else:
+            asyncio.run(stack.prepare())
+    finally:
+        stack.stop_database()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("command", choices=["up", "reset", "migrate", "status", "gateway"])
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    stack = LocalStack(DevstackSettings())
+    try:
+        _command(args, stack)
+    except KeyboardInterrupt:
+        log.info("stopped")
+    except (MigrationError, PostgresError) as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

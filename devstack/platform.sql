@@ -1,0 +1,498 @@
+-- =====================================================================================================
+-- devstack platform bootstrap: what a real Supabase project already holds before its own migrations.
+--
+-- Applied once per database by `devstack.migrate` as the bootstrap superuser `supabase_admin`, before
+-- supabase/migrations/*.sql (which then run as the NON-superuser `postgres`, exactly as the Supabase CLI
+-- runs them). Each section names the real Supabase object it stands for:
+--   * supabase/postgres   migrations/db/init-scripts/*.sql  (roles, grants, extensions schema, publication)
+--   * supabase/auth       migrations/*.sql                  (auth.* tables and helper functions)
+--   * supabase/storage    migrations                        (storage.buckets / objects)
+--   * supabase/realtime   lib/realtime/tenants/repo/migrations (realtime.messages, topic, send, …)
+-- Only the parts a project's migrations and the devstack services rely on are reproduced.
+-- The script is idempotent: roles are cluster-wide and survive a database being re-created.
+-- =====================================================================================================
+
+-- -----------------------------------------------------------------------------------------------------
+-- Roles (supabase/postgres init-scripts 00000000000000-initial-schema.sql, demote-postgres migration)
+-- Every login role uses the CLI's local password 'postgres' (set by devstack.migrate, not here).
+-- -----------------------------------------------------------------------------------------------------
+do $roles$
+declare
+  r record;
+begin
+  for r in
+    select * from (values
+      -- role name,                 attributes
+      ('postgres',                   'login createdb createrole replication bypassrls'),
+      ('anon',                       'nologin noinherit'),
+      ('authenticated',              'nologin noinherit'),
+      ('service_role',               'nologin noinherit bypassrls'),
+      ('authenticator',              'login noinherit'),
+      ('supabase_auth_admin',        'login noinherit createrole'),
+      ('supabase_storage_admin',     'login noinherit createrole'),
+      ('supabase_realtime_admin',    'nologin noinherit'),
+      ('supabase_replication_admin', 'login replication'),
+      ('supabase_read_only_user',    'login bypassrls')
+    ) as t(name, attrs)
+  loop
+    if not exists (select 1 from pg_roles where rolname = r.name) then
+      execute format('create role %I %s', r.name, r.attrs);
+    else
+      execute format('alter role %I %s', r.name, r.attrs);
+    end if;
+  end loop;
+end
+$roles$;
+
+-- On Supabase `postgres` is NOT a superuser (10000000000000_demote-postgres.sql).
+alter role postgres nosuperuser;
+
+-- PostgREST and Realtime connect as `authenticator` and switch to the request's role.
+grant anon, authenticated, service_role to authenticator;
+-- `postgres` (Studio's SQL editor, migrations) may act as the API roles, as on Supabase.
+grant anon, authenticated, service_role to postgres;
+-- `postgres` is a member of the realtime admin role, so migrations may add policies on realtime.messages.
+grant supabase_realtime_admin to postgres;
+grant pg_read_all_data to supabase_read_only_user;
+
+-- Statement timeouts of the API roles.
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role supabase_auth_admin set search_path = auth;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Database and `public` schema ownership: the database belongs to `postgres`, so it may create in
+-- `public` (owned by pg_database_owner since PG15).
+-- -----------------------------------------------------------------------------------------------------
+do $db$
+begin
+  execute format('alter database %I owner to postgres', current_database());
+end
+$db$;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Default privileges on `public` (initial-schema.sql): every new table, function and sequence created by
+-- `postgres` or `supabase_admin` is granted to anon and authenticated. RLS and explicit revokes are the
+-- only guards, exactly as on hosted Supabase.
+-- -----------------------------------------------------------------------------------------------------
+grant usage on schema public to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Schema `extensions` (initial-schema.sql). Real Supabase installs uuid-ossp and pgcrypto there; the
+-- embedded PostgreSQL ships neither, so uuid_generate_v4() is provided as a thin stand-in over core
+-- gen_random_uuid(). pgvector is pre-installed here because `postgres` is not a superuser and the
+-- supautils extension that lets it `create extension vector` on Supabase does not exist locally: a
+-- migration's `create extension if not exists vector with schema extensions` is then a no-op here and
+-- works on Supabase.
+-- -----------------------------------------------------------------------------------------------------
+create schema if not exists extensions authorization postgres;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
+create extension if not exists vector with schema extensions;
+create or replace function extensions.uuid_generate_v4() returns uuid
+  language sql volatile parallel safe set search_path = ''
+  as $$ select pg_catalog.gen_random_uuid() $$;
+comment on function extensions.uuid_generate_v4() is
+  'devstack stand-in for uuid-ossp''s uuid_generate_v4() (not shipped with the embedded PostgreSQL).';
+alter role postgres set search_path = "$user", public, extensions;
+alter role supabase_admin set search_path = "$user", public, extensions;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Publication `supabase_realtime` (initial-schema.sql): starts empty, owned by `postgres` so that a
+-- migration may `alter publication supabase_realtime add table …`.
+-- -----------------------------------------------------------------------------------------------------
+do $pub$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+  end if;
+end
+$pub$;
+alter publication supabase_realtime owner to postgres;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Schema `auth` (supabase/auth migrations, current column set). Owned by supabase_auth_admin, which
+-- the devstack Auth endpoint (GoTrue stand-in) connects as.
+-- -----------------------------------------------------------------------------------------------------
+create schema if not exists auth authorization supabase_admin;
+grant all on schema auth to supabase_auth_admin;
+grant usage on schema auth to postgres, anon, authenticated, service_role;
+
+create table if not exists auth.instances (
+  id uuid primary key,
+  uuid uuid,
+  raw_base_config text,
+  created_at timestamptz,
+  updated_at timestamptz
+);
+
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  invited_at timestamptz,
+  confirmation_token varchar(255),
+  confirmation_sent_at timestamptz,
+  recovery_token varchar(255),
+  recovery_sent_at timestamptz,
+  email_change_token_new varchar(255),
+  email_change varchar(255),
+  email_change_sent_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  phone text unique default null,
+  phone_confirmed_at timestamptz,
+  phone_change text default '',
+  phone_change_token varchar(255) default '',
+  phone_change_sent_at timestamptz,
+  confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+  email_change_token_current varchar(255) default '',
+  email_change_confirm_status smallint default 0 check (email_change_confirm_status between 0 and 2),
+  banned_until timestamptz,
+  reauthentication_token varchar(255) default '',
+  reauthentication_sent_at timestamptz,
+  is_sso_user boolean not null default false,
+  deleted_at timestamptz,
+  is_anonymous boolean not null default false
+);
+create unique index if not exists users_email_partial_key on auth.users (email) where is_sso_user = false;
+create index if not exists users_instance_id_idx on auth.users (instance_id);
+create index if not exists users_is_anonymous_idx on auth.users (is_anonymous);
+comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
+
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid primary key default gen_random_uuid(),
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+
+create table if not exists auth.sessions (
+  id uuid primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz,
+  updated_at timestamptz,
+  factor_id uuid,
+  aal text,
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text,
+  ip inet,
+  tag text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+comment on table auth.sessions is 'Auth: Stores session data associated to a user.';
+
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) unique,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);
+create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
+create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
+comment on table auth.refresh_tokens is 'Auth: Store of tokens used to refresh JWT tokens once they expire.';
+
+create table if not exists auth.audit_log_entries (
+  instance_id uuid,
+  id uuid primary key,
+  payload json,
+  created_at timestamptz,
+  ip_address varchar(64) not null default ''
+);
+comment on table auth.audit_log_entries is 'Auth: Audit trail for user actions.';
+
+-- Flow state of PKCE sign-ups (supabase/auth flow_state), so `grant_type=pkce` can exchange a code.
+create table if not exists auth.flow_state (
+  id uuid primary key,
+  user_id uuid,
+  auth_code text not null,
+  code_challenge_method text not null,
+  code_challenge text not null,
+  provider_type text not null,
+  provider_access_token text,
+  provider_refresh_token text,
+  created_at timestamptz,
+  updated_at timestamptz,
+  authentication_method text not null,
+  auth_code_issued_at timestamptz
+);
+create index if not exists idx_auth_code on auth.flow_state (auth_code);
+
+alter table auth.instances owner to supabase_auth_admin;
+alter table auth.users owner to supabase_auth_admin;
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
+alter table auth.audit_log_entries owner to supabase_auth_admin;
+alter table auth.flow_state owner to supabase_auth_admin;
+
+-- `postgres` may reference auth.users, put a trigger on it (profile creation) and manage rows, as on
+-- Supabase; the API roles get nothing on auth tables.
+grant select, insert, update, delete, references, trigger on all tables in schema auth to postgres;
+grant usage, select on all sequences in schema auth to postgres;
+
+-- Claim helpers (current supabase/auth versions): read `request.jwt.claims`, falling back to the older
+-- per-claim settings.
+create or replace function auth.uid() returns uuid
+  language sql stable
+  as $$
+  select nullif(
+    coalesce(
+      nullif(current_setting('request.jwt.claim.sub', true), ''),
+      (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+    ),
+    ''
+  )::uuid
+$$;
+comment on function auth.uid() is 'Deprecated. Use auth.jwt() -> ''sub'' instead.';
+
+create or replace function auth.role() returns text
+  language sql stable
+  as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+
+create or replace function auth.email() returns text
+  language sql stable
+  as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.email', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+  )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+  language sql stable
+  as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.email() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
+  to postgres, anon, authenticated, service_role;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Schema `storage` (supabase/storage migrations): buckets and objects with RLS, and the path helpers
+-- policies use. The devstack has no Storage API yet; the tables exist so that migrations referencing
+-- them (buckets, policies on storage.objects) apply unchanged.
+-- -----------------------------------------------------------------------------------------------------
+create schema if not exists storage authorization supabase_admin;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+grant all on schema storage to supabase_storage_admin;
+
+create table if not exists storage.buckets (
+  id text primary key,
+  name text not null unique,
+  owner uuid,
+  public boolean default false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+
+create table if not exists storage.objects (
+  id uuid primary key default gen_random_uuid(),
+  bucket_id text references storage.buckets (id),
+  name text,
+  owner uuid,
+  owner_id text,
+  metadata jsonb,
+  path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+  version text,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now()
+);
+create unique index if not exists bucketid_objname on storage.objects (bucket_id, name);
+alter table storage.objects enable row level security;
+alter table storage.buckets enable row level security;
+
+create or replace function storage.foldername(name text) returns text[]
+  language plpgsql immutable
+  as $$
+declare
+  _parts text[];
+begin
+  select string_to_array(name, '/') into _parts;
+  return _parts[1 : array_length(_parts, 1) - 1];
+end
+$$;
+
+create or replace function storage.filename(name text) returns text
+  language plpgsql immutable
+  as $$
+declare
+  _parts text[];
+begin
+  select string_to_array(name, '/') into _parts;
+  return _parts[array_length(_parts, 1)];
+end
+$$;
+
+create or replace function storage.extension(name text) returns text
+  language plpgsql immutable
+  as $$
+declare
+  _filename text;
+begin
+  select storage.filename(name) into _filename;
+  return reverse(split_part(reverse(_filename), '.', 1));
+end
+$$;
+
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+grant all on storage.buckets, storage.objects to postgres, anon, authenticated, service_role;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Schema `realtime` (supabase/realtime tenant migrations): broadcast messages and their helpers.
+-- realtime.messages is partitioned by day on Supabase (the server creates the partitions); here a
+-- default partition catches every day. Private channels are authorized by RLS on this table.
+-- -----------------------------------------------------------------------------------------------------
+create schema if not exists realtime authorization supabase_admin;
+grant usage on schema realtime to postgres, anon, authenticated, service_role;
+grant all on schema realtime to supabase_realtime_admin;
+
+create table if not exists realtime.messages (
+  topic text not null,
+  extension text not null,
+  payload jsonb,
+  event text,
+  private boolean default false,
+  updated_at timestamp not null default now(),
+  inserted_at timestamp not null default now(),
+  id uuid not null default gen_random_uuid(),
+  primary key (id, inserted_at)
+) partition by range (inserted_at);
+create table if not exists realtime.messages_default partition of realtime.messages default;
+create index if not exists messages_inserted_at_topic_index on realtime.messages (inserted_at desc, topic)
+  where extension = 'broadcast' and private is true;
+alter table realtime.messages enable row level security;
+alter table realtime.messages owner to supabase_realtime_admin;
+alter table realtime.messages_default owner to supabase_realtime_admin;
+grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
+comment on table realtime.messages is
+  'Realtime: broadcast messages (from realtime.send / broadcast_changes) and private-channel authorization.';
+
+-- The topic of the channel being authorized or sent to (set by the server and by realtime.send).
+create or replace function realtime.topic() returns text
+  language sql stable
+  as $$ select nullif(current_setting('realtime.topic', true), '')::text $$;
+
+-- Broadcast `payload` as `event` on `topic` from inside a transaction; errors never abort the caller.
+create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+  returns void
+  language plpgsql
+  as $$
+declare
+  generated_id uuid;
+  final_payload jsonb;
+begin
+  begin
+    generated_id := gen_random_uuid();
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+    perform set_config('realtime.topic', topic, true);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (generated_id, final_payload, event, topic, private, 'broadcast');
+  exception
+    when others then
+      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+-- Broadcast a row change from a trigger: {record, old_record, operation, table, schema}.
+create or replace function realtime.broadcast_changes(
+  topic_name text,
+  event_name text,
+  operation text,
+  table_name text,
+  table_schema text,
+  new record,
+  old record,
+  level text default 'ROW'
+) returns void
+  language plpgsql
+  as $$
+declare
+  row_data jsonb := '{}'::jsonb;
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  if operation = 'INSERT' or operation = 'UPDATE' or operation = 'DELETE' then
+    row_data := jsonb_build_object(
+      'old_record', old, 'record', new, 'operation', operation,
+      'table', table_name, 'schema', table_schema
+    );
+    perform realtime.send(row_data, event_name, topic_name);
+  else
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+end
+$$;
+
+alter function realtime.topic() owner to supabase_realtime_admin;
+alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
+alter function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  owner to supabase_realtime_admin;
+grant execute on function realtime.topic() to postgres, anon, authenticated, service_role;
+revoke execute on function realtime.send(jsonb, text, text, boolean) from public;
+revoke execute on function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  from public;
+grant execute on function realtime.send(jsonb, text, text, boolean) to postgres, service_role;
+grant execute on function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  to postgres, service_role;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Schema `supabase_migrations` (created by the Supabase CLI): what `supabase db reset/push` applied.
+-- -----------------------------------------------------------------------------------------------------
+create schema if not exists supabase_migrations authorization postgres;
+create table if not exists supabase_migrations.schema_migrations (
+  version text primary key,
+  statements text[],
+  name text
+);
+alter table supabase_migrations.schema_migrations owner to postgres;

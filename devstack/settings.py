@@ -1,0 +1,64 @@
+"""Settings of the local stack: the Supabase CLI's ports, JWT secret and demo keys by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The Supabase CLI's local defaults (`supabase start`): every frontend configured for the CLI
+# works against the devstack unchanged. They are public demo values, never for production.
+DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+DEMO_ANON_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAi"
+    "OjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0"
+)
+DEMO_SERVICE_ROLE_KEY = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9s"
+    "ZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU"
+)
+# Opaque key aliases of newer CLIs; the gateway turns them into the matching JWT.
+DEMO_PUBLISHABLE_KEY = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
+DEMO_SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"
+
+# Password of the platform's login roles (postgres, supabase_admin, authenticator, …), as in the CLI.
+DEMO_DB_PASSWORD = "postgres"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DevstackSettings(BaseSettings):
+    """Where the local stack listens and which secrets it uses (env prefix `DEVSTACK_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVSTACK_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    api_port: int = 54321
+    db_port: int = 54322
+    data_dir: Path = REPO_ROOT / ".devstack"
+    # Use an existing Postgres >= 15 instead of the embedded one (superuser URL; read as DATABASE_URL).
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    jwt_secret: SecretStr = SecretStr(DEMO_JWT_SECRET)
+    anon_key: str = DEMO_ANON_KEY
+    service_role_key: str = DEMO_SERVICE_ROLE_KEY
+    publishable_key: str = DEMO_PUBLISHABLE_KEY
+    secret_key: str = DEMO_SECRET_KEY
+    db_password: SecretStr = SecretStr(DEMO_DB_PASSWORD)
+    jwt_expiry: int = 3600  # seconds, as the CLI's auth.jwt_expiry
+    refresh_token_reuse_interval: int = 10  # seconds
+    minimum_password_length: int = 6
+    max_body_bytes: int = 1_048_576
+    supabase_dir: Path = REPO_ROOT / "supabase"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def auth_issuer(self) -> str:
+        return f"{self.api_url}/auth/v1"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"

@@ -1,0 +1,1 @@
+"""coachbase's library for workers: settings, Supabase clients, LLM providers, prompts, models."""

@@ -1,0 +1,1 @@
+"""coachbase's worker processes (chat replies, analyses, summaries)."""
