@@ -98,15 +98,24 @@ class EmbeddedPostgres:
         self._handle_existing_postmaster()
         if port_in_use(self.host, self.port):
             raise PostgresError(
-                f"port {self.port} on {self.host} is taken by another program; "
-                "stop it or set DEVSTACK_DB_PORT"
+                f"port {self.port} on {self.host} is taken by another program; stop it or set DEVSTACK_DB_PORT"
             )
         options = " ".join(f"-c {k}={v}" for k, v in SERVER_SETTINGS.items())
         options += f" -c listen_addresses={self.host} -p {self.port} -k {self.socket_dir}"
         started = time.monotonic()
         result = self._run(
-            "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
-            "-o", options, "start", check=False,
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+            check=False,
         )
         if result.returncode != 0:
             raise PostgresError(f"postgres failed to start:\n{result.stdout}{result.stderr}\n{self._log_tail()}")
@@ -149,9 +158,18 @@ class EmbeddedPostgres:
             shutil.chown(pwfile, SYSTEM_USER, SYSTEM_USER)
         try:
             result = self._run(
-                "initdb", "-D", str(self.pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
-                "--locale=C.UTF-8", "--no-instructions", check=False,
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+                check=False,
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -206,7 +224,7 @@ class EmbeddedPostgres:
             kwargs["extra_groups"] = []
         # pg_ctl's forked server inherits stdout; files instead of pipes avoid a hang on exit.
         with open(os.devnull, "rb") as stdin:
-            return subprocess.run(  # type: ignore[call-overload, no-any-return]
+            return subprocess.run(  # type: ignore[call-overload]
                 cmd, stdin=stdin, capture_output=True, text=True, check=check, cwd="/", timeout=120, **kwargs
             )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -112,4 +111,3 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str) -> None:
     await server.serve()
     if not server.started:
         raise RuntimeError(f"the gateway could not listen on {settings.host}:{settings.api_port}")
-

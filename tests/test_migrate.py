@@ -120,7 +120,7 @@ async def test_what_supabase_lets_migrations_do(fresh_db: str, tmp_path: Path) -
 
 def test_bad_file_name_is_refused(tmp_path: Path) -> None:
     _write(tmp_path, "create_things.sql", "select 1;")
-    with pytest.raises(ValueError, match="<timestamp>_<name>.sql"):
+    with pytest.raises(ValueError, match=r"<timestamp>_<name>\.sql"):
         migrate.discover(tmp_path)
 
 

@@ -79,8 +79,10 @@ async def test_new_public_tables_and_functions_are_granted_to_anon(fresh_db: str
     """Supabase's default privileges: RLS and explicit revokes are the only guards."""
     conn = await _connect(fresh_db)
     try:
-        await conn.execute("create table public.t (id int primary key); create function public.f() returns int "
-                           "language sql as 'select 1'")
+        await conn.execute(
+            "create table public.t (id int primary key); create function public.f() returns int "
+            "language sql as 'select 1'"
+        )
         assert await conn.fetchval("select has_table_privilege('anon', 'public.t', 'insert')")
         assert await conn.fetchval("select has_function_privilege('anon', 'public.f()', 'execute')")
     finally:
@@ -94,7 +96,12 @@ async def test_realtime_send_and_topic(fresh_db: str) -> None:
             await conn.execute("select realtime.send('{\"n\": 1}'::jsonb, 'delta', 'chat:abc', true)")
             assert await conn.fetchval("select realtime.topic()") == "chat:abc"
         row = await conn.fetchrow("select topic, event, extension, private, payload from realtime.messages")
-        assert (row["topic"], row["event"], row["extension"], row["private"]) == ("chat:abc", "delta", "broadcast", True)
+        assert (row["topic"], row["event"], row["extension"], row["private"]) == (
+            "chat:abc",
+            "delta",
+            "broadcast",
+            True,
+        )
         assert json.loads(row["payload"])["n"] == 1
         assert "id" in json.loads(row["payload"])
     finally:

@@ -1,0 +1,96 @@
+"""The offline provider: no model, no key, no network — and it says so.
+
+Used when no LLM key is configured so that `make dev` works on any machine. Replies are deterministic,
+built from the coach's intro (the system prompt) and the user's own words, and every reply is stamped
+`model = 'offline'` so nobody mistakes it for a real model's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+
+OFFLINE_MODEL = "offline"
+
+
+class OfflineProvider:
+    name = "offline"
+
+    def __init__(self, *, chunk_delay: float = 0.02) -> None:
+        self.chunk_delay = chunk_delay
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
+        text = reply_text(prompt)
+        for chunk in re.findall(r"\S+\s*", text):
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+            yield TextDelta(chunk)
+        yield Completion(text=text, model=OFFLINE_MODEL, usage=_usage(prompt, text), stop_reason="end_turn")
+
+    async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
+        text = reply_text(prompt)
+        tool_input = _fill_schema(tool.input_schema, text) if tool is not None else None
+        return Completion(
+            text="" if tool else text,
+            model=OFFLINE_MODEL,
+            usage=_usage(prompt, text),
+            stop_reason="tool_use" if tool else "end_turn",
+            tool_input=tool_input,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def reply_text(prompt: Prompt) -> str:
+    last_user = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
+    words = " ".join(last_user.split())
+    quoted = words if len(words) <= 160 else words[:157].rstrip() + "…"
+    intro = _first_sentence(prompt.system[0].text) if prompt.system else ""
+    parts = [
+        "[offline coach — no language model is configured, so this reply is generated locally]",
+        intro,
+        f'You wrote: "{quoted}".' if quoted else "",
+        "What feels like the smallest next step you could take on this today?",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def _first_sentence(text: str) -> str:
+    match = re.search(r"(.+?[.!?])(\s|$)", " ".join(text.split()))
+    return match.group(1) if match else text[:200]
+
+
+def _usage(prompt: Prompt, text: str) -> Usage:
+    words_in = sum(len(m.content.split()) for m in prompt.messages) + sum(len(b.text.split()) for b in prompt.system)
+    return Usage(input_tokens=words_in, output_tokens=len(text.split()))
+
+
+def _fill_schema(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """A minimal value that satisfies a JSON schema, so structured-output paths run offline."""
+    value = _value_for(schema, text)
+    return value if isinstance(value, dict) else {"value": json.dumps(value)}
+
+
+def _value_for(schema: dict[str, Any], text: str) -> Any:
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        props: dict[str, Any] = schema.get("properties", {})
+        return {k: _value_for(v, text) for k, v in props.items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [_value_for(schema.get("items", {}), text) for _ in range(count)]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1))
+    if kind == "boolean":
+        return False
+    return text[: int(schema.get("maxLength", 200))]

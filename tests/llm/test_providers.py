@@ -1,0 +1,191 @@
+"""LLM providers against recorded HTTP responses (streams, tool use, errors), through the real SDK stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+
+from shared.errors import PermanentError, TransientError
+from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextDelta, Tool
+from shared.llm.anthropic import AnthropicProvider
+from shared.llm.offline import OFFLINE_MODEL, OfflineProvider
+from shared.llm.openai_compat import OpenAICompatibleProvider
+
+RECORDINGS = Path(__file__).parent / "recordings"
+PROMPT = Prompt(
+    model="claude-sonnet-4-6",
+    system=[SystemBlock("You are Maya, a calm sleep coach.", cache=True), SystemBlock("User: Ana.")],
+    messages=[ChatMessage("user", "I keep waking up at 3am.")],
+    max_tokens=256,
+)
+TOOL = Tool(
+    name="save_analysis",
+    description="Save the check-in analysis",
+    input_schema={
+        "type": "object",
+        "properties": {"summary": {"type": "string"}, "focus": {"type": "string"}},
+        "required": ["summary", "focus"],
+    },
+)
+
+
+def recorded(name: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    raw = (RECORDINGS / name).read_bytes()
+    head, _, body = raw.partition(b"\n\n")
+    status_line, *header_lines = head.decode().splitlines()
+    headers = [tuple(h.split(": ", 1)) for h in header_lines]
+    return int(status_line.split()[1]), headers, body  # type: ignore[return-value]
+
+
+class AnthropicReplay:
+    """Serves recordings in turn and keeps the requests the SDK sent."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = list(names)
+        self.requests: list[httpx2.Request] = []
+
+    def handler(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        status, headers, body = recorded(self.names.pop(0))
+        return httpx2.Response(status, headers=headers, content=body)
+
+    def provider(self) -> AnthropicProvider:
+        client = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handler))
+        return AnthropicProvider("sk-ant-test", http_client=client)
+
+
+async def collect(provider: Any, prompt: Prompt = PROMPT) -> tuple[list[str], Completion]:
+    deltas: list[str] = []
+    final: Completion | None = None
+    async for event in provider.stream(prompt):
+        if isinstance(event, TextDelta):
+            deltas.append(event.text)
+        else:
+            final = event
+    assert final is not None
+    return deltas, final
+
+
+@pytest.fixture(autouse=True)
+def _no_anthropic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_CUSTOM_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_anthropic_stream_yields_deltas_then_usage() -> None:
+    replay = AnthropicReplay("anthropic_stream_text.http")
+    deltas, final = await collect(replay.provider())
+
+    assert deltas == ["Hello", ", world!"]
+    assert final.text == "Hello, world!"
+    assert final.stop_reason == "end_turn"
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (25, 15)
+    assert (final.usage.cache_read_tokens, final.usage.cache_write_tokens) == (2048, 512)
+    sent = json.loads(replay.requests[0].content)
+    assert sent["stream"] is True
+    assert sent["system"][0] == {
+        "type": "text",
+        "text": "You are Maya, a calm sleep coach.",
+        "cache_control": {"type": "ephemeral"},
+    }
+    assert "cache_control" not in sent["system"][1]
+    assert sent["messages"] == [{"role": "user", "content": "I keep waking up at 3am."}]
+
+
+@pytest.mark.parametrize(
+    ("recording", "retry_after"),
+    [("anthropic_429.http", 0.05), ("anthropic_529.http", None), ("anthropic_500.http", None)],
+)
+async def test_anthropic_retryable_statuses_are_transient(recording: str, retry_after: float | None) -> None:
+    replay = AnthropicReplay(recording)
+    with pytest.raises(TransientError) as info:
+        await collect(replay.provider())
+    assert info.value.retry_after == retry_after
+    assert len(replay.requests) == 1  # the SDK does not retry: the job layer owns retries
+
+
+async def test_anthropic_bad_request_is_permanent_with_the_reason() -> None:
+    replay = AnthropicReplay("anthropic_400.http")
+    with pytest.raises(PermanentError, match="at least one message is required"):
+        await collect(replay.provider())
+
+
+async def test_anthropic_overload_inside_the_stream_is_transient() -> None:
+    replay = AnthropicReplay("anthropic_stream_overloaded.http")
+    with pytest.raises(TransientError, match="overloaded_error"):
+        await collect(replay.provider())
+
+
+async def test_anthropic_stream_cut_before_message_stop_is_transient() -> None:
+    replay = AnthropicReplay("anthropic_stream_truncated.http")
+    with pytest.raises(TransientError, match="message_stop"):
+        await collect(replay.provider())
+
+
+async def test_anthropic_tool_use_returns_structured_input() -> None:
+    replay = AnthropicReplay("anthropic_tool_use.http")
+    completion = await replay.provider().complete(PROMPT, TOOL)
+    assert completion.tool_input == {"summary": "Sleep improved", "focus": "evening routine"}
+    assert completion.stop_reason == "tool_use"
+    sent = json.loads(replay.requests[0].content)
+    assert sent["tool_choice"] == {"type": "tool", "name": "save_analysis"}
+    assert sent["tools"][0]["input_schema"]["required"] == ["summary", "focus"]
+
+
+async def test_anthropic_unreachable_is_transient() -> None:
+    provider = AnthropicProvider("sk-ant-test", base_url="http://127.0.0.1:9", timeout=2)
+    with pytest.raises(TransientError, match="unreachable"):
+        await collect(provider)
+    await provider.aclose()
+
+
+def openai_provider(*names: str) -> tuple[OpenAICompatibleProvider, list[httpx.Request]]:
+    queue, seen = list(names), []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, headers, body = recorded(queue.pop(0))
+        return httpx.Response(status, headers=headers, content=body)
+
+    provider = OpenAICompatibleProvider("http://models.local/v1", "k", transport=httpx.MockTransport(handler))
+    return provider, seen
+
+
+async def test_openai_compatible_stream() -> None:
+    provider, seen = openai_provider("openai_stream.http")
+    deltas, final = await collect(provider)
+    assert deltas == ["Hello", " there"]
+    assert (final.text, final.model, final.stop_reason) == ("Hello there", "llama3.2", "stop")
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 4)
+    sent = json.loads(seen[0].content)
+    assert sent["messages"][0]["role"] == "system"
+    assert str(seen[0].url) == "http://models.local/v1/chat/completions"
+
+
+async def test_openai_compatible_tool_call_and_errors() -> None:
+    provider, _ = openai_provider("openai_tool_call.http", "openai_404.http", "openai_429.http")
+    completion = await provider.complete(PROMPT, TOOL)
+    assert completion.tool_input == {"summary": "Sleep improved", "focus": "evening routine"}
+    with pytest.raises(PermanentError, match="model 'nope' not found"):
+        await provider.complete(PROMPT)
+    with pytest.raises(TransientError) as info:
+        await provider.complete(PROMPT)
+    assert info.value.retry_after == 2.0
+
+
+async def test_offline_provider_is_deterministic_and_labelled() -> None:
+    provider = OfflineProvider(chunk_delay=0)
+    deltas, final = await collect(provider)
+    again = await collect(provider)
+    assert "".join(deltas) == final.text == again[1].text
+    assert final.model == OFFLINE_MODEL
+    assert final.text.startswith("[offline coach")
+    assert "I keep waking up at 3am." in final.text
+    assert "You are Maya, a calm sleep coach." in final.text
+    structured = await provider.complete(PROMPT, TOOL)
+    assert set(structured.tool_input or {}) == {"summary", "focus"}
