@@ -1,0 +1,175 @@
+"""Chat replies at SQL level: one placeholder and one job per user message, lease-checked completion."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from devstack.db import role_dsn
+from tests.conftest import PASSWORD
+
+
+async def act_as(conn: asyncpg.Connection, role: str, user_id: str | None = None) -> None:
+    """Inside a transaction: what PostgREST does for a request."""
+    await conn.execute("select set_config('role', $1, true)", role)
+    claims = {"role": role} | ({"sub": user_id} if user_id else {})
+    await conn.execute("select set_config('request.jwt.claims', $1, true)", json.dumps(claims))
+
+
+@pytest.fixture
+async def admin(database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def api(database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(role_dsn(database, "authenticator", PASSWORD))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def conversation(admin: asyncpg.Connection) -> tuple[str, str]:
+    """(user id, conversation id) of a new user talking to a new coach."""
+    user_id, coach = str(uuid.uuid4()), f"coach-{uuid.uuid4().hex[:8]}"
+    await admin.execute(
+        "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
+        uuid.UUID(user_id),
+        f"{user_id}@example.com",
+    )
+    coach_id = await admin.fetchval(
+        "insert into public.coaches (slug, name, intro) values ($1, 'Test', 'Hi!') returning id", coach
+    )
+    conversation_id = await admin.fetchval(
+        "insert into public.conversations (user_id, coach_id) values ($1, $2) returning id",
+        uuid.UUID(user_id),
+        coach_id,
+    )
+    return user_id, str(conversation_id)
+
+
+async def send(api: asyncpg.Connection, user_id: str, conversation_id: str, text: str) -> str:
+    async with api.transaction():
+        await act_as(api, "authenticated", user_id)
+        return str(
+            await api.fetchval(
+                "insert into public.messages (conversation_id, content) values ($1, $2) returning id",
+                uuid.UUID(conversation_id),
+                text,
+            )
+        )
+
+
+async def claim_reply(api: asyncpg.Connection, worker: str, conversation_id: str) -> dict[str, object]:
+    async with api.transaction():
+        await act_as(api, "service_role")
+        rows = await api.fetch("select * from public.claim_jobs_v1($1, array['chat_reply'], 100, 60)", worker)
+    mine = [r for r in rows if r["ordering_key"] == f"conversation:{conversation_id}"]
+    assert len(mine) == 1
+    return dict(mine[0])
+
+
+async def test_user_message_gets_a_pending_reply_and_a_job(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    message_id = await send(api, user_id, conversation_id, "I slept badly again.")
+    async with api.transaction():  # the user sees "coach is typing" at once, through RLS
+        await act_as(api, "authenticated", user_id)
+        rows = await api.fetch(
+            "select role, status, reply_to from public.messages where conversation_id = $1 order by created_at",
+            uuid.UUID(conversation_id),
+        )
+    assert [(r["role"], r["status"], str(r["reply_to"])) for r in rows] == [
+        ("user", "complete", "None"),
+        ("assistant", "pending", message_id),
+    ]
+    job = await admin.fetchrow("select * from internal.jobs where dedupe_key = $1", f"chat_reply:{message_id}")
+    assert job["kind"] == "chat_reply" and job["status"] == "queued"
+    assert json.loads(job["payload"])["message_id"] == message_id
+
+
+async def test_complete_writes_the_reply_and_finishes_the_job_once(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Hello coach")
+    job = await claim_reply(api, "w1", conversation_id)
+    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    async with api.transaction():
+        await act_as(api, "service_role")
+        await api.execute("select public.checkpoint_chat_reply_v1($1, 'w1', $2, 'Hel')", job["id"], reply_id)
+        assert await admin.fetchval("select status from public.messages where id = $1", reply_id) == "pending"
+    assert await admin.fetchval("select status from public.messages where id = $1", reply_id) == "streaming"
+    async with api.transaction():
+        await act_as(api, "service_role")
+        await api.execute(
+            "select public.complete_chat_reply_v1($1, 'w1', $2, 'Hello!', 'claude-x', 'chat_reply@v1', 10, 3, 5, 0)",
+            job["id"],
+            reply_id,
+        )
+    row = await admin.fetchrow("select * from public.messages where id = $1", reply_id)
+    assert (row["status"], row["content"], row["model"], row["output_tokens"]) == ("complete", "Hello!", "claude-x", 3)
+    assert row["completed_at"] is not None
+    assert await admin.fetchval("select status from internal.jobs where id = $1", job["id"]) == "succeeded"
+
+
+async def test_a_worker_without_the_lease_writes_nothing(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Hello")
+    job = await claim_reply(api, "w1", conversation_id)
+    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    with pytest.raises(asyncpg.PostgresError) as info:
+        async with api.transaction():
+            await act_as(api, "service_role")
+            await api.execute(
+                "select public.complete_chat_reply_v1($1, 'intruder', $2, 'x', 'm', 'v', 1, 1)", job["id"], reply_id
+            )
+    assert info.value.sqlstate == "PT409"
+    assert await admin.fetchval("select content from public.messages where id = $1", reply_id) == ""
+
+
+async def test_a_dead_job_fails_the_reply_with_a_readable_message(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Hello")
+    job = await claim_reply(api, "w1", conversation_id)
+    async with api.transaction():
+        await act_as(api, "service_role")
+        await api.execute("select public.fail_job_v1($1, 'w1', 'anthropic 400: bad request', false)", job["id"])
+    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    row = await admin.fetchrow("select status, error from public.messages where id = $1", reply_id)
+    assert row["status"] == "failed"
+    assert row["error"].startswith("Sorry, your coach could not reply")
+
+
+async def test_users_cannot_write_replies_or_call_worker_functions(
+    api: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    message_id = await send(api, user_id, conversation_id, "Hello")
+    for sql, args in (
+        (
+            "insert into public.messages (conversation_id, role, content) values ($1, 'assistant', 'fake')",
+            (uuid.UUID(conversation_id),),
+        ),
+        ("select public.complete_chat_reply_v1(1, 'w', $1, 'x', 'm', 'v', 1, 1)", (uuid.UUID(message_id),)),
+        ("select public.checkpoint_chat_reply_v1(1, 'w', $1, 'x')", (uuid.UUID(message_id),)),
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with api.transaction():
+                await act_as(api, "authenticated", user_id)
+                await api.execute(sql, *args)
