@@ -1,0 +1,72 @@
+"""`make dev`'s command end to end: a real process starts Postgres and the gateway, a client signs up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from supabase import AsyncClientOptions, acreate_client
+
+from devstack.postgres import free_port
+from devstack.settings import DEMO_ANON_KEY, REPO_ROOT
+
+
+def _wait_for(predicate: object, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()}")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
+    api_port, db_port = free_port(), free_port()
+    log = tmp_path / "up.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
+        "DEVSTACK_API_PORT": str(api_port),
+        "DEVSTACK_DB_PORT": str(db_port),
+    }
+    url = f"http://127.0.0.1:{api_port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_for(lambda: _healthy(url), 60, "the gateway", log)
+        output = log.read_text()
+        assert f"API URL: {url}" in output
+        assert f"DB URL: postgresql://postgres:postgres@127.0.0.1:{db_port}/postgres" in output
+        assert f"anon key: {DEMO_ANON_KEY}" in output
+
+        email = f"newcomer-{uuid.uuid4().hex[:8]}@example.com"
+        async with httpx.AsyncClient(timeout=10) as pool:
+            options = AsyncClientOptions(auto_refresh_token=False, httpx_client=pool)
+            client = await acreate_client(url, DEMO_ANON_KEY, options=options)
+            response = await client.auth.sign_up({"email": email, "password": "a-long-password"})
+        assert response.user is not None and response.user.email == email
+        assert response.session is not None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, log.read_text()
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
