@@ -173,3 +173,35 @@ async def test_users_cannot_write_replies_or_call_worker_functions(
             async with api.transaction():
                 await act_as(api, "authenticated", user_id)
                 await api.execute(sql, *args)
+
+
+async def test_context_has_what_the_prompt_needs(api: asyncpg.Connection, conversation: tuple[str, str]) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "First")
+    first = await claim_reply(api, "w1", conversation_id)
+    async with api.transaction():
+        await act_as(api, "service_role")
+        context = json.loads(await api.fetchval("select public.chat_reply_context_v1($1, 'w1')", first["id"]))
+        reply_id = uuid.UUID(context["reply_id"])
+        await api.execute(
+            "select public.complete_chat_reply_v1($1, 'w1', $2, 'Reply one', 'm', 'v', 1, 1)", first["id"], reply_id
+        )
+    assert context["message"]["content"] == "First"
+    assert context["coach"]["intro"] == "Hi!"
+    assert [h["content"] for h in context["history"]] == ["First"]
+
+    await send(api, user_id, conversation_id, "Second")
+    second = await claim_reply(api, "w1", conversation_id)
+    async with api.transaction():
+        await act_as(api, "service_role")
+        context = json.loads(await api.fetchval("select public.chat_reply_context_v1($1, 'w1')", second["id"]))
+    assert [(h["role"], h["content"]) for h in context["history"]] == [
+        ("user", "First"),
+        ("assistant", "Reply one"),
+        ("user", "Second"),
+    ]
+    with pytest.raises(asyncpg.PostgresError) as info:
+        async with api.transaction():
+            await act_as(api, "service_role")
+            await api.fetchval("select public.chat_reply_context_v1($1, 'other-worker')", second["id"])
+    assert info.value.sqlstate == "PT409"
