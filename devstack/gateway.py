@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.auth import create_auth_app
 from devstack.db import Database
+from devstack.realtime import create_realtime_app
+from devstack.rest import create_rest_app
 from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack.gateway")
@@ -67,18 +69,26 @@ async def _health(_: Request) -> JSONResponse:
 def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
     """Build the gateway; `database_dsn` is a superuser DSN from which each service derives its role."""
     db = Database(dsn=database_dsn, password=settings.db_password.get_secret_value())
+    realtime_app = create_realtime_app(db, settings)
+    rest_app = create_rest_app(db, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         log.info("gateway up", extra={"api_url": settings.api_url})
+        await realtime_app.state.realtime.start()
+        await rest_app.start()
         try:
             yield
         finally:
+            await realtime_app.state.realtime.stop()
+            await rest_app.stop()
             await db.close()
 
     routes = [
         Route("/health", _health),
         Mount("/auth/v1", app=create_auth_app(db, settings)),
+        Mount("/realtime/v1", app=realtime_app),
+        Mount("/rest/v1", app=rest_app),
     ]
     middleware = [
         Middleware(

@@ -1,0 +1,92 @@
+"""The Realtime service of the gateway: `/websocket`, `/api/broadcast` and the change feed behind them."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from devstack.db import Database, role_dsn
+from devstack.realtime import protocol
+from devstack.realtime.authz import AuthError, verify
+from devstack.realtime.broadcast import BroadcastApi, broadcast_row
+from devstack.realtime.changes import Change, ChangeDispatcher
+from devstack.realtime.feed import ChangeFeed
+from devstack.realtime.hub import Hub
+from devstack.realtime.session import Services, Session
+from devstack.settings import DevstackSettings
+
+log = logging.getLogger("devstack.realtime")
+
+MESSAGES_TABLE = ("realtime", "messages")
+
+
+class Realtime:
+    """Owns the hub of joined channels and the change feed; `start()`/`stop()` run in the gateway lifespan."""
+
+    def __init__(self, db: Database, settings: DevstackSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.hub = Hub()
+        self.services = Services(settings=settings, hub=self.hub, admin_pool=self._admin_pool)
+        self.feed = ChangeFeed(
+            role_dsn(db.dsn, "supabase_admin", db.password),
+            self._on_changes,
+            busy=lambda: self.hub.busy,
+            poll_ms=settings.realtime_poll_ms,
+            idle_poll_ms=settings.realtime_idle_poll_ms,
+        )
+        self.dispatcher = ChangeDispatcher(self.feed.catalog, settings.realtime_max_record_bytes)
+        api = BroadcastApi(self.services)
+        self.app = Starlette(
+            routes=[
+                WebSocketRoute("/websocket", self._websocket),
+                Route("/api/broadcast", api.batch, methods=["POST"]),
+                Route("/api/broadcast/{topic}/events/{event}", api.single, methods=["POST"]),
+                Route("/api/health", self._health),
+            ]
+        )
+        self.app.state.realtime = self
+
+    async def start(self) -> None:
+        self.feed.start()
+
+    async def stop(self) -> None:
+        await self.feed.stop()
+
+    async def _admin_pool(self) -> asyncpg.Pool:
+        return await self.db.pool("supabase_admin")
+
+    async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
+        channels = self.hub.change_channels
+        for change in changes:
+            if (change.table.schema, change.table.name) == MESSAGES_TABLE:
+                broadcast_row(self.services, change)
+            elif channels:
+                await self.dispatcher.dispatch(conn, change, channels)
+
+    async def _health(self, _: object) -> JSONResponse:
+        return JSONResponse({"status": "ok" if self.feed.ready.is_set() else "starting", "slot": self.feed.slot})
+
+    async def _websocket(self, ws: WebSocket) -> None:
+        vsn = ws.query_params.get("vsn", protocol.VSN_1)
+        token = ws.query_params.get("apikey") or ws.headers.get("x-api-key") or ws.headers.get("apikey")
+        try:
+            if vsn not in protocol.SUPPORTED_VSNS:
+                raise AuthError("UnsupportedVersion", f"vsn {vsn} is not supported")
+            verify(token, self.settings)
+        except AuthError as exc:
+            log.info("realtime connection refused", extra={"reason": exc.reason})
+            await ws.send_denial_response(JSONResponse({"message": exc.reason}, status_code=401))
+            return
+        assert token is not None
+        await Session(ws, vsn, token, self.services).run()
+
+
+def create_realtime_app(db: Database, settings: DevstackSettings) -> Starlette:
+    """The ASGI app to mount at /realtime/v1; its `state.realtime` has the start/stop hooks."""
+    return Realtime(db, settings).app

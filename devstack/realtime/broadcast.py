@@ -1,0 +1,112 @@
+"""Broadcast that does not come from a socket: the REST endpoint and rows inserted in realtime.messages.
+
+REST: `POST /api/broadcast` with `{"messages": [{topic, event, payload, private?}]}`, and the per-topic
+form realtime-py's `http_send` uses, `POST /api/broadcast/{topic}/events/{event}[?private=true]` whose
+body is the payload (JSON, or raw bytes as application/octet-stream). Both answer 202. A private
+message is sent only when the caller's claims pass the INSERT policies of realtime.messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from devstack.realtime.authz import AuthError, topic_permissions, verify
+from devstack.realtime.changes import Change
+from devstack.realtime.session import Services
+
+log = logging.getLogger("devstack.realtime")
+
+
+class ApiMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    topic: str
+    event: str
+    payload: Any = None
+    private: bool = False
+
+
+class ApiBroadcast(BaseModel):
+    messages: list[ApiMessage]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("apikey") or request.query_params.get("apikey")
+
+
+class BroadcastApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def batch(self, request: Request) -> Response:
+        claims = self._claims(request)
+        if isinstance(claims, Response):
+            return claims
+        try:
+            body = ApiBroadcast.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"message": "Invalid broadcast payload", "errors": exc.errors(include_url=False)}, 400)
+        for message in body.messages:
+            await self._send(message.topic, message.event, message.payload, message.private, claims)
+        return Response(status_code=202)
+
+    async def single(self, request: Request) -> Response:
+        claims = self._claims(request)
+        if isinstance(claims, Response):
+            return claims
+        raw = await request.body()
+        payload: Any = raw
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/octet-stream":
+            try:
+                payload = json.loads(raw) if raw else {}
+            except json.JSONDecodeError:
+                return JSONResponse({"message": "Invalid JSON payload"}, 400)
+        private = request.query_params.get("private", "false").lower() == "true"
+        topic, event = request.path_params["topic"], request.path_params["event"]
+        await self._send(topic, event, payload, private, claims)
+        return Response(status_code=202)
+
+    def _claims(self, request: Request) -> dict[str, Any] | Response:
+        try:
+            return verify(_bearer(request), self.services.settings)
+        except AuthError as exc:
+            return JSONResponse({"message": exc.reason}, 401)
+
+    async def _send(self, topic: str, event: str, payload: Any, private: bool, claims: dict[str, Any]) -> None:
+        topic = topic.removeprefix("realtime:")
+        if private:
+            pool = await self.services.admin_pool()
+            permissions = await topic_permissions(pool, topic, claims, check_write=True)
+            if not permissions.write:
+                log.info("REST broadcast refused", extra={"topic": topic, "role": claims.get("role")})
+                return
+        self.services.hub.broadcast(topic, private, event, payload)
+
+
+def broadcast_row(services: Services, change: Change) -> None:
+    """A row inserted in realtime.messages (realtime.send, realtime.broadcast_changes): broadcast it."""
+    row = change.new
+    if change.kind != "INSERT" or row.get("extension") != "broadcast" or not row.get("topic"):
+        return
+    raw = row.get("payload")
+    try:
+        payload = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        log.warning("realtime.messages row with invalid payload", extra={"id": row.get("id")})
+        return
+    services.hub.broadcast(
+        str(row["topic"]),
+        row.get("private") == "t",
+        str(row.get("event") or ""),
+        payload,
+        message_id=row.get("id"),
+    )

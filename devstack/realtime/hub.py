@@ -1,0 +1,64 @@
+"""Every joined channel of this gateway, indexed by broadcast topic and by postgres_changes interest."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from devstack.realtime.channel import Channel
+
+log = logging.getLogger("devstack.realtime")
+
+
+class Hub:
+    """In-process pub/sub: public and private channels of the same name are different topics."""
+
+    def __init__(self) -> None:
+        self._topics: dict[tuple[str, bool], set[Channel]] = defaultdict(set)
+        self._pg: set[Channel] = set()
+
+    def add(self, channel: Channel) -> None:
+        self._topics[(channel.sub_topic, channel.private)].add(channel)
+
+    def watch_changes(self, channel: Channel) -> None:
+        if channel in self._topics.get((channel.sub_topic, channel.private), ()):
+            self._pg.add(channel)
+
+    def remove(self, channel: Channel) -> None:
+        key = (channel.sub_topic, channel.private)
+        members = self._topics.get(key)
+        if members is not None:
+            members.discard(channel)
+            if not members:
+                del self._topics[key]
+        self._pg.discard(channel)
+
+    @property
+    def change_channels(self) -> list[Channel]:
+        return list(self._pg)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._topics)
+
+    def broadcast(
+        self,
+        sub_topic: str,
+        private: bool,
+        event: str,
+        payload: Any,
+        *,
+        sender: Channel | None = None,
+        message_id: str | None = None,
+    ) -> int:
+        """Fan a broadcast out to the topic's channels; the sender gets it only with `self: true`."""
+        meta = {"id": message_id or str(uuid.uuid4())}
+        delivered = 0
+        for channel in list(self._topics.get((sub_topic, private), ())):
+            if channel is sender and not channel.self_broadcast:
+                continue
+            channel.outbox.push_broadcast(channel.topic, event, payload, meta)
+            delivered += 1
+        return delivered

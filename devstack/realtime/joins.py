@@ -1,0 +1,147 @@
+"""The `phx_join` payload: channel config, the token to use, and the postgres_changes bindings.
+
+The join reply echoes each binding as sent, in order, with a non-zero id (both clients match them by
+position). The bindings only go live once every one of them names a table of publication
+`supabase_realtime`; then the channel gets "Subscribed to PostgreSQL", otherwise a system error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from devstack.realtime.authz import AuthError
+from devstack.realtime.channel import EVENTS, Binding, Channel, Outbox, binding_id
+from devstack.realtime.filters import FilterError, parse
+from devstack.realtime.hub import Hub
+from devstack.realtime.protocol import Frame
+from devstack.settings import DevstackSettings
+
+log = logging.getLogger("devstack.realtime")
+
+PUBLICATION_TABLES = """
+select count(*) from pg_publication_tables
+where pubname = 'supabase_realtime'
+  and ($1 = '*' or schemaname = $1) and ($2 = '*' or tablename = $2)
+"""
+
+
+class BroadcastConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    ack: bool = False
+    self_: bool = Field(default=False, alias="self")
+
+
+class JoinConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    broadcast: BroadcastConfig = BroadcastConfig()
+    private: bool = False
+    postgres_changes: list[dict[str, Any]] | None = None
+
+
+class JoinPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    config: JoinConfig = JoinConfig()
+    access_token: str | None = None
+
+
+def _binding(params: dict[str, Any]) -> Binding:
+    """Parse one binding as the real server does; raises FilterError for a bad filter or no target."""
+    event = str(params.get("event", "*")).upper()
+    schema, table = params.get("schema"), params.get("table")
+    if schema is None and table is None:
+        raise FilterError("No subscription params provided. Please provide at least a `schema` or `table`")
+    return Binding(
+        id=binding_id(params),
+        event=event if event in EVENTS else "*",
+        schema=str(schema or "public"),
+        table=str(table or "*"),
+        conditions=parse(params.get("filter")),
+    )
+
+
+@dataclass
+class JoinRequest:
+    topic: str
+    join_ref: str | None
+    token: str
+    private: bool
+    self_broadcast: bool
+    ack_broadcast: bool
+    params: list[dict[str, Any]]
+
+    @property
+    def sub_topic(self) -> str:
+        return self.topic.removeprefix("realtime:")
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.params)
+
+    @property
+    def echo(self) -> list[dict[str, Any]]:
+        return [{**p, "id": binding_id(p)} for p in self.params]
+
+    @classmethod
+    def parse(cls, frame: Frame, socket_token: str, settings: DevstackSettings) -> JoinRequest:
+        if frame.topic == "realtime:" or not frame.topic.startswith("realtime:"):
+            raise AuthError("TopicNameRequired", "You must provide a topic name")
+        try:
+            payload = JoinPayload.model_validate(frame.payload)
+        except ValidationError as exc:
+            log.warning("invalid join payload; using defaults", extra={"errors": exc.errors(include_url=False)})
+            payload = JoinPayload()
+        token = payload.access_token
+        if not token or token.startswith("sb_"):
+            token = socket_token  # supabase-js may join before its token resolves; keys stand for the apikey
+        config = payload.config
+        return cls(
+            topic=frame.topic,
+            join_ref=frame.join_ref or frame.ref,
+            token=token,
+            private=config.private,
+            self_broadcast=config.broadcast.self_,
+            ack_broadcast=config.broadcast.ack,
+            params=[p for p in (config.postgres_changes or []) if isinstance(p, dict)],
+        )
+
+    def channel(self, outbox: Outbox, claims: dict[str, Any]) -> Channel:
+        return Channel(
+            outbox=outbox,
+            topic=self.topic,
+            join_ref=self.join_ref,
+            private=self.private,
+            self_broadcast=self.self_broadcast,
+            ack_broadcast=self.ack_broadcast,
+            token=self.token,
+            claims=claims,
+        )
+
+
+async def subscribe_changes(pool: asyncpg.Pool, channel: Channel, request: JoinRequest, hub: Hub) -> None:
+    """Validate every binding against the publication, then make them live and tell the client."""
+    bindings: list[Binding] = []
+    for params in request.params:
+        try:
+            binding = _binding(params)
+        except FilterError as exc:
+            channel.system("error", str(exc), "postgres_changes")
+            return
+        if not await pool.fetchval(PUBLICATION_TABLES, binding.schema, binding.table):
+            message = (
+                "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
+                f"for the given connect parameters: [{binding.describe()}]"
+            )
+            channel.system("error", message, "postgres_changes")
+            return
+        bindings.append(binding)
+    channel.bindings = bindings
+    hub.watch_changes(channel)
+    channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
