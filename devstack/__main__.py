@@ -7,11 +7,11 @@ import asyncio
 import logging
 import sys
 
-from devstack import logs
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.settings import DevstackSettings
 from devstack.stack import LocalStack, serve_gateway
+from shared import logs
 
 log = logging.getLogger("devstack")
 

@@ -44,7 +44,7 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     }
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
             [sys.executable, "-m", "devstack", "up"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:

@@ -1,4 +1,4 @@
-"""Logging for the devstack: one line per event, `extra` fields printed as key=value (or JSON)."""
+"""Logging for workers and the devstack: one line per event, `extra` fields printed as key=value (or JSON)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,88 @@
+"""`python -m workers`: a stateless worker process. Needs SUPABASE_URL, a service-role key and an LLM key."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import uuid
+
+import httpx
+from supabase import AsyncClientOptions, acreate_client
+
+from shared.broadcast import Broadcaster
+from shared.llm.factory import make_provider
+from shared.logs import setup as setup_logging
+from shared.prompts import ChatPromptSettings
+from shared.settings import WorkerSettings
+from workers.chat import ChatReplyHandler
+from workers.metrics import Metrics, serve_http
+from workers.queue import JobQueue
+from workers.runtime import Worker
+from workers.wakeup import JobWakeup
+
+log = logging.getLogger("workers")
+
+
+async def run(settings: WorkerSettings) -> None:
+    worker_id = settings.worker_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    key = settings.service_role_key.get_secret_value()
+    metrics = Metrics()
+    provider = make_provider(settings)
+    broadcaster = Broadcaster(settings.supabase_url, key)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=settings.concurrency + 4)) as http:
+        options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
+        client = await acreate_client(settings.supabase_url, key, options=options)
+        chat = ChatReplyHandler(
+            provider=provider,
+            broadcaster=broadcaster,
+            prompt_settings=ChatPromptSettings(model=settings.chat_model),
+            delta_interval=settings.delta_interval_ms / 1000,
+            checkpoint_seconds=settings.checkpoint_seconds,
+        )
+        worker = Worker(
+            queue=JobQueue(client, worker_id),
+            handlers={"chat_reply": chat},
+            metrics=metrics,
+            concurrency=settings.concurrency,
+            lease_seconds=settings.lease_seconds,
+            sweep_seconds=settings.sweep_seconds,
+        )
+        wakeup = JobWakeup(settings.supabase_url, key, worker.wake)
+        server = None
+        if settings.metrics_port:
+            server = await serve_http(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.healthy)
+        log.info("worker ready", extra={"worker": worker_id, "provider": provider.name, "url": settings.supabase_url})
+        try:
+            await asyncio.gather(worker.run(stop), wakeup.run(stop))
+        finally:
+            if server is not None:
+                server.close()
+            with contextlib.suppress(Exception):
+                await client.postgrest.aclose()
+            await broadcaster.aclose()
+            await provider.aclose()
+            log.info("worker stopped", extra={"worker": worker_id})
+
+
+def main() -> int:
+    try:
+        settings = WorkerSettings()
+    except ValueError as exc:
+        print(f"coachbase worker: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    setup_logging("INFO", settings.log_format)
+    asyncio.run(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The chat reply handler: build the prompt, stream the model's answer as batched Broadcast deltas,
+checkpoint the partial text into the row about once a second, then complete the row and the job at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared.broadcast import Broadcaster
+from shared.llm.base import Completion, LLMProvider, TextDelta
+from shared.models import ChatReplyPayload, Job
+from shared.prompts import ChatPromptSettings, build_chat_prompt
+from workers.queue import LeaseLost
+from workers.runtime import JobContext
+
+log = logging.getLogger("workers.chat")
+
+
+class DeltaBatcher:
+    """Collects text and broadcasts it at most every `interval` seconds as {message_id, seq, text}."""
+
+    def __init__(self, broadcaster: Broadcaster, topic: str, message_id: str, interval: float) -> None:
+        self.broadcaster = broadcaster
+        self.topic = topic
+        self.message_id = message_id
+        self.interval = interval
+        self.pending: list[str] = []
+        self.seq = 0
+        self.last_flush = time.monotonic()
+
+    async def add(self, text: str) -> None:
+        self.pending.append(text)
+        if time.monotonic() - self.last_flush >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        text, self.pending = "".join(self.pending), []
+        self.seq += 1
+        self.last_flush = time.monotonic()
+        await self.broadcaster.send(self.topic, "delta", {"message_id": self.message_id, "seq": self.seq, "text": text})
+
+
+@dataclass
+class ChatReplyHandler:
+    provider: LLMProvider
+    broadcaster: Broadcaster
+    prompt_settings: ChatPromptSettings
+    delta_interval: float = 0.15
+    checkpoint_seconds: float = 1.0
+
+    async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        payload = ChatReplyPayload.model_validate(job.payload)
+        worker = ctx.queue.worker_id
+        context = await ctx.queue.rpc("chat_reply_context_v1", {"p_job_id": job.id, "p_worker": worker})
+        prompt, prompt_version = build_chat_prompt(context, self.prompt_settings)
+        topic = f"conversation:{payload.conversation_id}"
+        reply_id = str(payload.assistant_message_id)
+        try:
+            final = await self._stream(job, ctx, prompt, topic, reply_id)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            retrying = not job.is_last_attempt
+            error = {"message_id": reply_id, "retrying": retrying, "error": type(exc).__name__}
+            await self.broadcaster.send(topic, "error", error)
+            raise
+        await ctx.queue.rpc(
+            "complete_chat_reply_v1",
+            {
+                "p_job_id": job.id,
+                "p_worker": worker,
+                "p_message_id": reply_id,
+                "p_content": final.text,
+                "p_model": final.model,
+                "p_prompt_version": prompt_version,
+                "p_input_tokens": final.usage.input_tokens,
+                "p_output_tokens": final.usage.output_tokens,
+                "p_cache_read_tokens": final.usage.cache_read_tokens,
+                "p_cache_write_tokens": final.usage.cache_write_tokens,
+            },
+        )
+        ctx.completed = True
+        await self.broadcaster.send(topic, "done", {"message_id": reply_id})
+        for kind, value in (
+            ("input", final.usage.input_tokens),
+            ("output", final.usage.output_tokens),
+            ("cache_read", final.usage.cache_read_tokens),
+            ("cache_write", final.usage.cache_write_tokens),
+        ):
+            ctx.metrics.inc("coachbase_llm_tokens_total", value, kind=job.kind, type=kind)
+        return None
+
+    async def _stream(self, job: Job, ctx: JobContext, prompt: Any, topic: str, reply_id: str) -> Completion:
+        batcher = DeltaBatcher(self.broadcaster, topic, reply_id, self.delta_interval)
+        parts: list[str] = []
+        final: Completion | None = None
+        last_checkpoint = time.monotonic()
+        try:
+            async for event in self.provider.stream(prompt):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    await batcher.add(event.text)
+                    if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                        await self._checkpoint(job, ctx, reply_id, "".join(parts))
+                        last_checkpoint = time.monotonic()
+                else:
+                    final = event
+        except Exception as exc:
+            ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
+            raise
+        await batcher.flush()
+        if final is None:  # providers always end with a Completion; guard against a broken one
+            raise RuntimeError("the provider's stream ended without a completion")
+        return final
+
+    async def _checkpoint(self, job: Job, ctx: JobContext, reply_id: str, text: str) -> None:
+        try:
+            await ctx.queue.rpc(
+                "checkpoint_chat_reply_v1",
+                {"p_job_id": job.id, "p_worker": ctx.queue.worker_id, "p_message_id": reply_id, "p_content": text},
+            )
+        except LeaseLost:
+            raise
+        except Exception as exc:  # a missed checkpoint only delays catch-up; the final write is what counts
+            log.warning("checkpoint failed", extra={"job_id": job.id, "error": repr(exc)})

@@ -1,0 +1,78 @@
+"""The job queue as workers see it: the service_role-only SQL functions, called over PostgREST RPC."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from postgrest.exceptions import APIError
+from supabase import AsyncClient
+
+from shared.errors import CoachbaseError, PermanentError, TransientError
+from shared.models import Job
+
+log = logging.getLogger("workers.queue")
+
+
+class LeaseLost(CoachbaseError):
+    """Another worker took the job over (our lease expired): drop it, write nothing more."""
+
+
+def translate(exc: Exception, what: str) -> Exception:
+    """Library errors at the edge → our kinds."""
+    if isinstance(exc, APIError):
+        code = str(exc.code or "")
+        if code == "PT409":
+            return LeaseLost(f"{what}: {exc.message}")
+        if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002"):
+            return TransientError(f"{what}: {code} {exc.message}")
+        return PermanentError(f"{what}: {code} {exc.message}")
+    if isinstance(exc, httpx.TransportError):
+        return TransientError(f"{what}: {exc!r}")
+    return exc
+
+
+class JobQueue:
+    def __init__(self, client: AsyncClient, worker_id: str) -> None:
+        self.client = client
+        self.worker_id = worker_id
+
+    async def rpc(self, function: str, params: dict[str, Any]) -> Any:
+        try:
+            response = await self.client.rpc(function, params).execute()
+        except Exception as exc:
+            raise translate(exc, function) from exc
+        return response.data
+
+    async def claim(self, kinds: list[str], limit: int, lease_seconds: int) -> list[dict[str, Any]]:
+        """Raw rows: each is validated into a `Job` by the caller, so one bad row cannot hide the others."""
+        rows = await self.rpc(
+            "claim_jobs_v1",
+            {"p_worker": self.worker_id, "p_kinds": kinds, "p_limit": limit, "p_lease_seconds": lease_seconds},
+        )
+        return list(rows or [])
+
+    async def extend(self, job: Job, lease_seconds: int) -> None:
+        await self.rpc(
+            "extend_job_lease_v1", {"p_job_id": job.id, "p_worker": self.worker_id, "p_lease_seconds": lease_seconds}
+        )
+
+    async def complete(self, job: Job, result: dict[str, Any] | None) -> None:
+        await self.rpc("complete_job_v1", {"p_job_id": job.id, "p_worker": self.worker_id, "p_result": result})
+
+    async def fail(self, job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
+        status = await self.rpc(
+            "fail_job_v1",
+            {
+                "p_job_id": job_id,
+                "p_worker": self.worker_id,
+                "p_error": error,
+                "p_retryable": retryable,
+                "p_retry_after": retry_after,
+            },
+        )
+        return str(status)
+
+    async def release(self, job: Job) -> None:
+        await self.rpc("release_job_v1", {"p_job_id": job.id, "p_worker": self.worker_id})

@@ -1,0 +1,179 @@
+"""The worker loop: claim due jobs, run them with bounded concurrency under a lease, record outcomes.
+
+Wake-ups come from Realtime (job inserts) and from a periodic sweep, so a lost event only delays work.
+Every outcome is written back through the queue functions: success, retry with backoff, or dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import PermanentError, TransientError
+from shared.models import Job
+from workers.metrics import Metrics
+from workers.queue import JobQueue, LeaseLost
+
+log = logging.getLogger("workers.runtime")
+
+
+@dataclass
+class JobContext:
+    """What a handler gets besides the job: the queue, and a flag to say it completed the job itself."""
+
+    job: Job
+    queue: JobQueue
+    metrics: Metrics
+    completed: bool = False
+
+
+Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass
+class Worker:
+    queue: JobQueue
+    handlers: dict[str, Handler]
+    metrics: Metrics
+    concurrency: int = 16
+    lease_seconds: int = 60
+    sweep_seconds: float = 5.0
+    shutdown_grace: float = 20.0
+    wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+    inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    last_claim_ok: float = field(default_factory=time.monotonic)
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    @property
+    def healthy(self) -> bool:
+        return time.monotonic() - self.last_claim_ok < max(3 * self.sweep_seconds, 30)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until `stop` is set, then finish or release what is in flight."""
+        kinds = sorted(self.handlers)
+        log.info("worker started", extra={"worker": self.queue.worker_id, "kinds": kinds})
+        failures = 0
+        while not stop.is_set():
+            free = self.concurrency - len(self.inflight)
+            claimed = 0
+            if free > 0:
+                try:
+                    claimed = await self._claim(kinds, free)
+                    failures, self.last_claim_ok = 0, time.monotonic()
+                except (TransientError, PermanentError) as exc:
+                    failures += 1
+                    log.warning("claim failed", extra={"error": str(exc), "consecutive": failures})
+            if free > 0 and claimed == free:
+                continue  # more may be waiting
+            await self._wait(stop, self.sweep_seconds if failures == 0 else min(2.0**failures, 30.0))
+        await self._drain()
+
+    async def _claim(self, kinds: list[str], free: int) -> int:
+        rows = await self.queue.claim(kinds, free, self.lease_seconds)
+        for row in rows:
+            try:
+                job = Job.model_validate(row)
+            except ValidationError as exc:  # not even a job row: nothing to run, mark it dead
+                log.error("malformed job row", extra={"row": str(row)[:500], "error": str(exc)})
+                if isinstance(row, dict) and isinstance(row.get("id"), int):
+                    with contextlib.suppress(Exception):
+                        await self.queue.fail(row["id"], f"malformed job row: {exc}", retryable=False)
+                continue
+            self.inflight[job.id] = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+        return len(rows)
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
+        self.wake_event.clear()
+        waiters = [asyncio.create_task(self.wake_event.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _execute(self, job: Job) -> None:
+        started = time.monotonic()
+        ctx = JobContext(job=job, queue=self.queue, metrics=self.metrics)
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        fields = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts}
+        log.info("job started", extra=fields)
+        outcome = "succeeded"
+        try:
+            result = await self.handlers[job.kind](job, ctx)
+            if not ctx.completed:
+                await self.queue.complete(job, result)
+        except LeaseLost as exc:
+            outcome = "lease_lost"
+            log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
+        except asyncio.CancelledError:
+            outcome = "released"
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.queue.release(job))
+            raise
+        except Exception as exc:
+            outcome = await self._record_failure(job, exc, fields)
+        finally:
+            heartbeat.cancel()
+            self.inflight.pop(job.id, None)
+            elapsed = time.monotonic() - started
+            self.metrics.inc("coachbase_jobs_total", kind=job.kind, outcome=outcome)
+            self.metrics.observe("coachbase_job_seconds", elapsed, kind=job.kind)
+            log.info("job finished", extra={**fields, "outcome": outcome, "seconds": round(elapsed, 3)})
+            self.wake()  # a slot is free
+
+    async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
+        retryable, retry_after = True, None
+        if isinstance(exc, ValidationError):
+            retryable, reason = False, f"malformed payload: {exc.error_count()} error(s): {exc.errors()[:3]}"
+        elif isinstance(exc, PermanentError):
+            retryable, reason = False, str(exc)
+        elif isinstance(exc, TransientError):
+            retry_after, reason = exc.retry_after, str(exc)
+        else:
+            log.exception("job crashed", extra=fields)
+            reason = f"unexpected {type(exc).__name__}: {exc}"
+        try:
+            status = await self.queue.fail(job.id, reason, retryable=retryable, retry_after=retry_after)
+        except LeaseLost:
+            return "lease_lost"
+        except Exception as fail_exc:
+            log.error("could not record the failure", extra={**fields, "error": repr(fail_exc)})
+            return "unrecorded"
+        log.warning("job failed", extra={**fields, "status": status, "error": reason[:300]})
+        return status
+
+    async def _heartbeat(self, job: Job) -> None:
+        """Extend the lease at a third of its length while the handler runs."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.queue.extend(job, self.lease_seconds)
+            except LeaseLost:
+                log.warning("lease lost during heartbeat; cancelling", extra={"job_id": job.id})
+                task = self.inflight.get(job.id)
+                if task is not None:
+                    task.cancel()
+                return
+            except Exception as exc:
+                log.warning("heartbeat failed", extra={"job_id": job.id, "error": repr(exc)})
+
+    async def _drain(self) -> None:
+        if not self.inflight:
+            return
+        log.info("shutting down: finishing in-flight jobs", extra={"jobs": len(self.inflight)})
+        tasks = list(self.inflight.values())
+        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
+        for task in pending:
+            task.cancel()  # releases its job
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            log.info("released unfinished jobs", extra={"jobs": len(pending)})
