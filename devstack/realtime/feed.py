@@ -57,10 +57,6 @@ def slot_name(database: str) -> str:
     return ("devstack_realtime_" + re.sub(r"[^a-z0-9_]", "_", database.lower()))[:63]
 
 
-def format_lsn(lsn: int) -> str:
-    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-
-
 def _row(table: TableInfo, values: Tuple | None, *, key_only: bool = False) -> dict[str, str | None]:
     if values is None:
         return {}
@@ -192,5 +188,5 @@ class ChangeFeed:
                 self._last_end_lsn = max(self._last_end_lsn, msg.end_lsn)
                 pending = []
         if last_end:
-            await conn.execute("select pg_replication_slot_advance($1, $2::pg_lsn)", self.slot, format_lsn(last_end))
+            await conn.execute("select pg_replication_slot_advance($1, $2::pg_lsn)", self.slot, last_end)
         return len(rows)

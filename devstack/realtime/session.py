@@ -69,13 +69,13 @@ class Session:
         try:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:
-            self._drop("send queue full: the client cannot keep up")
+            self._drop("send queue full: the client cannot keep up", logging.WARNING)
 
-    def _drop(self, reason: str) -> None:
+    def _drop(self, reason: str, level: int = logging.INFO) -> None:
         if self._dropped:
             return
         self._dropped = True
-        log.warning("dropping realtime socket", extra={"reason": reason, "topics": list(self.channels)})
+        log.log(level, "dropping realtime socket", extra={"reason": reason, "topics": list(self.channels)})
         if self._main is not None:
             self._main.cancel()
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
-
 from supabase import AsyncClient, acreate_client
+
 from tests.realtime.conftest import RtStack
 
 TIMEOUT = 10.0

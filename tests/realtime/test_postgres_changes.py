@@ -69,3 +69,115 @@ async def test_values_are_typed_json(rt_stack: RtStack) -> None:
         assert record["meta"] == {"k": [1, 2]}
         assert record["price"] == 12.5
         assert record["done"] is True
+
+
+async def test_filters_and_events(rt_stack: RtStack) -> None:
+    label = f"f-{uuid.uuid4().hex[:6]}"
+    filters = {
+        "eq": "n=eq.3",
+        "neq": "n=neq.3",
+        "lt": "n=lt.3",
+        "lte": "n=lte.3",
+        "gt": "n=gt.3",
+        "gte": "n=gte.3",
+        "in": "n=in.(1,5)",
+    }
+    async with client(rt_stack, rt_stack.service_role_key) as supabase:
+        inboxes = {name: Inbox() for name in filters}
+        updates = Inbox()
+        channel = supabase.channel(f"filters-{label}")
+        for name, flt in filters.items():
+            channel.on_postgres_changes("INSERT", inboxes[name], table="rt_items", filter=f"{flt},label=eq.{label}")
+        channel.on_postgres_changes("UPDATE", updates, table="rt_items", filter=f"label=eq.{label}")
+        await subscribe(channel)
+        await rt_stack.execute(
+            "insert into public.rt_items (n, label) select g, $1 from generate_series(1, 5) g", label
+        )
+        await rt_stack.execute("update public.rt_items set done = true where label = $1 and n = 2", label)
+        assert (await updates.next())["data"]["record"]["n"] == 2
+        expected = {
+            "eq": [3],
+            "neq": [1, 2, 4, 5],
+            "lt": [1, 2],
+            "lte": [1, 2, 3],
+            "gt": [4, 5],
+            "gte": [3, 4, 5],
+            "in": [1, 5],
+        }
+        for name, numbers in expected.items():
+            got = [p["data"]["record"]["n"] for p in inboxes[name].drain()]
+            assert got == numbers, name
+
+
+async def test_rls_each_subscriber_sees_only_what_it_may_select(rt_stack: RtStack) -> None:
+    user_a, user_b = str(uuid.uuid4()), str(uuid.uuid4())
+    inbox_a, inbox_b, inbox_anon, inbox_service = Inbox(), Inbox(), Inbox(), Inbox()
+    async with (
+        client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user_a)) as a,
+        client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user_b)) as b,
+        client(rt_stack, rt_stack.anon_key) as anon,
+        client(rt_stack, rt_stack.service_role_key) as service,
+    ):
+        for supabase, inbox in ((a, inbox_a), (b, inbox_b), (anon, inbox_anon), (service, inbox_service)):
+            channel = supabase.channel("notes").on_postgres_changes("*", inbox, table="rt_notes")
+            await subscribe(channel)
+        await rt_stack.execute(
+            "insert into public.rt_notes (owner_id, body) values ($1, 'a1'), ($1, 'a2'), ($2, 'b1')",
+            uuid.UUID(user_a),
+            uuid.UUID(user_b),
+        )
+        # The service role (bypasses RLS) sees all three; a user sees its own rows only.
+        assert [p["data"]["record"]["body"] for p in await inbox_service.take(3)] == ["a1", "a2", "b1"]
+        assert [p["data"]["record"]["body"] for p in await inbox_a.take(2)] == ["a1", "a2"]
+        assert (await inbox_b.next())["data"]["record"]["body"] == "b1"
+        # A later change B may see arrives after anything from the earlier transaction.
+        await rt_stack.execute("insert into public.rt_notes (owner_id, body) values ($1, 'b2')", uuid.UUID(user_b))
+        assert (await inbox_b.next())["data"]["record"]["body"] == "b2"
+        await inbox_service.next()
+        assert inbox_b.drain() == []
+        assert inbox_anon.drain() == []
+        assert inbox_a.drain() == []
+
+
+async def test_tables_outside_the_publication_and_rollbacks_emit_nothing(rt_stack: RtStack) -> None:
+    async with client(rt_stack, rt_stack.service_role_key) as supabase:
+        inbox = Inbox()
+        channel = supabase.channel("everything").on_postgres_changes("*", inbox, schema="public")
+        await subscribe(channel)
+        conn = await asyncpg.connect(rt_stack.postgres_dsn)
+        try:
+            await conn.execute("insert into public.rt_hidden values (1, 'not published')")
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("insert into public.rt_messages (body) values ('rolled back')")
+            await tx.rollback()
+            await conn.execute("insert into public.rt_messages (body) values ('sentinel')")
+        finally:
+            await conn.close()
+        payload = await inbox.next()
+        assert (payload["data"]["table"], payload["data"]["record"]["body"]) == ("rt_messages", "sentinel")
+        assert inbox.drain() == []
+
+
+async def test_binding_on_an_unpublished_table_gets_a_system_error(rt_stack: RtStack) -> None:
+    async with client(rt_stack, rt_stack.anon_key) as supabase:
+        states = Inbox()
+        channel = supabase.channel("hidden").on_postgres_changes("*", Inbox(), table="rt_hidden")
+        await channel.subscribe(states)
+        assert (await states.next())[0].value == "SUBSCRIBED"  # the join succeeds; the bindings do not
+        state, error = await states.next()
+        assert state.value == "CHANNEL_ERROR"
+        assert "Unable to subscribe to changes with given parameters" in str(error)
+
+
+async def test_a_thousand_inserts_in_one_transaction_arrive_in_commit_order(rt_stack: RtStack) -> None:
+    label = f"bulk-{uuid.uuid4().hex[:6]}"
+    async with client(rt_stack, rt_stack.service_role_key) as worker:
+        inbox = Inbox()
+        channel = worker.channel(label).on_postgres_changes("INSERT", inbox, table="rt_items")
+        await subscribe(channel)
+        await rt_stack.execute(
+            "insert into public.rt_items (n, label) select g, $1 from generate_series(1, 1000) g", label
+        )
+        received = [p["data"]["record"]["n"] for p in await inbox.take(1000)]
+        assert received == list(range(1, 1001))
