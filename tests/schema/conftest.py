@@ -1,0 +1,139 @@
+"""A shared world for the schema tests: two users with a row of every kind, on the session database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids of the rows the tests act on. `owner` owns every user row; `other` owns none of them."""
+
+    dsn: str  # superuser DSN of the migrated and seeded database
+    owner: str
+    other: str
+    coach: str
+    inactive_coach: str
+    category: str  # stress: check-ins enabled
+    category2: str  # sleep
+    parent_category: str  # mind: no check-ins
+    spare_category: str
+    conversation: str
+    message: str  # the owner's user message
+    reply: str  # the assistant message answering it
+    checkin: str  # a draft
+    completed_checkin: str
+    recommendation: str
+
+    def ids(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if k != "dsn"}
+
+
+async def create_user(conn: asyncpg.Connection, display_name: str, **meta: str) -> str:
+    """Insert an auth user as Auth would (the sign-up trigger creates the profile)."""
+    user_id = str(uuid.uuid4())
+    await conn.execute(
+        "insert into auth.users (id, aud, role, email, raw_user_meta_data, created_at) "
+        "values ($1, 'authenticated', 'authenticated', $2, $3::jsonb, now())",
+        user_id,
+        f"{user_id}@example.com",
+        json.dumps({"display_name": display_name, **meta}),
+    )
+    return user_id
+
+
+async def _build(dsn: str) -> World:
+    conn = await asyncpg.connect(dsn)
+    try:
+        owner = await create_user(conn, "Ana Owner")
+        other = await create_user(conn, "Ben Other")
+        tag = uuid.uuid4().hex[:8]
+        coach = await conn.fetchval("select id::text from public.coaches where slug = 'maya'")
+        inactive_coach = await conn.fetchval(
+            "insert into public.coaches (slug, name, intro, is_active) values ($1, 'Retired', 'Hello', false) "
+            "returning id::text",
+            f"retired-{tag}",
+        )
+        category = await conn.fetchval("select id::text from public.categories where slug = 'stress'")
+        category2 = await conn.fetchval("select id::text from public.categories where slug = 'sleep'")
+        parent_category = await conn.fetchval("select id::text from public.categories where slug = 'mind'")
+        spare_category = await conn.fetchval(
+            "insert into public.categories (slug, name) values ($1, 'Spare') returning id::text", f"spare-{tag}"
+        )
+        await conn.execute("insert into public.user_categories (user_id, category_id) values ($1, $2)", owner, category)
+        conversation = await conn.fetchval(
+            "insert into public.conversations (user_id, coach_id, title) values ($1, $2, 'First chat') "
+            "returning id::text",
+            owner,
+            coach,
+        )
+        message = await conn.fetchval(
+            "insert into public.messages (conversation_id, user_id, role, content) "
+            "values ($1, $2, 'user', 'I feel stretched thin this week.') returning id::text",
+            conversation,
+            owner,
+        )
+        # The reply pipeline's trigger (issue 6) inserts the pending reply; without it, insert one.
+        reply = await conn.fetchval("select id::text from public.messages where reply_to = $1", message)
+        if reply is None:
+            reply = await conn.fetchval(
+                "insert into public.messages (conversation_id, user_id, role, status, reply_to) "
+                "values ($1, $2, 'assistant', 'pending', $3) returning id::text",
+                conversation,
+                owner,
+                message,
+            )
+        checkin = await conn.fetchval(
+            "insert into public.checkins (user_id, category_id, level) values ($1, $2, 4) returning id::text",
+            owner,
+            category,
+        )
+        completed_checkin = await conn.fetchval(
+            "insert into public.checkins (user_id, category_id, level, answers, status) "
+            "values ($1, $2, 6, '{\"tension\": 3}', 'completed') returning id::text",
+            owner,
+            category,
+        )
+        recommendation = await conn.fetchval(
+            "insert into public.recommendations (user_id, checkin_id, category_id, title, importance, model) "
+            "values ($1, $2, $3, 'Take a ten-minute walk after lunch', 3, 'offline') returning id::text",
+            owner,
+            completed_checkin,
+            category,
+        )
+        await conn.execute(
+            "insert into public.user_summaries (user_id, summary, key_facts) values ($1, 'Works in a busy team.', $2)",
+            owner,
+            json.dumps([{"id": str(uuid.uuid4()), "fact": "Has a daughter", "source_message_id": message}]),
+        )
+        return World(
+            dsn=dsn,
+            owner=owner,
+            other=other,
+            coach=coach,
+            inactive_coach=inactive_coach,
+            category=category,
+            category2=category2,
+            parent_category=parent_category,
+            spare_category=spare_category,
+            conversation=conversation,
+            message=message,
+            reply=reply,
+            checkin=checkin,
+            completed_checkin=completed_checkin,
+            recommendation=recommendation,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def world(database: str) -> Iterator[World]:
+    yield asyncio.run(_build(database))

@@ -1,0 +1,188 @@
+"""Who may do what, per table: every table in an exposed schema, by role and command, written as data.
+
+Roles act exactly as PostgREST makes them act (`authenticator`, then role and JWT claims per transaction):
+`anon`; the `owner` of the rows; an `other` signed-in user; `service_role` (the workers). For catalogue
+tables the owner and the other user are just two signed-in users. Each statement targets the owner's
+row (or, for inserts, creates one for the owner), and runs in a transaction that is rolled back.
+
+Allowed: the statement succeeds and sees or changes at least one row. Refused: permission denied / RLS
+(SQLSTATE 42501) or zero rows. Any other error is a broken matrix entry, not a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from tests.schema.acting import ANON, SERVICE, Actor, acting, affected, user
+from tests.schema.conftest import World
+
+ROLES = ("anon", "owner", "other", "service_role")
+COMMANDS = ("select", "insert", "update", "delete")
+EXPOSED_SCHEMAS = ("public", "graphql_public")
+
+
+@dataclass(frozen=True)
+class Cell:
+    sql: str
+    allowed: frozenset[str]  # the roles for which the statement is allowed
+
+
+def cell(sql: str, *allowed: str) -> Cell:
+    assert set(allowed) <= set(ROLES), allowed
+    return Cell(sql, frozenset(allowed))
+
+
+OWNER_AND_SERVICE = ("owner", "service_role")
+SIGNED_IN_AND_SERVICE = ("owner", "other", "service_role")
+SERVICE_ONLY = ("service_role",)
+
+MATRIX: dict[str, dict[str, Cell]] = {
+    "profiles": {
+        "select": cell("select 1 from public.profiles where id = {owner}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.profiles (id) values ({owner}) on conflict (id) do update set locale = excluded.locale",
+            *SERVICE_ONLY,
+        ),
+        "update": cell("update public.profiles set display_name = 'Changed' where id = {owner}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.profiles where id = {owner}", *SERVICE_ONLY),
+    },
+    "coaches": {
+        "select": cell("select 1 from public.coaches where id = {coach}", *SIGNED_IN_AND_SERVICE),
+        "insert": cell(
+            "insert into public.coaches (slug, name, intro) values ('matrix-coach', 'Matrix', 'Hello')",
+            *SERVICE_ONLY,
+        ),
+        "update": cell("update public.coaches set description = 'Changed' where id = {coach}", *SERVICE_ONLY),
+        "delete": cell("delete from public.coaches where id = {inactive_coach}", *SERVICE_ONLY),
+    },
+    "categories": {
+        "select": cell("select 1 from public.categories where id = {category}", *SIGNED_IN_AND_SERVICE),
+        "insert": cell(
+            "insert into public.categories (slug, name) values ('matrix-category', 'Matrix')", *SERVICE_ONLY
+        ),
+        "update": cell("update public.categories set description = 'Changed' where id = {category}", *SERVICE_ONLY),
+        "delete": cell("delete from public.categories where id = {spare_category}", *SERVICE_ONLY),
+    },
+    "user_categories": {
+        "select": cell(
+            "select 1 from public.user_categories where user_id = {owner} and category_id = {category}",
+            *OWNER_AND_SERVICE,
+        ),
+        "insert": cell(
+            "insert into public.user_categories (user_id, category_id) values ({owner}, {category2})",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell(
+            "update public.user_categories set is_favourite = true "
+            "where user_id = {owner} and category_id = {category}",
+            *OWNER_AND_SERVICE,
+        ),
+        "delete": cell(
+            "delete from public.user_categories where user_id = {owner} and category_id = {category}",
+            *OWNER_AND_SERVICE,
+        ),
+    },
+    "conversations": {
+        "select": cell("select 1 from public.conversations where id = {conversation}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.conversations (user_id, coach_id, title) values ({owner}, {coach}, 'Matrix')",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell(
+            "update public.conversations set title = 'Renamed' where id = {conversation}", *OWNER_AND_SERVICE
+        ),
+        "delete": cell("delete from public.conversations where id = {conversation}", *OWNER_AND_SERVICE),
+    },
+    "messages": {
+        "select": cell("select 1 from public.messages where id = {message}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.messages (conversation_id, user_id, role, content) "
+            "values ({conversation}, {owner}, 'user', 'Hello again')",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell("update public.messages set content = 'Edited' where id = {message}", *SERVICE_ONLY),
+        "delete": cell("delete from public.messages where id = {reply}", *SERVICE_ONLY),
+    },
+    "checkins": {
+        "select": cell("select 1 from public.checkins where id = {checkin}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.checkins (user_id, category_id, level) values ({owner}, {category}, 5)",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell("update public.checkins set note = 'Long day.' where id = {checkin}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.checkins where id = {checkin}", *OWNER_AND_SERVICE),
+    },
+    "recommendations": {
+        "select": cell("select 1 from public.recommendations where id = {recommendation}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.recommendations (user_id, checkin_id, category_id, title, importance) "
+            "values ({owner}, {completed_checkin}, {category}, 'Write tomorrow''s plan tonight', 2)",
+            *SERVICE_ONLY,
+        ),
+        "update": cell(
+            "update public.recommendations set status = 'accepted' where id = {recommendation}", *OWNER_AND_SERVICE
+        ),
+        "delete": cell("delete from public.recommendations where id = {recommendation}", *SERVICE_ONLY),
+    },
+    "user_summaries": {
+        "select": cell("select 1 from public.user_summaries where user_id = {owner}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.user_summaries (user_id, summary) values ({owner}, 'Rewritten') "
+            "on conflict (user_id) do update set summary = excluded.summary",
+            *SERVICE_ONLY,
+        ),
+        "update": cell("update public.user_summaries set summary = 'Changed' where user_id = {owner}", *SERVICE_ONLY),
+        "delete": cell("delete from public.user_summaries where user_id = {owner}", *SERVICE_ONLY),
+    },
+}
+
+CASES = [(table, command, role) for table in MATRIX for command in COMMANDS for role in ROLES]
+
+
+def actor_for(role: str, world: World) -> Actor:
+    return {"anon": ANON, "owner": user(world.owner), "other": user(world.other), "service_role": SERVICE}[role]
+
+
+def render(sql: str, world: World) -> str:
+    return sql.format(**{name: f"'{value}'" for name, value in world.ids().items()})
+
+
+async def attempt(world: World, role: str, command: str, sql: str) -> bool:
+    """Run the statement as the role; True when allowed (rows seen or changed), False when refused."""
+    async with acting(world.dsn, actor_for(role, world)) as conn:
+        try:
+            if command == "select":
+                return len(await conn.fetch(sql)) > 0
+            return affected(await conn.execute(sql)) > 0
+        except asyncpg.InsufficientPrivilegeError:
+            return False
+
+
+@pytest.mark.parametrize(("table", "command", "role"), CASES, ids=["-".join(c) for c in CASES])
+async def test_matrix(world: World, table: str, command: str, role: str) -> None:
+    entry = MATRIX[table][command]
+    expected = role in entry.allowed
+    allowed = await attempt(world, role, command, render(entry.sql, world))
+    verb = "may" if expected else "must not"
+    assert allowed == expected, f"{role} {verb} {command} on {table}"
+
+
+async def test_every_exposed_table_has_a_full_matrix(world: World) -> None:
+    conn = await asyncpg.connect(world.dsn)
+    try:
+        tables = {
+            r["relname"]
+            for r in await conn.fetch(
+                "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = any($1) and c.relkind in ('r', 'p') and not c.relispartition",
+                list(EXPOSED_SCHEMAS),
+            )
+        }
+    finally:
+        await conn.close()
+    assert tables == set(MATRIX), "add a MATRIX entry for every table in an exposed schema"
+    for table, commands in MATRIX.items():
+        assert set(commands) == set(COMMANDS), f"{table}: every command needs a row"
