@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from devstack.migrate import MigrationError
@@ -16,10 +17,20 @@ from shared import logs
 log = logging.getLogger("devstack")
 
 
-async def _up(stack: LocalStack) -> None:
+OFFLINE_NOTICE = """
+  *** OFFLINE MODE: no ANTHROPIC_API_KEY (or OPENAI_BASE_URL) is set. Coach replies are generated
+  *** locally by the offline provider and stamped model='offline'. Set a key and restart for Claude.
+"""
+
+
+async def _up(stack: LocalStack, workers: int) -> None:
     await stack.prepare()
-    print("\ncoachbase devstack is running.\n\n" + stack.status() + "\n", flush=True)
-    await serve_gateway(stack.settings, stack.superuser_dsn)
+    banner = "\ncoachbase devstack is running.\n\n" + stack.status() + "\n"
+    if workers:
+        banner += f"\n{workers} worker(s) answer chat messages (metrics on :9464).\n"
+        if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
+            banner += OFFLINE_NOTICE
+    await serve_gateway(stack.settings, stack.superuser_dsn, workers=workers, banner=banner)
 
 
 def _command(args: argparse.Namespace, stack: LocalStack) -> None:
@@ -34,7 +45,7 @@ def _command(args: argparse.Namespace, stack: LocalStack) -> None:
     stack.start_database()
     try:
         if args.command == "up":
-            asyncio.run(_up(stack))
+            asyncio.run(_up(stack, args.workers))
         else:
             asyncio.run(stack.prepare())
     finally:
@@ -46,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "reset", "migrate", "status", "gateway"])
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes started by `up` (0: none)")
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_format)
     stack = LocalStack(DevstackSettings())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
+import time
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -106,8 +110,60 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> uvicorn.Se
     return uvicorn.Server(config)
 
 
-async def serve_gateway(settings: DevstackSettings, superuser_dsn: str) -> None:
+async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, workers: int = 0, banner: str = "") -> None:
+    """Serve the gateway until interrupted; once it listens, print `banner` and start `workers` workers."""
     server = gateway_server(settings, superuser_dsn)
-    await server.serve()
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.05)
     if not server.started:
+        await serving
         raise RuntimeError(f"the gateway could not listen on {settings.host}:{settings.api_port}")
+    if banner:
+        print(banner, flush=True)
+    supervisor = asyncio.create_task(supervise_workers(settings, workers)) if workers else None
+    try:
+        await serving
+    finally:
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+
+
+async def supervise_workers(settings: DevstackSettings, count: int) -> None:
+    """Run `python -m workers` processes against the gateway, restarting any that exits, until cancelled."""
+    env = {
+        **os.environ,
+        "SUPABASE_URL": settings.api_url,
+        "SUPABASE_SERVICE_ROLE_KEY": settings.service_role_key,
+        "COACHBASE_LOG_FORMAT": os.environ.get("COACHBASE_LOG_FORMAT", "text"),
+    }
+    procs: dict[int, asyncio.subprocess.Process] = {}
+
+    async def keep_running(index: int) -> None:
+        delay = 1.0
+        while True:
+            base_port = int(os.environ.get("COACHBASE_METRICS_PORT", "9464"))
+            worker_env = {
+                **env,
+                "COACHBASE_WORKER_ID": f"devstack-worker-{index}",
+                "COACHBASE_METRICS_PORT": str(base_port + index if base_port else 0),
+            }
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "workers", env=worker_env)
+            procs[index] = proc
+            started = time.monotonic()
+            code = await proc.wait()
+            log.warning("worker exited; restarting", extra={"worker": index, "code": code, "in_seconds": delay})
+            delay = 1.0 if time.monotonic() - started > 30 else min(delay * 2, 30.0)
+            await asyncio.sleep(delay)
+
+    tasks = [asyncio.create_task(keep_running(i)) for i in range(count)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for proc in procs.values():
+            if proc.returncode is None:
+                proc.terminate()
+        await asyncio.gather(*(p.wait() for p in procs.values()), return_exceptions=True)

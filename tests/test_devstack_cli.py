@@ -41,6 +41,7 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
         "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
         "DEVSTACK_API_PORT": str(api_port),
         "DEVSTACK_DB_PORT": str(db_port),
+        "COACHBASE_METRICS_PORT": "0",
     }
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
