@@ -10,7 +10,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-$(shell cat $(JS_DIR)/package.json $(JS_DIR)/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help dev test lint format db-reset migrate status bench clean
+.PHONY: help dev chat test lint format db-reset migrate status bench clean venv
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ dev: $(VENV_STAMP) ## Run the local stack: Postgres :54322, migrations, seed, ga
 
 test: $(VENV_STAMP) $(JS_STAMP) ## Run the test suite (embedded Postgres, official clients)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chat: $(VENV_STAMP) ## Talk to a coach in the terminal (needs `make dev` running)
+	$(BIN)/python -m devstack.chat_client $(CHAT_ARGS)
 
 lint: $(VENV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check .
