@@ -8,6 +8,7 @@ The gateway runs as a real subprocess (`python -m devstack gateway`), so every t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -103,16 +104,17 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> No
     raise RuntimeError(f"gateway did not become healthy:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextlib.contextmanager
+def gateway_process(database: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `python -m devstack gateway` against `database` on a free port; yield its URL."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
     env = {
         **os.environ,
         "DATABASE_URL": database,
         "DEVSTACK_API_PORT": str(port),
         "DEVSTACK_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
@@ -125,6 +127,20 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log_path)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    with gateway_process(database, log_path) as url:
         yield Stack(
             api_url=url,
             anon_key=SETTINGS.anon_key,
@@ -133,13 +149,6 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             dsn=database,
             gateway_log=log_path,
         )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

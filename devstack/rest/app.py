@@ -1,0 +1,311 @@
+"""The `/rest/v1` ASGI app: PostgREST semantics over one transaction per request, run as the caller's role."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import asyncpg
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from devstack import tokens
+from devstack.db import Database, role_dsn
+from devstack.rest.errors import ApiError, from_postgres, jwt_expired, jwt_invalid, singular_error
+from devstack.rest.plan import Plan, Target, build
+from devstack.rest.request import negotiate, parse_prefer, parse_range, profile
+from devstack.rest.watcher import SchemaWatcher
+from devstack.settings import DevstackSettings
+
+log = logging.getLogger("devstack.rest")
+
+JSON_TYPE = "application/json; charset=utf-8"
+_SETUP = (
+    "select pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('role', $2, true),"
+    " pg_catalog.set_config('request.jwt.claims', $3, true), pg_catalog.set_config('request.method', $4, true),"
+    " pg_catalog.set_config('request.path', $5, true), pg_catalog.set_config('request.headers', $6, true)"
+)
+
+
+class RestConfig(BaseSettings):
+    """PostgREST's settings the devstack honours (env `PGRST_…`, as PostgREST reads them)."""
+
+    model_config = SettingsConfigDict(env_prefix="PGRST_", extra="ignore")
+
+    db_schemas: str = "public,graphql_public"
+    db_extra_search_path: str = "public,extensions"
+    db_anon_role: str = "anon"
+    db_max_rows: int = 1000
+    db_pool: int = 8  # two cores: a few busy connections beat many idle ones
+
+    @property
+    def schemas(self) -> list[str]:
+        return [s.strip() for s in self.db_schemas.split(",") if s.strip()]
+
+
+class _NoResetConnection(asyncpg.Connection):
+    """Every setting we make is transaction-local, so the pool's RESET ALL round trip is pure cost."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+@dataclass
+class Caller:
+    role: str
+    claims: dict[str, Any]
+    authed: bool
+
+
+class RestApp:
+    def __init__(self, db: Database, settings: DevstackSettings, config: RestConfig) -> None:
+        self.db = db
+        self.settings = settings
+        self.config = config
+        self.secret = settings.jwt_secret.get_secret_value()
+        self.dsn = role_dsn(db.dsn, "authenticator", db.password)
+        self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas)
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        self.watcher.start()
+
+    async def stop(self) -> None:
+        await self.watcher.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self.watcher.start()
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.config.db_pool,
+                connection_class=_NoResetConnection,
+                statement_cache_size=500,
+                command_timeout=30,
+            )
+        return self._pool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        try:
+            response = await self.handle(scope, receive)
+        except ApiError as exc:
+            response = error_response(exc)
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle(self, scope: Scope, receive: Receive) -> Response:
+        method = scope["method"]
+        path = _route_path(scope)
+        headers, prefer = _headers(scope)
+        caller = self.authenticate(headers.get("authorization"))
+        if path in ("", "/"):
+            return Response(b"{}", 200, media_type=JSON_TYPE)
+        parts = path.strip("/").split("/")
+        rpc = parts[0] == "rpc" and len(parts) == 2
+        if len(parts) != 1 and not rpc:
+            raise ApiError(404, "PGRST125", "Invalid path specified in request URL")
+        target = Target(
+            method=method,
+            schema=profile(method, headers, self.config.schemas),
+            name=parts[-1],
+            rpc=rpc,
+            media=negotiate(headers.get("accept")),
+            prefs=parse_prefer(prefer),
+            pairs=parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+            range=parse_range(headers.get("range")) if method == "GET" else None,
+            body=await _read_body(receive, self.settings.max_body_bytes) if method not in ("GET", "HEAD") else b"",
+            max_rows=self.config.db_max_rows,
+        )
+        cache = await self.watcher.current()
+        plan = build(cache, target)
+        setup = [
+            f"{_quote(target.schema)}, " + ", ".join(_quote(s) for s in self.config.db_extra_search_path.split(",")),
+            caller.role,
+            json.dumps(caller.claims),
+            method,
+            path,
+            json.dumps(headers),
+        ]
+        row, total = await self.execute(plan, setup, caller)
+        return respond(plan, target, row, total)
+
+    def authenticate(self, authorization: str | None) -> Caller:
+        """No token → anon; a bad one → 401 PGRST301; an expired one → 401 PGRST303."""
+        anon = self.config.db_anon_role
+        if not authorization or not authorization.lower().startswith("bearer"):
+            return Caller(anon, {"role": anon}, False)
+        token = authorization[6:].strip()
+        if not token:
+            raise jwt_invalid("Empty JWT is sent in Authorization header")
+        if token.count(".") != 2:
+            raise jwt_invalid(f"Expected 3 parts in JWT; got {token.count('.') + 1}")
+        try:
+            claims = tokens.decode(token, self.secret)
+        except tokens.TokenError as exc:
+            raise jwt_expired() if exc.expired else jwt_invalid("JWT cryptographic operation failed") from None
+        role = claims.get("role")
+        role = role if isinstance(role, str) and role else anon
+        return Caller(role, claims, role != anon)
+
+    async def execute(self, plan: Plan, setup: list[str], caller: Caller) -> tuple[asyncpg.Record, int | None]:
+        pool = await self.pool()
+        async with pool.acquire() as conn:
+            tx = conn.transaction(readonly=plan.readonly)
+            await tx.start()
+            try:
+                await conn.execute(_SETUP, *setup)
+                row = await conn.fetchrow(plan.sql, *plan.params)
+                total = await _total(conn, plan, row)
+                if plan.singular and row["page_total"] != 1 and not plan.void:
+                    raise singular_error(row["page_total"])
+            except asyncpg.PostgresError as exc:
+                await tx.rollback()
+                raise from_postgres(exc, caller.authed) from None
+            except BaseException:
+                await tx.rollback()
+                raise
+            await tx.commit()
+        assert row is not None
+        return row, total
+
+
+async def _total(conn: asyncpg.Connection, plan: Plan, row: asyncpg.Record) -> int | None:
+    if plan.count is None:
+        return None
+    exact = row["total"] if row["total"] is not None else row["page_total"]
+    if plan.count_sql is None or (plan.count == "estimated" and exact <= 1000):
+        return int(exact)
+    explained = await conn.fetchval(plan.count_sql, *plan.count_params)
+    return int(json.loads(explained)[0]["Plan"]["Plan Rows"])
+
+
+def respond(plan: Plan, target: Target, row: asyncpg.Record, total: int | None) -> Response:
+    page_total = int(row["page_total"])
+    headers = {}
+    if target.prefs.applied:
+        headers["Preference-Applied"] = ", ".join(target.prefs.applied)
+    body: str | None = row["body"]
+    if plan.action in ("read", "rpc"):
+        status = 200
+        if plan.action == "read" or plan.count is not None:
+            status = _range_status(plan.offset, page_total, total)
+            headers["Content-Range"] = _content_range(plan.offset, page_total, total)
+        if plan.void:
+            return Response(None, 204, headers)
+    else:
+        headers["Content-Range"] = f"*/{total if total is not None else '*'}"
+        status = 201 if plan.action == "create" else 200
+        if plan.action == "create" and target.prefs.resolution and row.get("inserted") is False:
+            status = 200 if page_total else 201
+        if target.prefs.representation != "full":
+            return Response(None, 201 if plan.action == "create" else 204, headers)
+    if target.method == "HEAD":
+        return Response(None, status, headers, media_type=JSON_TYPE)
+    if target.media == "csv":
+        return Response(_csv(body or "[]"), status, headers, media_type="text/csv; charset=utf-8")
+    return Response(body, status, headers, media_type=JSON_TYPE)
+
+
+def _range_status(offset: int, page_total: int, total: int | None) -> int:
+    if total is None:
+        return 200
+    if offset > total:
+        raise ApiError(
+            416,
+            "PGRST103",
+            "Requested range not satisfiable",
+            f"An offset of {offset} was requested, but there are only {total} rows.",
+        )
+    return 206 if page_total < total else 200
+
+
+def _content_range(offset: int, page_total: int, total: int | None) -> str:
+    suffix = "*" if total is None else str(total)
+    if page_total == 0:
+        return f"*/{suffix}"
+    return f"{offset}-{offset + page_total - 1}/{suffix}"
+
+
+def _csv(body: str) -> str:
+    rows = json.loads(body)
+    rows = rows if isinstance(rows, list) else [rows]
+    if not rows:
+        return ""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(rows[0]))
+    for item in rows:
+        writer.writerow(
+            ["" if v is None else (json.dumps(v) if isinstance(v, dict | list) else v) for v in item.values()]
+        )
+    return out.getvalue()
+
+
+def error_response(exc: ApiError) -> Response:
+    headers = {"Proxy-Status": f"PostgREST; error={exc.code}", **exc.headers}
+    return Response(exc.body(), exc.status, headers, media_type=JSON_TYPE)
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path or "/"
+
+
+def _headers(scope: Scope) -> tuple[dict[str, str], list[str]]:
+    """Headers lowercased (the last of repeated ones wins), and every `Prefer` value."""
+    headers: dict[str, str] = {}
+    prefer: list[str] = []
+    for key, value in scope["headers"]:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        headers[name] = text
+        if name == "prefer":
+            prefer.append(text)
+    return headers, prefer
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "PGRST413", "Payload Too Large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.strip().replace('"', '""') + '"'
+
+
+def create_rest_app(db: Database, settings: DevstackSettings) -> RestApp:
+    """The `/rest/v1` app; call `start()`/`stop()` from the gateway's lifespan (or run it standalone)."""
+    return RestApp(db, settings, RestConfig())

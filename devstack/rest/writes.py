@@ -1,0 +1,210 @@
+"""Build the SQL of insert/upsert, update, delete and RPC calls, each answered by one statement.
+
+Bodies go to Postgres as one `jsonb` parameter and are typed by `jsonb_populate_record[set]` or
+`jsonb_to_record`, so no value from the request is ever part of the SQL text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devstack.rest.errors import ApiError, column_not_found
+from devstack.rest.request import Preferences, QueryParams
+from devstack.rest.schema_cache import Function, Table, quote_ident
+from devstack.rest.sql import ReadBuilder, Source, read_statement
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: list[object]
+
+
+def mutation_statement(builder: ReadBuilder, table: Table, cte: str, query: QueryParams, *, singular: bool) -> str:
+    source = Source(table.name, table.columns, table)
+    extra = (
+        ", (select pg_catalog.bool_or(pgrst_inserted) from pgrst_source) as inserted" if "pgrst_inserted" in cte else ""
+    )
+    read = read_statement(
+        builder, source, "pgrst_source", query.select, None, count=False, singular=singular, where=False, extra=extra
+    )
+    return f"with {cte} {read}"
+
+
+def insert_cte(
+    builder: ReadBuilder, table: Table, keys: list[str], query: QueryParams, prefs: Preferences, body: str
+) -> str:
+    """`pgrst_source` for POST: insert (or upsert) the rows of the JSON body."""
+    columns = query.columns if query.columns is not None else keys
+    for name in columns:
+        if name not in table.columns:
+            raise column_not_found(table.name, name)
+    body_param = builder.params.add(body, "::jsonb")
+    target = table.sql
+    values = []
+    for name in columns:
+        value = f"pgrst_r.{quote_ident(name)}"
+        default = table.columns[name].default
+        if prefs.missing_default:
+            key = builder.params.add(name)
+            value = f"case when pgrst_e.v ? {key} then {value} else {default or 'null'} end"
+        values.append(value)
+    rows = (
+        f"pg_catalog.jsonb_array_elements(case when pg_catalog.jsonb_typeof({body_param}) = 'array'"
+        f" then {body_param} else pg_catalog.jsonb_build_array({body_param}) end) as pgrst_e(v),"
+        f" pg_catalog.jsonb_populate_record(null::{target}, pgrst_e.v) as pgrst_r"
+    )
+    column_list = ", ".join(quote_ident(c) for c in columns)
+    if columns:
+        insert = f"insert into {target} as pgrst_0 ({column_list}) select {', '.join(values)} from {rows}"
+    else:
+        insert = f"insert into {target} as pgrst_0 default values"
+    return f"pgrst_source as ({insert}{_on_conflict(table, columns, query, prefs)} returning {_returned(table, prefs)})"
+
+
+def _returned(table: Table, prefs: Preferences) -> str:
+    rows = "pgrst_0.*"
+    if prefs.resolution:
+        rows += ", (pgrst_0.xmax = 0) as pgrst_inserted"
+    return rows
+
+
+def _on_conflict(table: Table, columns: list[str], query: QueryParams, prefs: Preferences) -> str:
+    if prefs.resolution is None:
+        return ""
+    target = query.on_conflict or table.primary_key
+    for name in target:
+        if name not in table.columns:
+            raise column_not_found(table.name, name)
+    if not target:
+        raise ApiError(
+            400, "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+        )
+    conflict = ", ".join(quote_ident(c) for c in target)
+    updates = [c for c in columns if c not in target] or list(target)
+    if prefs.resolution == "ignore-duplicates":
+        return f" on conflict ({conflict}) do nothing"
+    assignments = ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in updates)
+    return f" on conflict ({conflict}) do update set {assignments}"
+
+
+def update_cte(builder: ReadBuilder, table: Table, keys: list[str], query: QueryParams, body: str) -> str:
+    source = Source(table.name, table.columns, table)
+    for name in keys:
+        if name not in table.columns:
+            raise column_not_found(table.name, name)
+    conditions = [builder.condition(source, "pgrst_0", c) for c in builder.node(()).conditions]
+    where = f" where {' and '.join(conditions)}" if conditions else ""
+    if not keys:
+        return f"pgrst_source as (select pgrst_0.* from {table.sql} as pgrst_0 where false)"
+    body_param = builder.params.add(body, "::jsonb")
+    assignments = ", ".join(f"{quote_ident(c)} = pgrst_body.{quote_ident(c)}" for c in keys)
+    return (
+        f"pgrst_source as (update {table.sql} as pgrst_0 set {assignments}"
+        f" from pg_catalog.jsonb_populate_record(null::{table.sql}, {body_param}) as pgrst_body"
+        f"{where} returning pgrst_0.*)"
+    )
+
+
+def delete_cte(builder: ReadBuilder, table: Table) -> str:
+    source = Source(table.name, table.columns, table)
+    conditions = [builder.condition(source, "pgrst_0", c) for c in builder.node(()).conditions]
+    where = f" where {' and '.join(conditions)}" if conditions else ""
+    return f"pgrst_source as (delete from {table.sql} as pgrst_0{where} returning pgrst_0.*)"
+
+
+# -- RPC ----------------------------------------------------------------------------------------------------
+
+
+def choose_function(candidates: list[Function], schema: str, name: str, keys: set[str], post: bool) -> Function:
+    """Pick the overload whose named parameters fit the given keys (PGRST202/PGRST203 otherwise)."""
+    fitting = [f for f in candidates if f.accepts(keys)]
+    if not fitting and post:
+        fitting = [f for f in candidates if _single_json_param(f)]
+    if len(fitting) == 1:
+        return fitting[0]
+    if len(fitting) > 1:
+        raise ApiError(
+            300,
+            "PGRST203",
+            "Could not choose the best candidate function between: "
+            + ", ".join(f"{f.schema}.{f.name}({', '.join(p.name for p in f.params)})" for f in fitting),
+            hint="Try renaming the parameters or the function itself in the database so function overloading"
+            " can be resolved",
+        )
+    listed = ", ".join(sorted(keys))
+    signature = f"({listed})" if keys else " without parameters"
+    searched = (f" with parameter{'s' if len(keys) > 1 else ''} {listed}" if keys else " without parameters") + (
+        " or with a single unnamed json/jsonb parameter" if post else ""
+    )
+    raise ApiError(
+        404,
+        "PGRST202",
+        f"Could not find the function {schema}.{name}{signature} in the schema cache",
+        f"Searched for the function {schema}.{name}{searched}, but no matches were found in the schema cache.",
+    )
+
+
+def _single_json_param(function: Function) -> bool:
+    return (
+        len(function.params) == 1 and not function.params[0].name and function.params[0].type.name in ("json", "jsonb")
+    )
+
+
+def call_sql(
+    builder: ReadBuilder, function: Function, args: dict[str, str] | None, body: str | None
+) -> tuple[str, str]:
+    """The function call and the FROM source of its arguments: named args from the query or the JSON body."""
+    if body is not None and _single_json_param(function):
+        cast = "::" + function.params[0].type.name
+        return f"{function.sql}({builder.params.add(body, cast)})", "(select) as pgrst_args"
+    if body is not None:
+        keys = set(args or {})
+        params = [p for p in function.params if p.name in keys]
+        if not params:
+            return f"{function.sql}()", "(select) as pgrst_args"
+        definition = ", ".join(f"{quote_ident(p.name)} {p.type.sql}" for p in params)
+        call = ", ".join(f"{quote_ident(p.name)} => pgrst_args.{quote_ident(p.name)}" for p in params)
+        source = f"pg_catalog.jsonb_to_record({builder.params.add(body, '::jsonb')}) as pgrst_args({definition})"
+        return f"{function.sql}({call})", source
+    given = args or {}
+    call = ", ".join(
+        f"{quote_ident(p.name)} => {builder.params.add(given[p.name], '::text::' + p.type.sql)}"
+        for p in function.params
+        if p.name in given
+    )
+    return f"{function.sql}({call})", "(select) as pgrst_args"
+
+
+def rpc_statement(
+    builder: ReadBuilder,
+    function: Function,
+    call: str,
+    args_from: str,
+    query: QueryParams,
+    limit: int | None,
+    *,
+    count: bool,
+    singular: bool,
+) -> str:
+    """Rows of a composite result go through the read builder (select, filters, order); scalars are wrapped."""
+    if function.columns is not None:
+        source = Source(function.name, function.columns, None)
+        one = not function.returns_set
+        from_sql = f"(select pgrst_f.* from {args_from} cross join lateral {call} as pgrst_f)"
+        return read_statement(builder, source, from_sql, query.select, limit, count=count, singular=singular or one)
+    if function.returns_void:
+        return (
+            "select null::int8 as total, 0::int8 as page_total, null::text as body"
+            f" from (select {call} as pgrst_v from {args_from}) as pgrst_s"
+        )
+    if function.returns_set:
+        rows = f"select pgrst_v from {args_from} cross join lateral {call} as pgrst_v{builder.range(limit, 0)}"
+        return (
+            "select null::int8 as total, pg_catalog.count(*) as page_total,"
+            f" coalesce(pg_catalog.json_agg(pgrst_s.pgrst_v), '[]')::text as body from ({rows}) as pgrst_s"
+        )
+    return (
+        "select null::int8 as total, 1::int8 as page_total,"
+        f" pg_catalog.to_json(pgrst_v)::text as body from (select {call} as pgrst_v from {args_from}) as pgrst_s"
+    )
