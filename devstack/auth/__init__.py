@@ -1,0 +1,129 @@
+"""The devstack's GoTrue (Supabase Auth) stand-in, mounted by the gateway at /auth/v1.
+
+It speaks the subset of GoTrue's HTTP API that supabase-py and supabase-js use — sign-up, password,
+refresh-token and PKCE grants, the user, logout, settings and the admin user API — over the real
+`auth` schema, so database triggers, RLS helpers and Studio see what they would on Supabase.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from devstack.auth import account, admin, errors, grants
+from devstack.auth.web import API_VERSION_HEADER, AuthConfig, AuthContext, json_response, wants_2024_errors
+from devstack.db import Database
+from devstack.settings import DevstackSettings
+
+__all__ = ["create_auth_app"]
+
+log = logging.getLogger("devstack.auth")
+
+Handler = Callable[[Request, AuthContext], Awaitable[Response]]
+
+
+def _settings_body() -> dict[str, object]:
+    """GET /settings as the Supabase CLI's default config answers it."""
+    providers = [
+        "anonymous_users",
+        "apple",
+        "azure",
+        "bitbucket",
+        "discord",
+        "facebook",
+        "figma",
+        "fly",
+        "github",
+        "gitlab",
+        "google",
+        "keycloak",
+        "kakao",
+        "linkedin",
+        "linkedin_oidc",
+        "nextcloud",
+        "notion",
+        "spotify",
+        "slack",
+        "slack_oidc",
+        "workos",
+        "twitch",
+        "twitter",
+        "email",
+        "phone",
+        "zoom",
+    ]
+    return {
+        "external": {name: name == "email" for name in providers},
+        "disable_signup": False,
+        "mailer_autoconfirm": True,
+        "phone_autoconfirm": False,
+        "sms_provider": "twilio",
+        "saml_enabled": False,
+    }
+
+
+async def _settings(_: Request, __: AuthContext) -> Response:
+    return json_response(_settings_body())
+
+
+async def _health(_: Request, __: AuthContext) -> Response:
+    return json_response(
+        {"version": "devstack", "name": "GoTrue", "description": "GoTrue is a user registration and authentication API"}
+    )
+
+
+def _endpoint(ctx: AuthContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Run a handler, turning AuthErrors into GoTrue's error bodies and anything else into a logged 500."""
+
+    async def run(request: Request) -> Response:
+        versioned = wants_2024_errors(request)
+        try:
+            response = await handler(request, ctx)
+        except errors.AuthError as exc:
+            level = logging.ERROR if exc.status >= 500 else logging.INFO
+            log.log(
+                level,
+                "request failed",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": exc.status,
+                    "code": exc.code,
+                },
+            )
+            response = JSONResponse(exc.body(versioned), status_code=exc.status)
+        except Exception:
+            log.exception("unexpected failure", extra={"method": request.method, "path": request.url.path})
+            failure = errors.internal(errors.UNEXPECTED_MESSAGE)
+            response = JSONResponse(failure.body(versioned), status_code=500)
+        # The clients read `code` as the error code only when the response names the API version.
+        response.headers[API_VERSION_HEADER] = "2024-01-01"
+        return response
+
+    return run
+
+
+def create_auth_app(db: Database, settings: DevstackSettings) -> Starlette:
+    """The /auth/v1 ASGI app over `db`'s supabase_auth_admin pool."""
+    ctx = AuthContext(db=db, config=AuthConfig.from_settings(settings))
+    table: list[tuple[str, Handler, list[str]]] = [
+        ("/health", _health, ["GET"]),
+        ("/settings", _settings, ["GET"]),
+        ("/signup", grants.signup, ["POST"]),
+        ("/token", grants.token, ["POST"]),
+        ("/user", account.get_user, ["GET"]),
+        ("/user", account.update_user, ["PUT"]),
+        ("/logout", account.logout, ["POST"]),
+        ("/admin/users", admin.list_users, ["GET"]),
+        ("/admin/users", admin.create_user, ["POST"]),
+        ("/admin/users/{user_id}", admin.get_user, ["GET"]),
+        ("/admin/users/{user_id}", admin.update_user, ["PUT"]),
+        ("/admin/users/{user_id}", admin.delete_user, ["DELETE"]),
+    ]
+    routes = [Route(path, _endpoint(ctx, handler), methods=methods) for path, handler, methods in table]
+    return Starlette(routes=routes)
