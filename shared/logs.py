@@ -45,3 +45,6 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # One line per HTTP request from the clients is noise next to the job logs.
+    for noisy in ("httpx", "httpx2", "hpack", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -74,23 +74,19 @@ class ChatPromptSettings:
     history_budget_tokens: int = 6000
 
 
+# Placeholders whose values change per user or per turn: the system prompt is cut before the first one
+# so that everything above it (coach, persona, guidelines) is a stable, cacheable prefix.
+PER_USER = frozenset(
+    {"locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone"}
+)
+
+
 def build_chat_prompt(context: dict[str, Any], settings: ChatPromptSettings) -> tuple[Prompt, str]:
     """The reply prompt and the prompt version it used, from `chat_reply_context_v1`'s result."""
-    coach = context.get("coach") or {}
     prompt_row = context.get("prompt") or {}
-    persona_row = context.get("persona") or {}
-    stable_values = {
-        "coach_name": str(coach.get("name") or "your coach"),
-        "coach_persona": render(str(persona_row.get("template") or coach.get("description") or ""), {}),
-        "coach_intro": str(coach.get("intro") or ""),
-        "guidelines": _guidelines(context.get("guidelines") or []),
-        "category": str((context.get("category") or {}).get("name") or ""),
-    }
     template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
-    system = [SystemBlock(render(template, stable_values), cache=True)]
-    about = _about_the_user(context)
-    if about:
-        system.append(SystemBlock(about))
+    values = _chat_values(context)
+    system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
     history = [
         ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
         for h in context.get("history") or []
@@ -107,6 +103,46 @@ def build_chat_prompt(context: dict[str, Any], settings: ChatPromptSettings) -> 
     )
     return prompt, str(prompt_row.get("prompt_version") or "builtin.chat_reply@v0")
 
+
+def _split(template: str) -> list[tuple[str, bool]]:
+    """(stable head, cacheable) and (per-user tail) of a template, cut at the line of the first per-user value."""
+    first = next((m for m in PLACEHOLDER.finditer(template) if m.group(1) in PER_USER), None)
+    if first is None:
+        return [(template, True), (ABOUT_THE_USER, False)]
+    cut = template.rfind("\n", 0, first.start()) + 1
+    return [(template[:cut], True), (template[cut:], False)]
+
+
+def _chat_values(context: dict[str, Any]) -> dict[str, str]:
+    coach = context.get("coach") or {}
+    persona = context.get("persona") or {}
+    profile = context.get("profile") or {}
+    memory = context.get("memory") or {}
+    conversation = context.get("conversation") or {}
+    timezone = str(profile.get("timezone") or "UTC")
+    details = [f"time zone {timezone}", f"language {profile.get('locale') or 'en'}"]
+    if profile.get("birth_date"):
+        details.append(f"born {profile['birth_date']}")
+    return {
+        "coach_name": str(coach.get("name") or "your coach"),
+        "coach_persona": str(persona.get("template") or coach.get("description") or ""),
+        "coach_intro": str(coach.get("intro") or ""),
+        "guidelines": _guidelines(context.get("guidelines") or []),
+        "category": str((context.get("category") or {}).get("name") or "general wellbeing"),
+        "locale": str(profile.get("locale") or "en"),
+        "display_name": str(profile.get("display_name") or "the person you coach"),
+        "timezone": timezone,
+        "today": _today(timezone),
+        "user_profile": ", ".join(details) + ".",
+        "user_summary": str(memory.get("summary") or "Nothing yet: this is a new person to you."),
+        "conversation_summary": str(conversation.get("summary") or "Nothing earlier: the conversation is below."),
+    }
+
+
+ABOUT_THE_USER = (
+    "About the person: {{display_name}} ({{user_profile}}) Today is {{today}}.\n"
+    "What you remember: {{user_summary}}\nEarlier in this conversation: {{conversation_summary}}"
+)
 
 DEFAULT_CHAT_TEMPLATE = (
     "You are {{coach_name}}, a supportive coach.\n\n{{coach_persona}}\n\n"
@@ -126,23 +162,6 @@ def _guidelines(rows: list[dict[str, Any]]) -> str:
         if text:
             parts.append(f"[{row.get('name') or row.get('slug')}]\n{text}")
     return "\n\n".join(parts) or "No specific guidelines."
-
-
-def _about_the_user(context: dict[str, Any]) -> str:
-    profile = context.get("profile") or {}
-    memory = context.get("memory") or {}
-    conversation = context.get("conversation") or {}
-    lines = []
-    if profile.get("display_name"):
-        lines.append(f"The user's name: {profile['display_name']}.")
-    if profile.get("locale"):
-        lines.append(f"Preferred language (BCP 47): {profile['locale']}; answer in the language the user writes in.")
-    lines.append(f"Today is {_today(profile.get('timezone'))} in the user's time zone.")
-    if memory.get("summary"):
-        lines.append(f"What you know about the user:\n{memory['summary']}")
-    if conversation.get("summary"):
-        lines.append(f"Summary of this conversation's earlier turns:\n{conversation['summary']}")
-    return "\n\n".join(lines)
 
 
 def _today(timezone: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from devstack.realtime.authz import AuthError
 from devstack.realtime.channel import EVENTS, Binding, Channel, Outbox, binding_id
@@ -43,6 +43,18 @@ class JoinConfig(BaseModel):
     broadcast: BroadcastConfig = BroadcastConfig()
     private: bool = False
     postgres_changes: list[dict[str, Any]] | None = None
+
+    @field_validator("broadcast", mode="before")
+    @classmethod
+    def _default_broadcast(cls, value: Any) -> Any:
+        # Clients send `"broadcast": null` when a channel is created with only `private` set; the real
+        # server then uses the defaults (and keeps the rest of the config, `private` included).
+        return BroadcastConfig() if value is None else value
+
+    @field_validator("private", mode="before")
+    @classmethod
+    def _default_private(cls, value: Any) -> Any:
+        return False if value is None else value
 
 
 class JoinPayload(BaseModel):

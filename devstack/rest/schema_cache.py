@@ -182,6 +182,9 @@ _TYPES_SQL = """
 select t.oid, n.nspname, t.typname, t.typarray, t.typrelid, t.typtype::text
 from pg_catalog.pg_type t join pg_catalog.pg_namespace n on n.oid = t.typnamespace
 where n.nspname = any($1::text[]) or t.oid < 16384
+   -- Functions in exposed schemas may take or return types of other schemas (e.g. a worker function
+   -- returning rows of a non-exposed table); PostgREST calls them and serialises the result as JSON.
+   or n.nspname not in ('pg_toast', 'information_schema')
 """
 
 _RELATIONS_SQL = """
@@ -236,7 +239,9 @@ async def load(conn: asyncpg.Connection, schemas: list[str]) -> SchemaCache:
         catalog_schemas = [*schemas, "pg_catalog", "public", "extensions"]
         types = {r[0]: PgType(*r) for r in await conn.fetch(_TYPES_SQL, catalog_schemas)}
         relations = await conn.fetch(_RELATIONS_SQL, schemas)
-        composite_relids = [t.relid for t in types.values() if t.typtype == "c" and t.relid]
+        composite_relids = [
+            t.relid for t in types.values() if t.typtype == "c" and t.relid and t.schema in catalog_schemas
+        ]
         relids = list({r[0] for r in relations} | set(composite_relids))
         columns = await _columns(conn, relids, types)
         tables = {(r[1], r[2]): Table(r[1], r[2], columns.get(r[0], {})) for r in relations}

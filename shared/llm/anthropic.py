@@ -98,8 +98,7 @@ def _request(prompt: Prompt) -> dict[str, Any]:
                 item["cache_control"] = {"type": "ephemeral"}
             blocks.append(item)
         request["system"] = blocks
-    if prompt.temperature is not None:
-        request["temperature"] = prompt.temperature
+    # anthropic 2.x no longer takes `temperature` (current models fix their own sampling): not sent.
     return request
 
 
