@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -115,7 +116,7 @@ async def test_racing_workers_give_each_message_exactly_one_reply(
             "select m.id, count(r.id) as replies from public.messages m "
             "left join public.messages r on r.reply_to = m.id "
             "where m.user_id = $1 and m.role = 'user' group by m.id",
-            __import__("uuid").UUID(user.user_id),
+            uuid.UUID(user.user_id),
         )
     finally:
         await conn.close()
@@ -196,7 +197,8 @@ async def test_a_malformed_job_is_dead_and_the_worker_carries_on(
     await user.send(conversation, "still there?")
     await wait_until(lambda: all_complete(user, conversation, 1), 20, "a reply after the bad job")
     assert worker.proc.poll() is None
-    metrics = httpx.get(f"{worker.metrics_url}/metrics").text
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{worker.metrics_url}/metrics")).text
     assert 'coachbase_jobs_total{kind="chat_reply",outcome="dead"}' in metrics
 
 
