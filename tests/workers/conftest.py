@@ -183,10 +183,8 @@ async def make_user(stack: Stack, coach_id: str) -> AsyncIterator[UserFactory]:
 
     yield make
     for client in clients:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.realtime.close(), 5)
-        except Exception:
-            pass
     for pool in pools:
         await pool.aclose()
 
