@@ -18,8 +18,10 @@ from starlette.types import Receive, Scope, Send
 from devstack import tokens
 from devstack.db import Database, role_dsn
 from devstack.rest.errors import ApiError, from_postgres, jwt_expired, jwt_invalid, singular_error
+from devstack.rest.memo import Memo
 from devstack.rest.plan import Plan, Target, build
 from devstack.rest.request import negotiate, parse_prefer, parse_range, profile
+from devstack.rest.schema_cache import SchemaCache
 from devstack.rest.watcher import SchemaWatcher
 from devstack.settings import DevstackSettings
 
@@ -72,6 +74,8 @@ class RestApp:
         self.dsn = role_dsn(db.dsn, "authenticator", db.password)
         self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas)
         self._pool: asyncpg.Pool | None = None
+        self._plans: Memo[Plan] = Memo(1024)
+        self._tokens: Memo[dict[str, Any]] = Memo(1024)
 
     async def start(self) -> None:
         self.watcher.start()
@@ -139,7 +143,7 @@ class RestApp:
             max_rows=self.config.db_max_rows,
         )
         cache = await self.watcher.current()
-        plan = build(cache, target)
+        plan = self._plan(cache, target, scope, prefer, headers)
         setup = [
             f"{_quote(target.schema)}, " + ", ".join(_quote(s) for s in self.config.db_extra_search_path.split(",")),
             caller.role,
@@ -150,6 +154,38 @@ class RestApp:
         ]
         row, total = await self.execute(plan, setup, caller)
         return respond(plan, target, row, total)
+
+    def _plan(
+        self, cache: SchemaCache, target: Target, scope: Scope, prefer: list[str], headers: dict[str, str]
+    ) -> Plan:
+        """GET/HEAD plans depend only on the URL and a few headers: build each shape once per schema cache."""
+        if target.method not in ("GET", "HEAD"):
+            return build(cache, target)
+        key = (
+            id(cache),
+            target.method,
+            target.schema,
+            scope["path"],
+            scope.get("query_string", b""),
+            target.media,
+            tuple(prefer),
+            headers.get("range"),
+        )
+        plan = self._plans.get(key)
+        if plan is None or plan.cache is not cache:
+            plan = build(cache, target)
+            plan.cache = cache
+            self._plans.put(key, plan)
+        return plan
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        claims = self._tokens.get(token)
+        if claims is None:
+            claims = tokens.decode(token, self.secret)
+            self._tokens.put(token, claims)
+        elif isinstance(claims.get("exp"), int | float) and claims["exp"] + tokens.CLOCK_SKEW_SECONDS < tokens.now():
+            raise tokens.TokenError("JWT expired", expired=True)
+        return claims
 
     def authenticate(self, authorization: str | None) -> Caller:
         """No token → anon; a bad one → 401 PGRST301; an expired one → 401 PGRST303."""
@@ -162,7 +198,7 @@ class RestApp:
         if token.count(".") != 2:
             raise jwt_invalid(f"Expected 3 parts in JWT; got {token.count('.') + 1}")
         try:
-            claims = tokens.decode(token, self.secret)
+            claims = self._claims(token)
         except tokens.TokenError as exc:
             raise jwt_expired() if exc.expired else jwt_invalid("JWT cryptographic operation failed") from None
         role = claims.get("role")

@@ -49,6 +49,7 @@ class Plan:
     count_sql: str | None = None
     count_params: list[Any] = field(default_factory=list)
     void: bool = False
+    cache: SchemaCache | None = None  # the schema cache it was built from (plans are reused per cache)
 
 
 def build(cache: SchemaCache, target: Target) -> Plan:
