@@ -1,0 +1,39 @@
+"""`make chat`: the terminal client talks to a coach through the official client, as a frontend would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Callable
+
+from devstack.settings import REPO_ROOT
+from tests.conftest import Stack
+from tests.workers.conftest import WorkerProcess
+
+
+async def test_terminal_chat_streams_a_reply(stack: Stack, start_worker: Callable[..., WorkerProcess]) -> None:
+    start_worker()
+    env = {**os.environ, "SUPABASE_URL": stack.api_url, "SUPABASE_ANON_KEY": stack.anon_key}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "devstack.chat_client",
+        "--coach",
+        "maya",
+        "--email",
+        f"chat-{uuid.uuid4().hex[:8]}@example.com",
+        "--password",
+        "a-long-password",
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(b"How do I start a morning routine?\n/quit\n"), 60)
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "Maya:" in text  # the coach's intro
+    assert "Echo: How do I start a morning routine?" in text
