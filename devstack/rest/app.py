@@ -72,7 +72,7 @@ class RestApp:
         self.config = config
         self.secret = settings.jwt_secret.get_secret_value()
         self.dsn = role_dsn(db.dsn, "authenticator", db.password)
-        self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas)
+        self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas, self._schema_changed)
         self._pool: asyncpg.Pool | None = None
         self._plans: Memo[Plan] = Memo(1024)
         self._tokens: Memo[dict[str, Any]] = Memo(1024)
@@ -84,6 +84,11 @@ class RestApp:
         await self.watcher.stop()
         if self._pool is not None:
             await self._pool.close()
+
+    async def _schema_changed(self) -> None:
+        """After DDL, prepared statements may describe old row types: let the pool reconnect lazily."""
+        if self._pool is not None:
+            await self._pool.expire_connections()
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -137,7 +142,7 @@ class RestApp:
             rpc=rpc,
             media=negotiate(headers.get("accept")),
             prefs=parse_prefer(prefer),
-            pairs=parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+            pairs=[],
             range=parse_range(headers.get("range")) if method == "GET" else None,
             body=await _read_body(receive, self.settings.max_body_bytes) if method not in ("GET", "HEAD") else b"",
             max_rows=self.config.db_max_rows,
@@ -159,20 +164,23 @@ class RestApp:
         self, cache: SchemaCache, target: Target, scope: Scope, prefer: list[str], headers: dict[str, str]
     ) -> Plan:
         """GET/HEAD plans depend only on the URL and a few headers: build each shape once per schema cache."""
+        query = scope.get("query_string", b"")
         if target.method not in ("GET", "HEAD"):
+            target.pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             return build(cache, target)
         key = (
             id(cache),
             target.method,
             target.schema,
             scope["path"],
-            scope.get("query_string", b""),
+            query,
             target.media,
             tuple(prefer),
             headers.get("range"),
         )
         plan = self._plans.get(key)
         if plan is None or plan.cache is not cache:
+            target.pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             plan = build(cache, target)
             plan.cache = cache
             self._plans.put(key, plan)

@@ -87,7 +87,7 @@ def _read(cache: SchemaCache, table: Table, query: QueryParams, target: Target) 
         node.offset, node.limit = target.range
     limit = min(node.limit, target.max_rows) if node.limit is not None else target.max_rows
     source = Source(table.name, table.columns, table)
-    builder = ReadBuilder(cache, query.nodes, Params())
+    builder = ReadBuilder(cache, query.nodes, Params(), strip_nulls=target.media == "stripped")
     count = target.prefs.count
     sql = read_statement(
         builder,
@@ -108,8 +108,9 @@ def _count_sql(cache: SchemaCache, table: Table, query: QueryParams) -> tuple[st
     """A statement whose EXPLAIN estimates the row count (`Prefer: count=planned`)."""
     builder = ReadBuilder(cache, query.nodes, Params())
     source = Source(table.name, table.columns, table)
-    _, _, inner = builder.select_list(source, "pgrst_0", query.select, ())
+    _, joins, inner = builder.select_list(source, "pgrst_0", query.select, ())
     conditions = [builder.condition(source, "pgrst_0", c) for c in builder.node(()).conditions]
+    inner = joins if builder.filters_on_embeds else inner
     where = f" where {' and '.join(conditions)}" if conditions else ""
     return f"explain (format json) select 1 from {table.sql} as pgrst_0 {' '.join(inner)}{where}", builder.params.values
 

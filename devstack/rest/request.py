@@ -24,6 +24,7 @@ _MEDIA = {
     "application/*": "json",
     "*/*": "json",
     OBJECT_MEDIA: "object",
+    "application/vnd.pgrst.array+json": "json",
     "text/csv": "csv",
 }
 
@@ -62,7 +63,7 @@ def parse_prefer(values: list[str]) -> Preferences:
 
 
 def negotiate(accept: str | None) -> str:
-    """The response kind for an `Accept` header: json, object (singular) or csv; else 406 PGRST107."""
+    """The response kind for an `Accept` header: json, stripped (no nulls), object or csv; else 406 PGRST107."""
     if not accept:
         return "json"
     offered = []
@@ -75,11 +76,12 @@ def negotiate(accept: str | None) -> str:
                     quality = float(param[2:])
                 except ValueError:
                     quality = 0.0
-        offered.append((quality, media.lower()))
-    for _, media in sorted(offered, key=lambda o: -o[0]):
+        stripped = "nulls=stripped" in params
+        offered.append((quality, media.lower(), stripped))
+    for _, media, stripped in sorted(offered, key=lambda o: -o[0]):
         if media in _MEDIA:
-            return _MEDIA[media]
-    names = ", ".join(m for _, m in offered)
+            return "stripped" if stripped and _MEDIA[media] == "json" else _MEDIA[media]
+    names = ", ".join(m for _, m, _ in offered)
     raise ApiError(406, "PGRST107", f"None of these media types are available: {names}")
 
 

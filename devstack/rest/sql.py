@@ -51,6 +51,10 @@ class ReadBuilder:
     nodes: dict[tuple[str, ...], Node]
     params: Params
     counter: int = 0
+    # (parent alias, embed key) → the lateral holding the embed, for `rel=is.null` / `rel=not.is.null` filters.
+    laterals: dict[tuple[str, str], str] = field(default_factory=dict)
+    filters_on_embeds: bool = False
+    strip_nulls: bool = False  # Accept: application/vnd.pgrst.array+json;nulls=stripped
 
     def alias(self) -> str:
         self.counter += 1
@@ -133,6 +137,7 @@ class ReadBuilder:
             f"{self.order_by(child, child_alias, node.order)}{self.range(node.limit, node.offset)}"
         )
         row = self.alias()
+        self.laterals[(alias, embed.key)] = lateral
         lat = quote_ident(lateral)
         if rel.to_one:
             body = f"select pg_catalog.row_to_json({row}.*) as pgrst_v from ({inner}) as {row}"
@@ -156,6 +161,17 @@ class ReadBuilder:
         return f"not {sql}" if cond.negate else sql
 
     def _filter(self, source: Source, alias: str, flt: Filter) -> str:
+        lateral = self.laterals.get((alias, flt.field.name)) if not flt.field.path else None
+        if lateral is not None:
+            if flt.op != "is" or str(flt.value).lower() not in ("null", "not_null"):
+                raise ApiError(
+                    400,
+                    "PGRST120",
+                    f"Bad operator on the '{flt.field.name}' embedded resource",
+                    "Only is null or not is null filters are allowed on embedded resources",
+                )
+            self.filters_on_embeds = True
+            return f"({quote_ident(lateral)}.pgrst_v is {IS_VALUES[str(flt.value).lower()]})"
         lhs, pg_type = self.field(source, alias, flt.field)
         cast = f"::text::{pg_type.sql}" if pg_type is not None and pg_type.name != "text" else "::text"
         op, value = flt.op, flt.value
@@ -228,15 +244,17 @@ def read_statement(
     conditions = [builder.condition(source, alias, c) for c in node.conditions] if where else []
     where_sql = f" where {' and '.join(conditions)}" if conditions else ""
     base = f"{from_sql} as {alias}"
-    total = f"(select pg_catalog.count(*) from {base} {' '.join(inner_joins)}{where_sql})" if count else "null::int8"
+    count_joins = joins if builder.filters_on_embeds else inner_joins
+    total = f"(select pg_catalog.count(*) from {base} {' '.join(count_joins)}{where_sql})" if count else "null::int8"
     page = (
         f"select {', '.join(exprs) or 'null'} from {base} {' '.join(joins)}{where_sql}"
         f"{builder.order_by(source, alias, node.order)}{builder.range(limit, node.offset)}"
     )
+    row = "pg_catalog.json_strip_nulls(pg_catalog.row_to_json(pgrst_t))" if builder.strip_nulls else "pgrst_t"
     body = (
-        "coalesce((pg_catalog.json_agg(pgrst_t) -> 0)::text, 'null')"
+        f"coalesce((pg_catalog.json_agg({row}) -> 0)::text, 'null')"
         if singular
-        else "coalesce(pg_catalog.json_agg(pgrst_t), '[]')::text"
+        else f"coalesce(pg_catalog.json_agg({row}), '[]')::text"
     )
     return (
         f"select {total} as total, pg_catalog.count(pgrst_t) as page_total, {body} as body{extra}"

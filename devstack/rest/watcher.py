@@ -22,8 +22,15 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class SchemaWatcher:
-    def __init__(self, connect: Connect, schemas: list[str], retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        connect: Connect,
+        schemas: list[str],
+        on_reload: Callable[[], Awaitable[None]] | None = None,
+        retry_seconds: float = 1.0,
+    ) -> None:
         self._connect = connect
+        self._on_reload = on_reload
         self._schemas = schemas
         self._retry = retry_seconds
         self._first_load_wait = 10.0
@@ -87,6 +94,9 @@ class SchemaWatcher:
             self._reload_requested.set()
 
     async def _reload(self, conn: asyncpg.Connection) -> None:
+        first = self._cache is None
         self._cache = await load(conn, self._schemas)
         self._ready.set()
+        if not first and self._on_reload is not None:
+            await self._on_reload()
         log.info("schema cache loaded", extra={"tables": len(self._cache.tables)})

@@ -225,3 +225,19 @@ def test_max_rows_caps_every_read(rest: RestStack) -> None:
     assert len(pairs.json()) == 1000
     limited = httpx.get(f"{rest.api_url}/rest/v1/rpc/pairs", params={"upto": "1500", "limit": "3"}, headers=headers)
     assert [r["k"] for r in limited.json()] == [1, 2, 3]
+
+
+def test_null_filters_on_embedded_resources(anon: Client) -> None:
+    with_notes = anon.table("todos").select("id, notes(id)", count="exact").lte("id", 5).not_.is_("notes", "null")
+    response = with_notes.order("id").execute()
+    assert ids(response.data) == [1, 2] and response.count == 2
+    without = anon.table("todos").select("id, todo_details(info)").lte("id", 3).is_("todo_details", "null")
+    assert ids(without.order("id").execute().data) == [2, 3]
+    with pytest.raises(APIError) as err:
+        anon.table("todos").select("id, notes(id)").eq("notes", "x").execute()
+    assert err.value.code == "PGRST120"
+
+
+def test_strip_nulls(anon: Client) -> None:
+    rows = anon.table("todos").select("id, n, s").in_("id", [3, 4]).order("id").strip_nulls().execute().data
+    assert rows == [{"id": 3, "n": 3}, {"id": 4, "s": "d"}]

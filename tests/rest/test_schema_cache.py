@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -26,3 +27,24 @@ def test_new_table_appears_after_reload_notification(rest: RestStack) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"table never appeared: {response.text}")
+
+
+def _wait_for(url: str, check: Callable[[httpx.Response], bool]) -> httpx.Response:
+    deadline = time.monotonic() + 10
+    while True:
+        response = httpx.get(url, headers={"apikey": SETTINGS.anon_key})
+        if check(response) or time.monotonic() > deadline:
+            return response
+        time.sleep(0.05)
+
+
+def test_altered_table_is_served_after_reload(rest: RestStack) -> None:
+    url = f"{rest.api_url}/rest/v1/shapes?select=*"
+    rest.sql("create table public.shapes (id int primary key)")
+    rest.sql("grant select on public.shapes to anon")
+    rest.sql("insert into public.shapes values (1)")
+    rest.sql("notify pgrst, 'reload schema'")
+    assert _wait_for(url, lambda r: r.status_code == 200).json() == [{"id": 1}]
+    rest.sql("alter table public.shapes add column sides int default 3")
+    rest.sql("notify pgrst")  # an empty payload reloads too
+    assert _wait_for(url, lambda r: "sides" in r.text).json() == [{"id": 1, "sides": 3}]
