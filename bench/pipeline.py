@@ -1,0 +1,300 @@
+"""The reply pipeline: simulated users (supabase-py) chatting with a fake model served over HTTP.
+
+Starts its own embedded Postgres (migrations + seed), gateway, worker and fake Anthropic server, as
+`make dev` runs them. Each user has a conversation and a private Broadcast subscription; it sends a
+message, waits for `done`, and sends the next. Reported per message: insert → pending row (the insert's
+own round trip: the placeholder is written in the same transaction), insert → first delta at the client,
+insert → complete, and the last two minus the model's own time (time to first token; full stream time) —
+the pipeline's overhead. A second phase runs a zero-latency model flat out for replies/s. Afterwards the
+database is checked: every user message has exactly one complete reply (lost and duplicate counts).
+
+BENCH_PIPELINE_USERS (100), BENCH_PIPELINE_MESSAGES (5), BENCH_PIPELINE_TTFT_MS (300),
+BENCH_PIPELINE_TPS (80), BENCH_PIPELINE_SECONDS (20) tune it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from realtime import RealtimeSubscribeStates
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+
+from bench import Figure, Section, percentile
+from devstack import migrate
+from devstack.postgres import EmbeddedPostgres, free_port
+from devstack.settings import REPO_ROOT, DevstackSettings
+
+SETTINGS = DevstackSettings()
+PASSWORD = SETTINGS.db_password.get_secret_value()
+USERS = int(os.environ.get("BENCH_PIPELINE_USERS", "100"))
+MESSAGES = int(os.environ.get("BENCH_PIPELINE_MESSAGES", "5"))
+TTFT_MS = float(os.environ.get("BENCH_PIPELINE_TTFT_MS", "300"))
+TPS = float(os.environ.get("BENCH_PIPELINE_TPS", "80"))
+SECONDS = float(os.environ.get("BENCH_PIPELINE_SECONDS", "20"))
+CHUNK_CHARS = 8  # the fake model's chunk size
+
+
+def _wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(url, timeout=1)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class Stack:
+    dsn: str
+    url: str
+    worker: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
+    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
+    server.start()
+    try:
+        dsn = server.dsn()
+        asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
+        api_port, llm_port = free_port(), free_port()
+        url, llm = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{llm_port}"
+        fake = [
+            sys.executable,
+            "-m",
+            "devstack.fake_llm",
+            "--port",
+            str(llm_port),
+            "--ttft-ms",
+            str(ttft_ms),
+            "--tokens-per-second",
+            str(tps),
+        ]
+        gateway_env = {"DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(api_port)}
+        worker_env = {
+            "SUPABASE_URL": url,
+            "SUPABASE_SERVICE_ROLE_KEY": SETTINGS.service_role_key,
+            "ANTHROPIC_API_KEY": "sk-fake",
+            "ANTHROPIC_BASE_URL": llm,
+            "COACHBASE_CONCURRENCY": str(max(USERS, 16)),
+            "COACHBASE_METRICS_PORT": "0",
+            "COACHBASE_LOG_FORMAT": "text",
+            "COACHBASE_DELTA_INTERVAL_MS": "100",
+        }
+        with (
+            _process(fake, {}, tmp / "fake.log"),
+            _process(
+                [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
+                gateway_env,
+                tmp / "gateway.log",
+            ),
+        ):
+            _wait_http(f"{llm}/_stats")
+            _wait_http(f"{url}/health")
+            with _process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log") as worker:
+                time.sleep(1.5)  # the worker subscribes and sweeps
+                yield Stack(dsn, url, worker)
+    finally:
+        server.stop("immediate")
+
+
+@dataclass
+class Timings:
+    pending: list[float] = field(default_factory=list)
+    first_delta: list[float] = field(default_factory=list)
+    complete: list[float] = field(default_factory=list)
+    replies: int = 0
+
+
+@dataclass
+class SimUser:
+    client: AsyncClient
+    conversation: str
+    events: asyncio.Queue[tuple[str, float]] = field(default_factory=asyncio.Queue)
+
+
+async def _user(url: str, http: httpx.AsyncClient, coach_id: str) -> SimUser:
+    client = await acreate_client(
+        url, SETTINGS.anon_key, AsyncClientOptions(auto_refresh_token=False, httpx_client=http)
+    )
+    session = (
+        await client.auth.sign_up({"email": f"b-{uuid.uuid4().hex[:10]}@example.com", "password": "a-long-password"})
+    ).session
+    assert session is not None
+    rows: Any = (await client.table("conversations").insert({"coach_id": coach_id}).execute()).data
+    conversation = rows[0]["id"]
+    user = SimUser(client, str(conversation))
+    options: Any = {"config": {"private": True}}
+    channel = client.channel(f"conversation:{conversation}", options)
+    for event in ("delta", "done", "error"):
+        channel.on_broadcast(event, _recorder(user, event))
+    joined = asyncio.Event()
+    await client.realtime.set_auth(session.access_token)
+    await channel.subscribe(lambda s, _e: joined.set() if s == RealtimeSubscribeStates.SUBSCRIBED else None)
+    await asyncio.wait_for(joined.wait(), 30)
+    return user
+
+
+def _recorder(user: SimUser, event: str) -> Any:
+    def record(_payload: dict[str, Any]) -> None:
+        user.events.put_nowait((event, time.perf_counter()))
+
+    return record
+
+
+async def _converse(user: SimUser, count: int, timings: Timings, stop_at: float | None = None) -> None:
+    for i in range(count):
+        if stop_at is not None and time.perf_counter() > stop_at:
+            return
+        t0 = time.perf_counter()
+        await (
+            user.client.table("messages")
+            .insert({"conversation_id": user.conversation, "content": f"message number {i} about my week"})
+            .execute()
+        )
+        timings.pending.append((time.perf_counter() - t0) * 1000)
+        first = None
+        while True:
+            event, at = await asyncio.wait_for(user.events.get(), 60)
+            if event == "delta" and first is None:
+                first = at
+                timings.first_delta.append((at - t0) * 1000)
+            if event in ("done", "error"):
+                timings.complete.append((at - t0) * 1000)
+                timings.replies += 1
+                break
+
+
+async def _check(dsn: str) -> tuple[int, int, int]:
+    """(user messages, lost, duplicates): lost = no complete reply, duplicates = more than one reply."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """
+            select count(*) as messages,
+                   count(*) filter (where complete = 0) as lost,
+                   count(*) filter (where replies > 1) as duplicates
+              from (select m.id, count(r.id) as replies,
+                           count(r.id) filter (where r.status = 'complete') as complete
+                      from public.messages m left join public.messages r on r.reply_to = m.id
+                     where m.role = 'user' group by m.id) s
+            """
+        )
+        return int(row["messages"]), int(row["lost"]), int(row["duplicates"])
+    finally:
+        await conn.close()
+
+
+async def _phase(stack: Stack, users: int, messages: int, seconds: float | None) -> tuple[Timings, float, Any]:
+    limits = httpx.Limits(max_connections=users + 16, max_keepalive_connections=users + 16)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        conn = await asyncpg.connect(stack.dsn)
+        coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
+        await conn.close()
+        sims = [await _user(stack.url, http, coach_id) for _ in range(users)]
+        timings = Timings()
+        proc = psutil.Process(stack.worker.pid)
+        cpu0 = proc.cpu_times()
+        started = time.perf_counter()
+        stop_at = started + seconds if seconds else None
+        await asyncio.gather(*(_converse(u, messages, timings, stop_at) for u in sims))
+        elapsed = time.perf_counter() - started
+        cpu1 = proc.cpu_times()
+        usage = {
+            "cpu_seconds": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+            "rss_mb": proc.memory_info().rss / 1e6,
+            "elapsed": elapsed,
+        }
+        for sim in sims:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sim.client.realtime.close(), 5)
+    return timings, elapsed, usage
+
+
+def _model_times(text_length: int) -> tuple[float, float]:
+    """The fake model's own time to first token and to the end of its stream, in ms."""
+    chunks = max(1, -(-text_length // CHUNK_CHARS))
+    per_chunk = (CHUNK_CHARS / 4) / TPS * 1000 if TPS else 0.0
+    return TTFT_MS, TTFT_MS + (chunks - 1) * per_chunk
+
+
+def _figure(name: str, samples: list[float], minus: float = 0.0) -> Figure:
+    shifted = [s - minus for s in samples] or [0.0]
+    return Figure(name, percentile(shifted, 0.5), percentile(shifted, 0.99), None, len(samples))
+
+
+def run() -> Section:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+            with _stack(Path(tmp) / "a", TTFT_MS, TPS) as stack:
+                timings, _, usage = asyncio.run(_phase(stack, USERS, MESSAGES, None))
+                total, lost, dupes = asyncio.run(_check(stack.dsn))
+            with _stack(Path(tmp) / "b", 0, 0) as fast:
+                flat, elapsed, fast_usage = asyncio.run(_phase(fast, USERS, 10_000, SECONDS))
+                fast_total, fast_lost, fast_dupes = asyncio.run(_check(fast.dsn))
+    ttft, full = _model_times(len("Echo: message number 0 about my week"))
+    first = _figure(f"insert → first delta minus model TTFT ({USERS} conversations)", timings.first_delta, ttft)
+    done = _figure(f"insert → complete minus model stream time ({USERS} conversations)", timings.complete, full)
+    rate = flat.replies / elapsed if elapsed else 0.0
+    figures = [
+        _figure(f"insert → pending row ({USERS} conversations)", timings.pending),
+        _figure("insert → first delta (raw)", timings.first_delta),
+        _figure("insert → complete (raw)", timings.complete),
+        first,
+        done,
+        Figure(f"replies/s, zero-latency model, {USERS} conversations", 0, 0, rate, flat.replies),
+    ]
+    lost_all, dupes_all = lost + fast_lost, dupes + fast_dupes
+    return Section(
+        "Reply pipeline (insert → Broadcast deltas → complete row)",
+        figures,
+        ratios={
+            "worker CPU seconds per reply (latency phase)": usage["cpu_seconds"] / max(1, timings.replies),
+            "worker RSS MB (latency phase)": usage["rss_mb"],
+            "worker CPU share of one core (throughput phase)": fast_usage["cpu_seconds"] / fast_usage["elapsed"],
+            "lost replies": lost_all,
+            "duplicate replies": dupes_all,
+        },
+        targets={
+            "overhead p50 ≤ 25 ms (first delta)": "met" if first.p50_ms <= 25 else f"missed ({first.p50_ms:.1f} ms)",
+            "overhead p99 ≤ 100 ms (first delta)": "met" if first.p99_ms <= 100 else f"missed ({first.p99_ms:.1f} ms)",
+            "≥ 100 replies/s, zero-latency model": "met" if rate >= 100 else f"missed ({rate:.0f}/s)",
+            "0 lost, 0 duplicates": "met" if lost_all == 0 and dupes_all == 0 else f"missed ({lost_all}, {dupes_all})",
+        },
+        notes=[
+            f"model: TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s (fake Anthropic SSE over HTTP); one worker process",
+            f"{total} + {fast_total} user messages checked in the database afterwards",
+            "all processes (Postgres, gateway, worker, fake model, simulated users) share this machine's cores",
+        ],
+    )
