@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
@@ -142,32 +145,60 @@ async def _load(name: str, worker: Callable[[], Awaitable[object]], concurrency:
     return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), len(samples) / elapsed, len(samples))
 
 
-async def _concurrent(url: str, dsn: str) -> list[Figure]:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+async def _official_async(url: str) -> Figure:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         client = await acreate_client(url, SETTINGS.anon_key, ClientOptions(httpx_client=http))  # type: ignore[arg-type]
         table = client.table("bench_items")
-        official = await _load(
+        return await _load(
             "select 1 row, 32 concurrent: supabase-py (async) → gateway",
             lambda: table.select("*").eq("id", 42).execute(),
             32,
         )
-        headers = {"apikey": SETTINGS.anon_key, "Authorization": f"Bearer {SETTINGS.anon_key}"}
-        target = f"{url}/rest/v1/bench_items?select=*&id=eq.42"
-        raw = await _load("select 1 row, 32 concurrent: httpx → gateway", lambda: http.get(target, headers=headers), 32)
-        crowd = await _load(
-            "select 1 row, 200 concurrent clients: httpx → gateway", lambda: http.get(target, headers=headers), 200
-        )
+
+
+async def _direct_async(dsn: str) -> Figure:
     pool = await asyncpg.create_pool(role_dsn(dsn, "postgres", PASSWORD), min_size=8, max_size=8)
     try:
-        direct = await _load(
-            "select 1 row, 32 concurrent: asyncpg pool of 8 direct",
+        return await _load(
+            "select 1 row, 32 concurrent: asyncpg pool of 8, direct",
             lambda: pool.fetch("select * from public.bench_items where id = $1", 42),
             32,
         )
     finally:
         await pool.close()
-    return [official, raw, crowd, direct]
+
+
+def _hammer(port: int, path: str, threads: int, seconds: float) -> tuple[list[float], float]:
+    """Keep-alive GETs from `threads` threads (http.client: the lightest Python client): latencies (ms), seconds."""
+    samples: list[float] = []
+    headers = {"apikey": SETTINGS.anon_key, "Authorization": f"Bearer {SETTINGS.anon_key}"}
+    stop = time.perf_counter() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            conn.getresponse().read()
+            samples.append((time.perf_counter() - t0) * 1000)
+        conn.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return samples, time.perf_counter() - started
+
+
+def _threaded(name: str, url: str, threads: int) -> Figure:
+    """Run `_hammer` in its own process, so the load generator's GIL is not the bench's."""
+    port = int(url.rsplit(":", 1)[1])
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        samples, elapsed = pool.apply(_hammer, (port, "/rest/v1/bench_items?select=*&id=eq.42", threads, SECONDS))
+    return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), len(samples) / elapsed, len(samples))
 
 
 def run() -> Section:
@@ -178,29 +209,43 @@ def run() -> Section:
             _postgres(Path(tmp)) as dsn,
             _gateway(dsn, Path(tmp)) as url,
         ):
-            figures = _sequential(url, dsn) + asyncio.run(_concurrent(url, dsn))
-    gateway, direct = figures[0], figures[2]
-    insert_gateway, insert_direct = figures[3], figures[4]
+            sequential = _sequential(url, dsn)
+            official = asyncio.run(_official_async(url))
+            light = _threaded("select 1 row, 8 concurrent: http.client threads → gateway", url, 8)
+            crowd = _threaded("select 1 row, 200 concurrent clients: http.client threads → gateway", url, 200)
+            direct = asyncio.run(_direct_async(dsn))
+    return _section([*sequential, official, light, crowd, direct])
+
+
+def _section(figures: list[Figure]) -> Section:
+    by = {f.name: f for f in figures}
+    gateway = by["select 1 row: supabase-py → gateway"]
+    raw = by["select 1 row: httpx → gateway"]
+    direct = by["select 1 row: psycopg direct"]
+    light = by["select 1 row, 8 concurrent: http.client threads → gateway"]
     added = gateway.p50_ms - direct.p50_ms
-    best_rate = max(figures[5].throughput or 0, figures[6].throughput or 0)
+    rate = light.throughput or 0
     return Section(
         "REST (/rest/v1) vs direct SQL",
         figures,
         ratios={
             "select p50: gateway (supabase-py) / psycopg": gateway.p50_ms / direct.p50_ms,
-            "select p50 added by gateway + client (ms)": added,
-            "select p50 added by gateway, httpx client (ms)": figures[1].p50_ms - direct.p50_ms,
-            "insert p50: gateway (supabase-py) / psycopg": insert_gateway.p50_ms / insert_direct.p50_ms,
-            "select req/s: gateway (httpx, 32 conc.) / asyncpg direct": (figures[6].throughput or 0)
-            / (figures[8].throughput or 1),
+            "select p50 added: supabase-py + gateway (ms)": added,
+            "select p50 added: httpx + gateway (ms)": raw.p50_ms - direct.p50_ms,
+            "insert p50: gateway (supabase-py) / psycopg": by["insert 1 row: supabase-py → gateway"].p50_ms
+            / by["insert 1 row: psycopg direct"].p50_ms,
+            "select req/s: gateway (8 threads) / asyncpg direct (32 tasks)": rate
+            / (by["select 1 row, 32 concurrent: asyncpg pool of 8, direct"].throughput or 1),
         },
         targets={
             "≤ 1 ms added at p50, one-row select (supabase-py)": "met" if added <= 1 else f"missed ({added:.2f} ms)",
-            "≥ 2,000 req/s, one-row select": "met" if best_rate >= 2000 else f"missed ({best_rate:,.0f} req/s)",
+            "≥ 2,000 req/s, one-row select": "met" if rate >= 2000 else f"missed ({rate:,.0f} req/s)",
         },
         notes=[
             f"{COUNT} sequential requests per latency figure, {SECONDS:.0f} s per concurrent figure;"
             " client, gateway and Postgres share the same cores.",
             "Each gateway request is one transaction: BEGIN, set_config(role, claims, …), the statement, COMMIT.",
+            "Throughput is measured with the lightest client (http.client threads in their own process): the"
+            " official async client (httpx) saturates a core on its own long before the gateway does.",
         ],
     )
