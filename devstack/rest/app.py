@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -157,7 +158,7 @@ class RestApp:
             path,
             json.dumps(headers),
         ]
-        row, total = await self.execute(plan, setup, caller)
+        row, total = await self.execute(plan, setup, caller, target.prefs.rollback)
         return respond(plan, target, row, total)
 
     def _plan(
@@ -213,24 +214,32 @@ class RestApp:
         role = role if isinstance(role, str) and role else anon
         return Caller(role, claims, role != anon)
 
-    async def execute(self, plan: Plan, setup: list[str], caller: Caller) -> tuple[asyncpg.Record, int | None]:
+    async def execute(
+        self, plan: Plan, setup: list[str], caller: Caller, rollback: bool = False
+    ) -> tuple[asyncpg.Record, int | None]:
+        """Run the plan in one transaction as the caller; `Prefer: tx=rollback` (or an error) rolls it back."""
         pool = await self.pool()
-        async with pool.acquire() as conn:
-            tx = conn.transaction(readonly=plan.readonly)
-            await tx.start()
-            try:
-                await conn.execute(_SETUP, *setup)
-                row = await conn.fetchrow(plan.sql, *plan.params)
-                total = await _total(conn, plan, row)
-                if plan.singular and row["page_total"] != 1 and not plan.void:
-                    raise singular_error(row["page_total"])
-            except asyncpg.PostgresError as exc:
-                await tx.rollback()
-                raise from_postgres(exc, caller.authed) from None
-            except BaseException:
-                await tx.rollback()
-                raise
-            await tx.commit()
+        try:
+            async with pool.acquire() as conn:
+                tx = conn.transaction(readonly=plan.readonly)
+                await tx.start()
+                try:
+                    await conn.execute(_SETUP, *setup)
+                    row = await conn.fetchrow(plan.sql, *plan.params)
+                    total = await _total(conn, plan, row)
+                    if plan.singular and row["page_total"] != 1 and not plan.void:
+                        raise singular_error(row["page_total"])
+                except asyncpg.PostgresError as exc:
+                    await tx.rollback()
+                    raise from_postgres(exc, caller.authed) from None
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await tx.rollback()
+                    raise
+                await (tx.rollback() if rollback else tx.commit())
+        except (OSError, asyncpg.InterfaceError) as exc:
+            log.warning("database connection error: %s", exc)
+            raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
         assert row is not None
         return row, total
 

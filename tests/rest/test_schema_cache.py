@@ -48,3 +48,17 @@ def test_altered_table_is_served_after_reload(rest: RestStack) -> None:
     rest.sql("alter table public.shapes add column sides int default 3")
     rest.sql("notify pgrst")  # an empty payload reloads too
     assert _wait_for(url, lambda r: "sides" in r.text).json() == [{"id": 1, "sides": 3}]
+
+
+def test_requests_survive_terminated_database_connections(rest: RestStack) -> None:
+    url = f"{rest.api_url}/rest/v1/todos?select=id&id=eq.1"
+    assert _wait_for(url, lambda r: r.status_code == 200).status_code == 200
+    rest.sql("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'authenticator'")
+    statuses = [httpx.get(url, headers={"apikey": SETTINGS.anon_key}).status_code for _ in range(5)]
+    assert statuses[-1] == 200 and all(s in (200, 503) for s in statuses), statuses
+    # The schema watcher reconnects too: a reload notification still reaches it.
+    rest.sql("create table public.after_restart (id int primary key)")
+    rest.sql("grant select on public.after_restart to anon")
+    rest.sql("notify pgrst, 'reload schema'")
+    late = f"{rest.api_url}/rest/v1/after_restart"
+    assert _wait_for(late, lambda r: r.status_code == 200).json() == []

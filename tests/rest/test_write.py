@@ -122,3 +122,16 @@ def test_foreign_key_and_not_null_and_bad_json(rest: RestStack, alice: User) -> 
 
 def test_delete_body_from_supabase_py_is_ignored(signed_in: Client) -> None:
     assert signed_in.table("todos").delete().eq("id", -1).execute().data == []
+
+
+def test_prefer_tx_rollback_answers_but_keeps_nothing(rest: RestStack, alice: User) -> None:
+    title = unique()
+    headers = {
+        "apikey": SETTINGS.anon_key,
+        "Authorization": f"Bearer {alice.token}",
+        "Prefer": "return=representation, tx=rollback",
+    }
+    response = httpx.post(f"{rest.api_url}/rest/v1/todos", json={"title": title}, headers=headers)
+    assert response.status_code == 201 and response.json()[0]["title"] == title
+    assert "tx=rollback" in response.headers["preference-applied"]
+    assert rest.sql("select count(*) from public.todos where title = $1", title)[0][0] == 0
