@@ -40,16 +40,14 @@ async def api(database: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def conversation(admin: asyncpg.Connection) -> tuple[str, str]:
-    """(user id, conversation id) of a new user talking to a new coach."""
-    user_id, coach = str(uuid.uuid4()), f"coach-{uuid.uuid4().hex[:8]}"
+    """(user id, conversation id) of a new user talking to the seeded coach Maya (the catalogue stays as seeded)."""
+    user_id = str(uuid.uuid4())
     await admin.execute(
         "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
         uuid.UUID(user_id),
         f"{user_id}@example.com",
     )
-    coach_id = await admin.fetchval(
-        "insert into public.coaches (slug, name, intro) values ($1, 'Test', 'Hi!') returning id", coach
-    )
+    coach_id = await admin.fetchval("select id from public.coaches where slug = 'maya'")
     conversation_id = await admin.fetchval(
         "insert into public.conversations (user_id, coach_id) values ($1, $2) returning id",
         uuid.UUID(user_id),
@@ -187,7 +185,8 @@ async def test_context_has_what_the_prompt_needs(api: asyncpg.Connection, conver
             "select public.complete_chat_reply_v1($1, 'w1', $2, 'Reply one', 'm', 'v', 1, 1)", first["id"], reply_id
         )
     assert context["message"]["content"] == "First"
-    assert context["coach"]["intro"] == "Hi!"
+    assert context["coach"]["slug"] == "maya" and context["coach"]["intro"]
+    assert context["prompt"]["prompt_version"].startswith("chat_reply@v")
     assert [h["content"] for h in context["history"]] == ["First"]
 
     await send(api, user_id, conversation_id, "Second")
