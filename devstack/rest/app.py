@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -29,6 +30,7 @@ from devstack.settings import DevstackSettings
 log = logging.getLogger("devstack.rest")
 
 JSON_TYPE = "application/json; charset=utf-8"
+OBJECT_TYPE = "application/vnd.pgrst.object+json; charset=utf-8"
 _SETUP = (
     "select pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('role', $2, true),"
     " pg_catalog.set_config('request.jwt.claims', $3, true), pg_catalog.set_config('request.method', $4, true),"
@@ -75,6 +77,7 @@ class RestApp:
         self.dsn = role_dsn(db.dsn, "authenticator", db.password)
         self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas, self._schema_changed)
         self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
         self._plans: Memo[Plan] = Memo(1024)
         self._tokens: Memo[dict[str, Any]] = Memo(1024)
 
@@ -92,16 +95,19 @@ class RestApp:
             await self._pool.expire_connections()
 
     async def pool(self) -> asyncpg.Pool:
+        """The request pool, opened on first use (once, however many requests arrive together)."""
         if self._pool is None:
-            self.watcher.start()
-            self._pool = await asyncpg.create_pool(
-                self.dsn,
-                min_size=1,
-                max_size=self.config.db_pool,
-                connection_class=_NoResetConnection,
-                statement_cache_size=500,
-                command_timeout=30,
-            )
+            async with self._pool_lock:
+                if self._pool is None:
+                    self.watcher.start()
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=1,
+                        max_size=self.config.db_pool,
+                        connection_class=_NoResetConnection,
+                        statement_cache_size=500,
+                        command_timeout=30,
+                    )
         return self._pool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -278,7 +284,8 @@ def respond(plan: Plan, target: Target, row: asyncpg.Record, total: int | None) 
         return Response(None, status, headers, media_type=JSON_TYPE)
     if target.media == "csv":
         return Response(_csv(body or "[]"), status, headers, media_type="text/csv; charset=utf-8")
-    return Response(body, status, headers, media_type=JSON_TYPE)
+    media = OBJECT_TYPE if target.media == "object" else JSON_TYPE
+    return Response(body, status, headers, media_type=media)
 
 
 def _range_status(offset: int, page_total: int, total: int | None) -> int:

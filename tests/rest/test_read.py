@@ -213,6 +213,9 @@ def test_wire_statuses_and_headers(rest: RestStack) -> None:
     assert bad.status_code == 400 and bad.json()["code"] == "PGRST100"
     column = httpx.get(url, params={"select": "nope"}, headers=headers)
     assert column.status_code == 400 and column.json()["code"] == "42703"
+    one = httpx.get(url, params={"id": "eq.1"}, headers={**headers, "Accept": "application/vnd.pgrst.object+json"})
+    assert one.headers["content-type"] == "application/vnd.pgrst.object+json; charset=utf-8"
+    assert one.json()["id"] == 1
     media = httpx.get(url, headers={**headers, "Accept": "text/xml"})
     assert media.status_code == 406 and media.json()["code"] == "PGRST107"
 
