@@ -138,6 +138,9 @@ class RestApp:
         caller = self.authenticate(headers.get("authorization"))
         if path in ("", "/"):
             return Response(b"{}", 200, media_type=JSON_TYPE)
+        if method == "OPTIONS":
+            allow = "OPTIONS,GET,HEAD,POST" if path.startswith("/rpc/") else "OPTIONS,GET,HEAD,POST,PATCH,DELETE"
+            return Response(None, 200, {"Allow": allow})
         parts = path.strip("/").split("/")
         rpc = parts[0] == "rpc" and len(parts) == 2
         if len(parts) != 1 and not rpc:

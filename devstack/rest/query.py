@@ -207,14 +207,14 @@ def _select_items(text: str) -> list[SelectItem]:
 
 
 def _embed(part: str) -> Embed | Column:
-    head, inner = part[: part.index("(")], part[part.index("(") + 1 : -1]
+    head, inner = part[: part.index("(")].strip(), part[part.index("(") + 1 : -1]
     if head.startswith("..."):
         raise ValueError("spread embeds are not supported")
     alias = None
     if ":" in head:
         alias, head = (s.strip() for s in head.split(":", 1))
         check_name(alias, "select parameter")
-    name, *marks = head.split("!")
+    name, *marks = (piece.strip() for piece in head.split("!"))
     if not name or (name.lower() in ("count", "sum", "avg", "min", "max") and not inner):
         raise ApiError(400, "PGRST123", "Use of aggregate functions is not allowed")
     hint, joined = None, False

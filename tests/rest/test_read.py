@@ -244,3 +244,23 @@ def test_null_filters_on_embedded_resources(anon: Client) -> None:
 def test_strip_nulls(anon: Client) -> None:
     rows = anon.table("todos").select("id, n, s").in_("id", [3, 4]).order("id").strip_nulls().execute().data
     assert rows == [{"id": 3, "n": 3}, {"id": 4, "s": "d"}]
+
+
+def test_select_tolerates_spaces_and_newlines(anon: Client) -> None:
+    rows = (
+        anon.table("todos")
+        .select("""
+        id,
+        author : authors ! author_id ( name ),
+        notes ( body )
+    """)
+        .eq("id", 3)
+        .execute()
+        .data
+    )
+    assert rows == [{"id": 3, "author": {"name": "Ben"}, "notes": []}]
+
+
+def test_options_lists_methods(rest: RestStack) -> None:
+    response = httpx.options(f"{rest.api_url}/rest/v1/todos", headers={"apikey": SETTINGS.anon_key})
+    assert response.status_code == 200 and "PATCH" in response.headers["allow"]
