@@ -16,6 +16,7 @@ from devstack.rest.writes import (
     delete_cte,
     insert_cte,
     mutation_statement,
+    returned_rows,
     rpc_statement,
     update_cte,
 )
@@ -70,14 +71,15 @@ def build(cache: SchemaCache, target: Target) -> Plan:
         payload = _json_body(target.body)
         if not isinstance(payload, dict):
             raise invalid_body("Empty or invalid json")
-        cte = update_cte(builder, table, list(payload), query, target.body.decode())
+        cte = update_cte(builder, table, list(payload), query, target.body.decode(), returned_rows(target.prefs))
         action = "update"
     elif target.method == "DELETE":
-        cte = delete_cte(builder, table)
+        cte = delete_cte(builder, table, returned_rows(target.prefs))
         action = "delete"
     else:
         raise ApiError(405, "PGRST117", f"Unsupported HTTP method: {target.method}")
-    sql = mutation_statement(builder, table, cte, query, singular=singular)
+    rows = target.prefs.representation == "full"
+    sql = mutation_statement(builder, table, cte, query, singular=singular, rows=rows)
     return Plan(sql, builder.params.values, action, False, singular, count=target.prefs.count)
 
 

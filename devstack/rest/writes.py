@@ -20,7 +20,13 @@ class Statement:
     params: list[object]
 
 
-def mutation_statement(builder: ReadBuilder, table: Table, cte: str, query: QueryParams, *, singular: bool) -> str:
+def mutation_statement(
+    builder: ReadBuilder, table: Table, cte: str, query: QueryParams, *, singular: bool, rows: bool
+) -> str:
+    """The final select over `pgrst_source`: the returned rows as JSON, or only their count."""
+    if not rows:
+        count_only = "null::int8 as total, pg_catalog.count(*) as page_total, null::text as body"
+        return f"with {cte} select {count_only} from pgrst_source"
     source = Source(table.name, table.columns, table)
     extra = (
         ", (select pg_catalog.bool_or(pgrst_inserted) from pgrst_source) as inserted" if "pgrst_inserted" in cte else ""
@@ -59,10 +65,17 @@ def insert_cte(
         insert = f"insert into {target} as pgrst_0 ({column_list}) select {', '.join(values)} from {rows}"
     else:
         insert = f"insert into {target} as pgrst_0 default values"
-    return f"pgrst_source as ({insert}{_on_conflict(table, columns, query, prefs)} returning {_returned(table, prefs)})"
+    return f"pgrst_source as ({insert}{_on_conflict(table, columns, query, prefs)} returning {returned_rows(prefs)})"
 
 
-def _returned(table: Table, prefs: Preferences) -> str:
+def returned_rows(prefs: Preferences) -> str:
+    """What RETURNING asks for: rows only when the client wants them back.
+
+    `return=minimal` returns `1`, so inserting into a table the caller may not read (no SELECT grant or
+    policy) works, as with PostgREST; the count still comes from the returned rows.
+    """
+    if prefs.representation != "full":
+        return "1"
     rows = "pgrst_0.*"
     if prefs.resolution:
         rows += ", (pgrst_0.xmax = 0) as pgrst_inserted"
@@ -88,7 +101,9 @@ def _on_conflict(table: Table, columns: list[str], query: QueryParams, prefs: Pr
     return f" on conflict ({conflict}) do update set {assignments}"
 
 
-def update_cte(builder: ReadBuilder, table: Table, keys: list[str], query: QueryParams, body: str) -> str:
+def update_cte(
+    builder: ReadBuilder, table: Table, keys: list[str], query: QueryParams, body: str, returning: str
+) -> str:
     source = Source(table.name, table.columns, table)
     for name in keys:
         if name not in table.columns:
@@ -102,15 +117,15 @@ def update_cte(builder: ReadBuilder, table: Table, keys: list[str], query: Query
     return (
         f"pgrst_source as (update {table.sql} as pgrst_0 set {assignments}"
         f" from pg_catalog.jsonb_populate_record(null::{table.sql}, {body_param}) as pgrst_body"
-        f"{where} returning pgrst_0.*)"
+        f"{where} returning {returning})"
     )
 
 
-def delete_cte(builder: ReadBuilder, table: Table) -> str:
+def delete_cte(builder: ReadBuilder, table: Table, returning: str) -> str:
     source = Source(table.name, table.columns, table)
     conditions = [builder.condition(source, "pgrst_0", c) for c in builder.node(()).conditions]
     where = f" where {' and '.join(conditions)}" if conditions else ""
-    return f"pgrst_source as (delete from {table.sql} as pgrst_0{where} returning pgrst_0.*)"
+    return f"pgrst_source as (delete from {table.sql} as pgrst_0{where} returning {returning})"
 
 
 # -- RPC ----------------------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def filters(draw: st.DrawFn) -> tuple[str, str]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pairs=st.lists(filters(), min_size=1, max_size=4), method=st.sampled_from(["GET", "PATCH", "DELETE"]))
 def test_values_only_reach_sql_as_parameters(cache: Cache, pairs: list[tuple[str, str]], method: str) -> None:
-    target = Target(method, "public", "todos", False, "json", Preferences(), pairs, None, b'{"title": "t"}', 1000)
+    prefs = Preferences(representation="full")
+    target = Target(method, "public", "todos", False, "json", prefs, pairs, None, b'{"title": "t"}', 1000)
     try:
         plan = build(cache.cache, target)
     except ApiError as exc:

@@ -135,3 +135,11 @@ def test_prefer_tx_rollback_answers_but_keeps_nothing(rest: RestStack, alice: Us
     assert response.status_code == 201 and response.json()[0]["title"] == title
     assert "tx=rollback" in response.headers["preference-applied"]
     assert rest.sql("select count(*) from public.todos where title = $1", title)[0][0] == 0
+
+
+def test_minimal_insert_into_a_table_the_caller_cannot_read(rest: RestStack, anon: Client) -> None:
+    anon.table("feedback").insert({"body": "great"}, returning="minimal").execute()
+    assert rest.sql("select count(*) from public.feedback where body = 'great'")[0][0] == 1
+    headers = {"apikey": SETTINGS.anon_key, "Prefer": "return=representation"}
+    response = httpx.post(f"{rest.api_url}/rest/v1/feedback", json={"body": "x"}, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (401, "42501")
