@@ -13,6 +13,13 @@ that message script failures, counted per distinct message so a retry sees the n
   [[slow]]       every chunk waits `slow_chunk_seconds` (to kill a worker mid-stream)
   [[timeout]]    first attempt waits `timeout_seconds` before answering
 
+With `tools` in the request it answers with a `tool_use` block whose input is a minimal valid example of
+the tool's input schema. Tool markers are looked up in every user message and counted per conversation
+(its first user message), so the repair request after invalid output counts as the next attempt:
+
+  [[invalid_tool]]         first attempt's tool input misses every required field
+  [[invalid_tool_always]]  every attempt's tool input does
+
 `python -m devstack.fake_llm --port 8765 --ttft-ms 200 --tokens-per-second 60`
 """
 
@@ -35,9 +42,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from shared.llm.offline import example_input
+
 log = logging.getLogger("devstack.fake_llm")
 
-MARKER = re.compile(r"\[\[([a-z0-9]+)\]\]")
+MARKER = re.compile(r"\[\[([a-z0-9_]+)\]\]")
 ONCE = {"429", "529", "500", "overloaded", "break", "timeout"}
 
 
@@ -52,14 +61,16 @@ class FakeModelConfig:
     attempts: Counter[str] = field(default_factory=Counter)
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
+
+
 def _last_user_text(body: dict[str, Any]) -> str:
     for message in reversed(body.get("messages") or []):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        return " ".join(b.get("text", "") for b in content or [] if isinstance(b, dict))
+        if message.get("role") == "user":
+            return _text(message.get("content"))
     return ""
 
 
@@ -78,6 +89,8 @@ class FakeAnthropic:
 
     async def messages(self, request: Request) -> Response:
         body = await request.json()
+        if body.get("tools"):
+            return self._tool_use(body)
         text = _last_user_text(body)
         markers = set(MARKER.findall(text))
         key = hashlib.sha256(text.encode()).hexdigest()
@@ -96,6 +109,20 @@ class FakeAnthropic:
         if not body.get("stream"):
             return JSONResponse(self._message(reply, usage_in, len(reply) // 4 + 1))
         return StreamingResponse(self._stream(reply, usage_in, active), media_type="text/event-stream")
+
+    def _tool_use(self, body: dict[str, Any]) -> Response:
+        texts = [_text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"]
+        markers = set(MARKER.findall(" ".join(texts)))
+        key = "tool:" + hashlib.sha256((texts[0] if texts else "").encode()).hexdigest()
+        self.config.attempts[key] += 1
+        choice = body.get("tool_choice") or {}
+        tool = next((t for t in body["tools"] if t.get("name") == choice.get("name")), body["tools"][0])
+        invalid = "invalid_tool_always" in markers or ("invalid_tool" in markers and self.config.attempts[key] == 1)
+        tool_input = {} if invalid else example_input(tool.get("input_schema") or {}, "fake")
+        message = self._message("", max(1, sum(len(t) for t in texts) // 4), 20)
+        message["content"] = [{"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": tool_input}]
+        message["stop_reason"] = "tool_use"
+        return JSONResponse(message)
 
     def _message(self, text: str, usage_in: int, usage_out: int) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from shared.logs import setup as setup_logging
 from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
 from workers.chat import ChatReplyHandler
+from workers.checkins import CheckinAnalysisHandler, RecommendationsHandler
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
 from workers.runtime import Worker
@@ -50,7 +51,11 @@ async def run(settings: WorkerSettings) -> None:
         )
         worker = Worker(
             queue=JobQueue(client, worker_id),
-            handlers={"chat_reply": chat},
+            handlers={
+                "chat_reply": chat,
+                "checkin_analysis": CheckinAnalysisHandler(provider, settings.analysis_model),
+                "recommendations": RecommendationsHandler(provider, settings.analysis_model),
+            },
             metrics=metrics,
             concurrency=settings.concurrency,
             lease_seconds=settings.lease_seconds,

@@ -8,7 +8,6 @@ built from the coach's intro (the system prompt) and the user's own words, and e
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -34,7 +33,7 @@ class OfflineProvider:
 
     async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
         text = reply_text(prompt)
-        tool_input = _fill_schema(tool.input_schema, text) if tool is not None else None
+        tool_input = example_input(tool.input_schema) if tool is not None else None
         return Completion(
             text="" if tool else text,
             model=OFFLINE_MODEL,
@@ -71,26 +70,26 @@ def _usage(prompt: Prompt, text: str) -> Usage:
     return Usage(input_tokens=words_in, output_tokens=len(text.split()))
 
 
-def _fill_schema(schema: dict[str, Any], text: str) -> dict[str, Any]:
-    """A minimal value that satisfies a JSON schema, so structured-output paths run offline."""
-    value = _value_for(schema, text)
-    return value if isinstance(value, dict) else {"value": json.dumps(value)}
+def example_input(schema: dict[str, Any], label: str = "offline") -> dict[str, Any]:
+    """A minimal value that satisfies a JSON schema, so structured-output paths run without a model."""
+    value = _value_for(schema, label, "value")
+    return value if isinstance(value, dict) else {"value": value}
 
 
-def _value_for(schema: dict[str, Any], text: str) -> Any:
+def _value_for(schema: dict[str, Any], label: str, name: str) -> Any:
     kind = schema.get("type")
     if "enum" in schema:
         return schema["enum"][0]
     if kind == "object":
         props: dict[str, Any] = schema.get("properties", {})
-        return {k: _value_for(v, text) for k, v in props.items()}
+        return {k: _value_for(v, label, k) for k, v in props.items()}
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
-        return [_value_for(schema.get("items", {}), text) for _ in range(count)]
+        return [_value_for(schema.get("items", {}), f"{label} {i + 1}", name) for i in range(count)]
     if kind == "integer":
         return int(schema.get("minimum", 1))
     if kind == "number":
         return float(schema.get("minimum", 1))
     if kind == "boolean":
         return False
-    return text[: int(schema.get("maxLength", 200))]
+    return f"[{label}] {name.replace('_', ' ')}"[: int(schema.get("maxLength", 200))]

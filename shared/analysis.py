@@ -1,0 +1,149 @@
+"""Check-in analysis and recommendations: the structured outputs, their tools, and their prompts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.llm.base import ChatMessage, Prompt, SystemBlock, Tool
+from shared.prompts import render
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Insights(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    trend: Literal["improving", "stable", "declining", "first_checkin"]
+    themes: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=3
+    )
+    focus: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    safety_concern: bool = False
+
+
+class Analysis(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    insights: Insights
+
+
+class Recommendation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    why: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    how: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    importance: int = Field(ge=1, le=5)
+
+
+class Recommendations(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    recommendations: list[Recommendation] = Field(min_length=1, max_length=5)
+
+
+def _string(max_length: int, description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "description": description}
+
+
+ANALYSIS_TOOL = Tool(
+    name="record_analysis",
+    description="Record the analysis of the person's check-in.",
+    input_schema={
+        "type": "object",
+        "required": ["summary", "insights"],
+        "properties": {
+            "summary": _string(4000, "Two or three sentences written to the person."),
+            "insights": {
+                "type": "object",
+                "required": ["trend", "themes", "focus", "safety_concern"],
+                "properties": {
+                    "trend": {"type": "string", "enum": ["improving", "stable", "declining", "first_checkin"]},
+                    "themes": {"type": "array", "items": _string(80, "A short theme."), "maxItems": 3},
+                    "focus": _string(300, "The one thing most worth working on next."),
+                    "safety_concern": {"type": "boolean"},
+                },
+            },
+        },
+    },
+)
+
+
+def recommendations_tool(maximum: int) -> Tool:
+    item = {
+        "type": "object",
+        "required": ["title", "body", "why", "how", "importance"],
+        "properties": {
+            "title": _string(80, "A short imperative."),
+            "body": _string(4000, "What to do, in two or three sentences."),
+            "why": _string(2000, "Why this helps them in particular."),
+            "how": _string(2000, "The very first small step."),
+            "importance": {"type": "integer", "minimum": 1, "maximum": 5},
+        },
+    }
+    return Tool(
+        name="record_recommendations",
+        description="Record 1 to the maximum number of recommendations, best first.",
+        input_schema={
+            "type": "object",
+            "required": ["recommendations"],
+            "properties": {
+                "recommendations": {"type": "array", "items": item, "minItems": 1, "maxItems": max(1, min(maximum, 5))}
+            },
+        },
+    )
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str)
+
+
+def _common(context: dict[str, Any]) -> dict[str, str]:
+    guidelines = "\n\n".join(str(g.get("guidelines") or "") for g in context.get("guidelines") or []) or "None."
+    profile = context.get("profile") or {}
+    return {
+        "category": str((context.get("category") or {}).get("name") or ""),
+        "guidelines": guidelines,
+        "questions": _dump((context.get("category") or {}).get("questions") or []),
+        "user_summary": str((context.get("memory") or {}).get("summary") or "Nothing yet."),
+        "locale": str(profile.get("locale") or "en"),
+        "display_name": str(profile.get("display_name") or "the person"),
+    }
+
+
+def _prompt(context: dict[str, Any], values: dict[str, str], model: str) -> tuple[Prompt, str]:
+    row = context.get("prompt") or {}
+    if not row.get("template"):
+        raise ValueError("no active prompt version is assigned to this job kind (see internal.active_prompts)")
+    prompt = Prompt(
+        model=str(row.get("model") or model),
+        system=[SystemBlock("You are a careful assistant to a wellbeing coach. Answer only by calling the tool.")],
+        messages=[ChatMessage("user", render(str(row["template"]), values))],
+        max_tokens=int(row.get("max_tokens") or 1024),
+    )
+    return prompt, str(row.get("prompt_version"))
+
+
+def analysis_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
+    checkin = context.get("checkin") or {}
+    values = _common(context) | {
+        "checkin": _dump({k: checkin.get(k) for k in ("level", "answers", "note", "completed_at")}),
+        "recent_checkins": _dump(context.get("recent") or []) if context.get("recent") else "None: this is the first.",
+    }
+    return _prompt(context, values, model)
+
+
+def recommendations_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
+    checkin = context.get("checkin") or {}
+    open_titles = [r["title"] for r in context.get("open_recommendations") or []]
+    values = _common(context) | {
+        "analysis": _dump({"summary": checkin.get("summary"), "insights": checkin.get("insights")}),
+        "open_recommendations": "\n".join(f"- {t}" for t in open_titles) or "None.",
+        "max_recommendations": str(context.get("max_recommendations") or 3),
+    }
+    return _prompt(context, values, model)

@@ -1,0 +1,65 @@
+"""Structured output: make the model call a tool, validate its input with pydantic, re-ask once on errors.
+
+This is the one retry loop for invalid output (network and rate-limit retries belong to the job layer).
+Still invalid after the repair → `PermanentError` carrying the validation errors: the job fails with them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import PermanentError
+from shared.llm.base import ChatMessage, Completion, LLMProvider, Prompt, Tool, Usage
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Structured(Generic[T]):
+    value: T
+    model: str
+    usage: Usage  # both calls added up when a repair was needed
+    repaired: bool
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        a.input_tokens + b.input_tokens,
+        a.output_tokens + b.output_tokens,
+        a.cache_read_tokens + b.cache_read_tokens,
+        a.cache_write_tokens + b.cache_write_tokens,
+    )
+
+
+async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: type[T]) -> Structured[T]:
+    first = await provider.complete(prompt, tool)
+    try:
+        return Structured(schema.model_validate(first.tool_input or {}), first.model, first.usage, False)
+    except ValidationError as exc:
+        problems = _errors(exc)
+    repair = replace(
+        prompt,
+        messages=[
+            *prompt.messages,
+            ChatMessage("assistant", f"{tool.name} input: {json.dumps(first.tool_input or {})}"),
+            ChatMessage(
+                "user",
+                f"That {tool.name} input is invalid: {problems}. Call {tool.name} again with the same content, "
+                "corrected so that it matches the schema exactly.",
+            ),
+        ],
+    )
+    second: Completion = await provider.complete(repair, tool)
+    try:
+        value = schema.model_validate(second.tool_input or {})
+    except ValidationError as exc:
+        raise PermanentError(f"invalid {tool.name} output after one repair attempt: {_errors(exc)}") from exc
+    return Structured(value, second.model, _add(first.usage, second.usage), True)
