@@ -119,6 +119,8 @@ alter table public.conversations
   add constraint conversations_summary_through_message_fkey
   foreign key (summary_through_message_id, id) references public.messages (id, conversation_id)
   on delete set null (summary_through_message_id);
+-- Deleting messages (a conversation's cascade) looks up conversations pointing at them.
+create index conversations_summary_through_message_id_idx on public.conversations (summary_through_message_id);
 
 -- -----------------------------------------------------------------------------------------------------
 -- triggers

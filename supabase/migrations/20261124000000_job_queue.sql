@@ -312,3 +312,46 @@ $$;
 comment on function internal.retry_job is 'Operators: run a failed, dead or stuck job again from scratch.';
 revoke execute on function internal.retry_job from public, anon, authenticated;
 grant execute on function internal.retry_job to service_role;
+
+-- -----------------------------------------------------------------------------------------------------
+-- table: ai_usage (the ledger of every model call that wrote something; basis for quotas and costs)
+-- -----------------------------------------------------------------------------------------------------
+create table internal.ai_usage (
+  id bigint generated always as identity primary key,
+  user_id uuid references auth.users (id) on delete cascade,
+  job_id bigint,
+  kind text not null,
+  subject_id uuid,
+  model text not null,
+  prompt_version text not null,
+  input_tokens integer not null default 0 check (input_tokens >= 0),
+  output_tokens integer not null default 0 check (output_tokens >= 0),
+  cache_read_tokens integer not null default 0 check (cache_read_tokens >= 0),
+  cache_write_tokens integer not null default 0 check (cache_write_tokens >= 0),
+  created_at timestamptz not null default now()
+);
+comment on table internal.ai_usage is
+  'One row per AI write (reply, analysis, recommendations, summary): model, prompt version and tokens. '
+  'Sum it per user and day for usage reports and quotas.';
+comment on column internal.ai_usage.kind is 'The job kind that called the model, e.g. checkin_analysis.';
+comment on column internal.ai_usage.subject_id is 'What was written: the message, check-in or summary''s user.';
+
+create index ai_usage_user_id_created_at_idx on internal.ai_usage (user_id, created_at);
+alter table internal.ai_usage enable row level security;
+revoke all on table internal.ai_usage from public, anon, authenticated;
+grant select, insert on table internal.ai_usage to service_role;
+
+create function internal.record_usage(
+  p_job internal.jobs, p_user_id uuid, p_subject_id uuid, p_model text, p_prompt_version text,
+  p_input_tokens integer, p_output_tokens integer, p_cache_read_tokens integer, p_cache_write_tokens integer
+) returns void
+  language sql
+  set search_path = ''
+as $$
+  insert into internal.ai_usage (user_id, job_id, kind, subject_id, model, prompt_version, input_tokens,
+                                 output_tokens, cache_read_tokens, cache_write_tokens)
+  values (p_user_id, p_job.id, p_job.kind, p_subject_id, p_model, p_prompt_version, coalesce(p_input_tokens, 0),
+          coalesce(p_output_tokens, 0), coalesce(p_cache_read_tokens, 0), coalesce(p_cache_write_tokens, 0))
+$$;
+revoke execute on function internal.record_usage from public, anon, authenticated;
+grant execute on function internal.record_usage to service_role;

@@ -150,6 +150,10 @@ begin
      where id = p_message_id
     returning * into reply;
   end if;
+  perform internal.record_usage(
+    (select j from internal.jobs j where j.id = p_job_id), reply.user_id, reply.id, p_model, p_prompt_version,
+    p_input_tokens, p_output_tokens, p_cache_read_tokens, p_cache_write_tokens
+  );
   perform public.complete_job_v1(p_job_id, p_worker, jsonb_build_object('message_id', p_message_id));
   return reply;
 end;

@@ -120,6 +120,10 @@ async def test_complete_writes_the_reply_and_finishes_the_job_once(
     assert (row["status"], row["content"], row["model"], row["output_tokens"]) == ("complete", "Hello!", "claude-x", 3)
     assert row["completed_at"] is not None
     assert await admin.fetchval("select status from internal.jobs where id = $1", job["id"]) == "succeeded"
+    usage = await admin.fetchrow(
+        "select kind, model, input_tokens, cache_read_tokens from internal.ai_usage where subject_id = $1", reply_id
+    )
+    assert tuple(usage) == ("chat_reply", "claude-x", 10, 5)
 
 
 async def test_a_worker_without_the_lease_writes_nothing(
