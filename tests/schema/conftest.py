@@ -65,7 +65,9 @@ async def _build(dsn: str) -> World:
         category2 = await conn.fetchval("select id::text from public.categories where slug = 'sleep'")
         parent_category = await conn.fetchval("select id::text from public.categories where slug = 'mind'")
         spare_category = await conn.fetchval(
-            "insert into public.categories (slug, name) values ($1, 'Spare') returning id::text", f"spare-{tag}"
+            # Inactive, like the retired coach: other tests sharing the database never see these rows.
+            "insert into public.categories (slug, name, is_active) values ($1, 'Spare', false) returning id::text",
+            f"spare-{tag}",
         )
         await conn.execute("insert into public.user_categories (user_id, category_id) values ($1, $2)", owner, category)
         conversation = await conn.fetchval(

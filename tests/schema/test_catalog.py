@@ -12,8 +12,8 @@ from tests.schema.conftest import World
 
 EXPOSED_SCHEMAS = ["public", "graphql_public"]
 PROJECT_SCHEMAS = ["public", "internal"]
-# Functions a signed-in user may call over the API. Empty so far: every RPC is for workers.
-USER_RPCS: set[str] = set()
+# Functions a signed-in user may call over the API; every other RPC is for workers (service_role).
+USER_RPCS = {"forget_fact(uuid)"}  # issue 7: forget a fact of the AI's memory
 REALTIME_TABLES = {"public.messages", "public.checkins", "public.recommendations", "public.user_summaries"}
 
 
@@ -239,3 +239,26 @@ async def test_frontend_tables_are_published_to_realtime(conn: asyncpg.Connectio
         "select schemaname || '.' || tablename as name from pg_publication_tables where pubname = 'supabase_realtime'"
     )
     assert {r["name"] for r in rows} >= REALTIME_TABLES
+
+
+async def test_foreign_keys_are_indexed(conn: asyncpg.Connection) -> None:
+    """Deleting a parent row scans the child table for every unindexed foreign key (cascades get slow).
+
+    An index led by the key's first column is enough (e.g. messages (conversation_id, created_at) for the
+    (conversation_id, user_id) key).
+    """
+    rows = await conn.fetch(
+        """
+        select n.nspname || '.' || c.relname || ' ' || k.conname as name
+          from pg_constraint k
+          join pg_class c on c.oid = k.conrelid
+          join pg_namespace n on n.oid = c.relnamespace
+         where k.contype = 'f' and n.nspname = any($1)
+           and not exists (
+             select 1 from pg_index i
+              where i.indrelid = k.conrelid
+                and i.indkey[0] = k.conkey[1])
+        """,
+        PROJECT_SCHEMAS,
+    )
+    assert [r["name"] for r in rows] == []
