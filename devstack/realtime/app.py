@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
@@ -23,6 +24,9 @@ from devstack.settings import DevstackSettings
 log = logging.getLogger("devstack.realtime")
 
 MESSAGES_TABLE = ("realtime", "messages")
+# Let the socket senders run every this many changes, so that a big transaction fills only the queues
+# of sockets that really cannot keep up (keep it well below realtime_socket_queue_size).
+YIELD_EVERY = 16
 
 
 class Realtime:
@@ -63,7 +67,9 @@ class Realtime:
 
     async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
         channels = self.hub.change_channels
-        for change in changes:
+        for index, change in enumerate(changes, 1):
+            if index % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if (change.table.schema, change.table.name) == MESSAGES_TABLE:
                 broadcast_row(self.services, change)
             elif channels:

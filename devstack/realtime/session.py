@@ -75,7 +75,7 @@ class Session:
         if self._dropped:
             return
         self._dropped = True
-        log.log(level, "dropping realtime socket", extra={"reason": reason, "topics": list(self.channels)})
+        log.log(level, "dropping realtime socket: %s", reason, extra={"topics": list(self.channels)})
         if self._main is not None:
             self._main.cancel()
 
