@@ -34,7 +34,8 @@ OBJECT_TYPE = "application/vnd.pgrst.object+json; charset=utf-8"
 _SETUP = (
     "select pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('role', $2, true),"
     " pg_catalog.set_config('request.jwt.claims', $3, true), pg_catalog.set_config('request.method', $4, true),"
-    " pg_catalog.set_config('request.path', $5, true), pg_catalog.set_config('request.headers', $6, true)"
+    " pg_catalog.set_config('request.path', $5, true), pg_catalog.set_config('request.headers', $6, true),"
+    " pg_catalog.set_config('request.cookies', $7, true)"
 )
 
 
@@ -166,6 +167,7 @@ class RestApp:
             method,
             path,
             json.dumps(headers),
+            json.dumps(_cookies(headers.get("cookie"))),
         ]
         row, total = await self.execute(plan, setup, caller, target.prefs.rollback)
         return respond(plan, target, row, total)
@@ -245,7 +247,12 @@ class RestApp:
                     with contextlib.suppress(Exception):
                         await tx.rollback()
                     raise
-                await (tx.rollback() if rollback else tx.commit())
+                if rollback:
+                    # As PostgREST: deferred constraints still get checked before the rollback.
+                    await conn.execute("set constraints all immediate")
+                    await tx.rollback()
+                else:
+                    await tx.commit()
         except (OSError, asyncpg.InterfaceError) as exc:
             log.warning("database connection error: %s", exc)
             raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
@@ -363,6 +370,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _cookies(header: str | None) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            cookies[name] = value
+    return cookies
 
 
 def _quote(name: str) -> str:

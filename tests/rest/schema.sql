@@ -97,6 +97,7 @@ create function public.whoami() returns jsonb language sql stable as $$
     'method', current_setting('request.method', true),
     'path', current_setting('request.path', true),
     'header', current_setting('request.headers', true)::jsonb -> 'x-probe',
+    'cookie', current_setting('request.cookies', true)::jsonb -> 'sid',
     'read_only', current_setting('transaction_read_only'))
 $$;
 create function public.make_item(id int, name text) returns public.items language sql

@@ -26,6 +26,7 @@ async def _client(host: str, port: int, paths: list[str]) -> list[int]:
             statuses.append(int(head[0].split()[1]))
     finally:
         writer.close()
+        await writer.wait_closed()
     return statuses
 
 

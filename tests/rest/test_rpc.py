@@ -50,9 +50,10 @@ def test_request_settings_are_visible_to_sql(rest: RestStack, alice: User) -> No
     seen = client.rpc("whoami", {}).execute().data
     assert seen["role"] == "authenticated" and seen["sub"] == alice.id
     assert seen["method"] == "POST" and seen["path"] == "/rpc/whoami"
-    headers = {"apikey": SETTINGS.anon_key, "x-probe": "hello"}
+    headers = {"apikey": SETTINGS.anon_key, "x-probe": "hello", "Cookie": "theme=dark; sid=abc123"}
     got = httpx.get(f"{rest.api_url}/rest/v1/rpc/whoami", headers=headers).json()
     assert got["role"] == "anon" and got["header"] == "hello" and got["read_only"] == "on"
+    assert got["cookie"] == "abc123"
 
 
 def test_raise_is_400_with_hint(anon: Client) -> None:
