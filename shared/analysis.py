@@ -147,3 +147,60 @@ def recommendations_prompt(context: dict[str, Any], model: str) -> tuple[Prompt,
         "max_recommendations": str(context.get("max_recommendations") or 3),
     }
     return _prompt(context, values, model)
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    fact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    source_message_id: str | None = None
+
+
+class Memory(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)]
+    facts: list[Fact] = Field(default_factory=list, max_length=40)
+
+
+MEMORY_TOOL = Tool(
+    name="record_memory",
+    description="Record the updated memory of the person: a compact summary and the full list of key facts.",
+    input_schema={
+        "type": "object",
+        "required": ["summary", "facts"],
+        "properties": {
+            "summary": _string(8000, "At most 150 words, third person."),
+            "facts": {
+                "type": "array",
+                "maxItems": 40,
+                "items": {
+                    "type": "object",
+                    "required": ["fact"],
+                    "properties": {
+                        "id": {"type": "string", "description": "The id of an existing fact you keep or update."},
+                        "fact": _string(500, "One short sentence."),
+                        "source_message_id": {"type": "string", "description": "The message it came from."},
+                    },
+                },
+            },
+        },
+    },
+)
+
+
+def memory_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
+    facts = context.get("facts") or []
+    messages = context.get("messages") or []
+    values = {
+        "current_summary": str(context.get("summary") or "") or "Nothing yet.",
+        "current_facts": "\n".join(
+            f"- {f.get('id')}: {f.get('fact')} (from {f.get('source_message_id')})" for f in facts
+        )
+        or "None yet.",
+        "forgotten_facts": "\n".join(f"- {f}" for f in context.get("forgotten") or []) or "None.",
+        "new_messages": "\n".join(f"[{m['id']}] {m['role']}: {m['content']}" for m in messages) or "None.",
+        "recent_checkins": _dump(context.get("checkins") or []) if context.get("checkins") else "None.",
+    }
+    return _prompt(context, values, model)

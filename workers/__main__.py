@@ -19,7 +19,7 @@ from shared.logs import setup as setup_logging
 from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
 from workers.chat import ChatReplyHandler
-from workers.checkins import CheckinAnalysisHandler, RecommendationsHandler
+from workers.checkins import CheckinAnalysisHandler, RecommendationsHandler, UserSummaryHandler
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
 from workers.runtime import Worker
@@ -55,6 +55,7 @@ async def run(settings: WorkerSettings) -> None:
                 "chat_reply": chat,
                 "checkin_analysis": CheckinAnalysisHandler(provider, settings.analysis_model),
                 "recommendations": RecommendationsHandler(provider, settings.analysis_model),
+                "user_summary": UserSummaryHandler(provider, settings.analysis_model),
             },
             metrics=metrics,
             concurrency=settings.concurrency,

@@ -1,4 +1,4 @@
-"""Handlers for `checkin_analysis` and `recommendations` jobs: structured output written back atomically."""
+"""Handlers for `checkin_analysis`, `recommendations` and `user_summary` jobs: structured output, written atomically."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 
 from shared.analysis import (
     ANALYSIS_TOOL,
+    MEMORY_TOOL,
     Analysis,
+    Memory,
     Recommendations,
     analysis_prompt,
+    memory_prompt,
     recommendations_prompt,
     recommendations_tool,
 )
@@ -89,4 +92,34 @@ class RecommendationsHandler:
         ctx.completed = True
         _count_tokens(ctx, job.kind, result.usage)
         log.info("recommendations added", extra={"job_id": job.id, "added": added, "proposed": len(items)})
+        return None
+
+
+@dataclass
+class UserSummaryHandler:
+    provider: LLMProvider
+    model: str
+
+    async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
+        base = {"p_job_id": job.id, "p_worker": ctx.queue.worker_id}
+        context = await ctx.queue.rpc("user_summary_context_v1", base)
+        try:
+            prompt, version = memory_prompt(context, self.model)
+        except ValueError as exc:
+            raise PermanentError(str(exc)) from exc
+        result = await call_tool(self.provider, prompt, MEMORY_TOOL, Memory)
+        await ctx.queue.rpc(
+            "complete_user_summary_v1",
+            {
+                **base,
+                "p_summary": result.value.summary,
+                "p_facts": [f.model_dump() for f in result.value.facts],
+                "p_model": result.model,
+                "p_prompt_version": version,
+                **_usage(result.usage),
+            },
+        )
+        ctx.completed = True
+        _count_tokens(ctx, job.kind, result.usage)
+        log.info("memory updated", extra={"job_id": job.id, "facts": len(result.value.facts)})
         return None
