@@ -52,6 +52,7 @@ class Table:
     primary_key: list[str] = field(default_factory=list)
     unique_sets: list[frozenset[str]] = field(default_factory=list)
     relationships: list[Relationship] = field(default_factory=list)
+    relid: int = 0
 
     @property
     def sql(self) -> str:
@@ -109,6 +110,7 @@ class SchemaCache:
     functions: dict[tuple[str, str], list[Function]]
     types: dict[int, PgType]
     type_names: dict[str, PgType]
+    by_relid: dict[int, Table] = field(default_factory=dict)
 
     def table(self, schema: str, name: str) -> Table:
         found = self.tables.get((schema, name))
@@ -244,7 +246,7 @@ async def load(conn: asyncpg.Connection, schemas: list[str]) -> SchemaCache:
         ]
         relids = list({r[0] for r in relations} | set(composite_relids))
         columns = await _columns(conn, relids, types)
-        tables = {(r[1], r[2]): Table(r[1], r[2], columns.get(r[0], {})) for r in relations}
+        tables = {(r[1], r[2]): Table(r[1], r[2], columns.get(r[0], {}), relid=r[0]) for r in relations}
         by_oid = {r[0]: tables[(r[1], r[2])] for r in relations}
         _add_constraints(await conn.fetch(_CONSTRAINTS_SQL, list(by_oid)), by_oid)
         functions = _functions(await conn.fetch(_FUNCTIONS_SQL, schemas), types, columns)
@@ -252,7 +254,7 @@ async def load(conn: asyncpg.Connection, schemas: list[str]) -> SchemaCache:
     for t in types.values():
         if t.schema != "pg_catalog":
             names.setdefault(t.name, t)
-    return SchemaCache(schemas, tables, functions, types, names)
+    return SchemaCache(schemas, tables, functions, types, names, {t.relid: t for t in tables.values()})
 
 
 async def _columns(

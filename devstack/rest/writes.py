@@ -204,7 +204,8 @@ def rpc_statement(
 ) -> str:
     """Rows of a composite result go through the read builder (select, filters, order); scalars are wrapped."""
     if function.columns is not None:
-        source = Source(function.name, function.columns, None)
+        # Rows of a table type keep that table's relationships, so `select=*,rel(*)` embeds work on them.
+        source = Source(function.name, function.columns, builder.cache.by_relid.get(function.return_type.relid))
         one = not function.returns_set
         from_sql = f"(select pgrst_f.* from {args_from} cross join lateral {call} as pgrst_f)"
         return read_statement(builder, source, from_sql, query.select, limit, count=count, singular=singular or one)

@@ -73,3 +73,9 @@ def test_get_on_volatile_function_is_read_only(rest: RestStack, alice: User) -> 
     headers = {"apikey": SETTINGS.anon_key, "Authorization": f"Bearer {alice.token}"}
     response = httpx.get(f"{rest.api_url}/rest/v1/rpc/make_item", params={"id": "5", "name": "x"}, headers=headers)
     assert (response.status_code, response.json()["code"]) == (405, "25006")
+
+
+def test_rows_of_a_table_type_can_embed(anon: Client) -> None:
+    rows = anon.rpc("todos_titled", {"q": "alpha"}).select("id, notes(body), author:authors!author_id(name)").execute()
+    assert rows.data[0]["author"] == {"name": "Ana"}
+    assert sorted(n["body"] for n in rows.data[0]["notes"]) == ["first", "second"]
