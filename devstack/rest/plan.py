@@ -16,6 +16,7 @@ from devstack.rest.writes import (
     delete_cte,
     insert_cte,
     mutation_statement,
+    returned_columns,
     returned_rows,
     rpc_statement,
     update_cte,
@@ -62,24 +63,26 @@ def build(cache: SchemaCache, target: Target) -> Plan:
         return _read(cache, table, query, target)
     builder = ReadBuilder(cache, query.nodes, Params())
     singular = target.media == "object"
+    rows = target.prefs.representation == "full"
+    wanted = returned_columns(cache, table, query.select) if rows else None
+    returning = returned_rows(target.prefs, wanted)
     if target.method == "POST":
         payload = _json_body(target.body)
         keys = _insert_keys(payload, query)
-        cte = insert_cte(builder, table, keys, query, target.prefs, target.body.decode())
+        cte = insert_cte(builder, table, keys, query, target.prefs, target.body.decode(), returning)
         action = "create"
     elif target.method == "PATCH":
         payload = _json_body(target.body)
         if not isinstance(payload, dict):
             raise invalid_body("Empty or invalid json")
-        cte = update_cte(builder, table, list(payload), query, target.body.decode(), returned_rows(target.prefs))
+        cte = update_cte(builder, table, list(payload), query, target.body.decode(), returning)
         action = "update"
     elif target.method == "DELETE":
-        cte = delete_cte(builder, table, returned_rows(target.prefs))
+        cte = delete_cte(builder, table, returning)
         action = "delete"
     else:
         raise ApiError(405, "PGRST117", f"Unsupported HTTP method: {target.method}")
-    rows = target.prefs.representation == "full"
-    sql = mutation_statement(builder, table, cte, query, singular=singular, rows=rows)
+    sql = mutation_statement(builder, table, cte, query, singular=singular, rows=rows, columns=wanted)
     return Plan(sql, builder.params.values, action, False, singular, count=target.prefs.count)
 
 

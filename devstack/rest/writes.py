@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devstack.rest.errors import ApiError, column_not_found
+from devstack.rest.errors import ApiError, column_not_found, undefined_column
+from devstack.rest.query import Column, SelectItem, Star
 from devstack.rest.request import Preferences, QueryParams
-from devstack.rest.schema_cache import Function, Table, quote_ident
+from devstack.rest.schema_cache import Function, SchemaCache, Table, quote_ident
 from devstack.rest.sql import ReadBuilder, Source, read_statement
 
 
@@ -21,13 +22,21 @@ class Statement:
 
 
 def mutation_statement(
-    builder: ReadBuilder, table: Table, cte: str, query: QueryParams, *, singular: bool, rows: bool
+    builder: ReadBuilder,
+    table: Table,
+    cte: str,
+    query: QueryParams,
+    *,
+    singular: bool,
+    rows: bool,
+    columns: list[str] | None,
 ) -> str:
     """The final select over `pgrst_source`: the returned rows as JSON, or only their count."""
     if not rows:
         count_only = "null::int8 as total, pg_catalog.count(*) as page_total, null::text as body"
         return f"with {cte} select {count_only} from pgrst_source"
-    source = Source(table.name, table.columns, table)
+    returned = table.columns if columns is None else {c: table.columns[c] for c in columns}
+    source = Source(table.name, returned, table)
     extra = (
         ", (select pg_catalog.bool_or(pgrst_inserted) from pgrst_source) as inserted" if "pgrst_inserted" in cte else ""
     )
@@ -38,7 +47,13 @@ def mutation_statement(
 
 
 def insert_cte(
-    builder: ReadBuilder, table: Table, keys: list[str], query: QueryParams, prefs: Preferences, body: str
+    builder: ReadBuilder,
+    table: Table,
+    keys: list[str],
+    query: QueryParams,
+    prefs: Preferences,
+    body: str,
+    returning: str,
 ) -> str:
     """`pgrst_source` for POST: insert (or upsert) the rows of the JSON body."""
     columns = query.columns if query.columns is not None else keys
@@ -65,10 +80,30 @@ def insert_cte(
         insert = f"insert into {target} as pgrst_0 ({column_list}) select {', '.join(values)} from {rows}"
     else:
         insert = f"insert into {target} as pgrst_0 default values"
-    return f"pgrst_source as ({insert}{_on_conflict(table, columns, query, prefs)} returning {returned_rows(prefs)})"
+    return f"pgrst_source as ({insert}{_on_conflict(table, columns, query, prefs)} returning {returning})"
 
 
-def returned_rows(prefs: Preferences) -> str:
+def returned_columns(cache: SchemaCache, table: Table, select: list[SelectItem]) -> list[str] | None:
+    """The columns a mutation must return for its `select` (None: all), as few as PostgREST asks for.
+
+    Returning only these keeps column-level SELECT grants working: `insert(...).select("id")` needs
+    SELECT on `id` alone.
+    """
+    names: list[str] = []
+    for item in select or [Star()]:
+        if isinstance(item, Star):
+            return None
+        if isinstance(item, Column):
+            names.append(item.field.name)
+        else:
+            names.extend(cache.relationship(table, item.name, item.hint).source_columns)
+    for name in names:
+        if name not in table.columns:
+            raise undefined_column(table.name, name)
+    return list(dict.fromkeys(names))
+
+
+def returned_rows(prefs: Preferences, columns: list[str] | None) -> str:
     """What RETURNING asks for: rows only when the client wants them back.
 
     `return=minimal` returns `1`, so inserting into a table the caller may not read (no SELECT grant or
@@ -76,7 +111,7 @@ def returned_rows(prefs: Preferences) -> str:
     """
     if prefs.representation != "full":
         return "1"
-    rows = "pgrst_0.*"
+    rows = "pgrst_0.*" if columns is None else ", ".join(f"pgrst_0.{quote_ident(c)}" for c in columns) or "1"
     if prefs.resolution:
         rows += ", (pgrst_0.xmax = 0) as pgrst_inserted"
     return rows

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+from postgrest.exceptions import APIError
 from supabase import Client
 
 from tests.conftest import SETTINGS
@@ -143,3 +144,14 @@ def test_minimal_insert_into_a_table_the_caller_cannot_read(rest: RestStack, ano
     headers = {"apikey": SETTINGS.anon_key, "Prefer": "return=representation"}
     response = httpx.post(f"{rest.api_url}/rest/v1/feedback", json={"body": "x"}, headers=headers)
     assert (response.status_code, response.json()["code"]) == (401, "42501")
+
+
+def test_representation_returns_only_the_selected_columns(signed_in: Client) -> None:
+    """RETURNING asks only for what `select` needs, so column-level SELECT grants are enough."""
+    row = signed_in.table("labels").insert({"label": "a", "secret": "s"}).select("id, label").execute().data[0]
+    assert set(row) == {"id", "label"}
+    updated = signed_in.table("labels").update({"label": "b"}).eq("id", row["id"]).select("label").execute().data
+    assert updated == [{"label": "b"}]
+    with pytest.raises(APIError) as err:
+        signed_in.table("labels").insert({"label": "c"}).execute()  # select=* needs the secret column too
+    assert err.value.code == "42501"
