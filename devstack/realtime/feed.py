@@ -120,9 +120,13 @@ class ChangeFeed:
                 await self._poll_forever()
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # the feed must outlive any error: log it, reconnect, carry on
                 self.ready.clear()
-                log.warning("realtime feed interrupted; reconnecting", extra={"error": str(exc), "retry_s": delay})
+                log.warning(
+                    "realtime feed interrupted; reconnecting",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_s": delay},
+                    exc_info=not isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError),
+                )
                 if self._conn is not None:
                     self._conn.terminate()
                     self._conn = None

@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
+from devstack import migrate
 from devstack.db import role_dsn
 from devstack.postgres import free_port
 from devstack.settings import REPO_ROOT
@@ -102,10 +103,15 @@ class RtStack:
             await conn.close()
 
 
-async def _create_database(pg_server: str, template: str) -> str:
+async def _create_database(pg_server: str, template: str | None) -> str:
+    """A database with the platform bootstrap (copied from `template`, or applied) and SCHEMA."""
     name = f"coachbase_rt_{uuid.uuid4().hex[:8]}"
-    await _admin(pg_server, f'create database "{name}" template "{template}" owner postgres')
     dsn = _with_database(pg_server, name)
+    if template is None:
+        await _admin(pg_server, f'create database "{name}"')
+        await migrate.bootstrap(dsn, PASSWORD)
+    else:
+        await _admin(pg_server, f'create database "{name}" template "{template}" owner postgres')
     await _admin(role_dsn(dsn, "postgres", PASSWORD), SCHEMA)
     return name
 
@@ -120,7 +126,7 @@ async def _drop_database(pg_server: str, name: str) -> None:
     await _admin(pg_server, f'drop database if exists "{name}" with (force)')
 
 
-def _gateway(pg_server: str, template: str, log_path: Path, extra_env: dict[str, str]) -> Iterator[RtStack]:
+def gateway(pg_server: str, template: str | None, log_path: Path, extra_env: dict[str, str]) -> Iterator[RtStack]:
     name = asyncio.run(_create_database(pg_server, template))
     dsn = _with_database(pg_server, name)
     port = free_port()
@@ -175,7 +181,7 @@ def _wait_feed_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) ->
 @pytest.fixture(scope="session")
 def rt_stack(pg_server: str, platform_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtStack]:
     log_path = tmp_path_factory.mktemp("rt-gateway") / "gateway.log"
-    yield from _gateway(pg_server, platform_template, log_path, {})
+    yield from gateway(pg_server, platform_template, log_path, {})
 
 
 @pytest.fixture(scope="session")
@@ -188,4 +194,4 @@ def rt_tight_stack(
         "DEVSTACK_REALTIME_SOCKET_QUEUE_SIZE": "20",
         "DEVSTACK_REALTIME_MAX_RECORD_BYTES": "2048",
     }
-    yield from _gateway(pg_server, platform_template, log_path, env)
+    yield from gateway(pg_server, platform_template, log_path, env)
