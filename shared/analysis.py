@@ -204,3 +204,28 @@ def memory_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
         "recent_checkins": _dump(context.get("checkins") or []) if context.get("checkins") else "None.",
     }
     return _prompt(context, values, model)
+
+
+def conversation_summary_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
+    turns = context.get("turns") or []
+    values = {
+        "previous_summary": str(context.get("previous_summary") or "") or "(empty)",
+        "turns": "\n".join(f"{t['role']}: {t['content']}" for t in turns),
+    }
+    prompt, version = _prompt(context, values, model)
+    system = [SystemBlock("You write concise, faithful summaries of coaching conversations.")]
+    return Prompt(prompt.model, prompt.messages, system, prompt.max_tokens), version
+
+
+def followup_prompt(context: dict[str, Any], model: str) -> tuple[Prompt, str]:
+    checkin = context.get("checkin") or {}
+    coach = context.get("coach") or {}
+    values = _common(context) | {
+        "coach_name": str(coach.get("name") or "your coach"),
+        "coach_persona": str((context.get("persona") or {}).get("template") or coach.get("description") or ""),
+        "days_since": str(context.get("days_since") or 0),
+        "analysis": _dump({"summary": checkin.get("summary"), "insights": checkin.get("insights")}),
+    }
+    prompt, version = _prompt(context, values, model)
+    system = [SystemBlock("You write short, warm check-in messages as a coach. Reply with the message only.")]
+    return Prompt(prompt.model, prompt.messages, system, prompt.max_tokens), version

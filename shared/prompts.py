@@ -72,6 +72,14 @@ def _merge_consecutive(messages: list[ChatMessage]) -> list[ChatMessage]:
 class ChatPromptSettings:
     model: str
     history_budget_tokens: int = 6000
+    history_limit: int = 60  # turns chat_reply_context_v1 returns at most
+
+
+def needs_compaction(context: dict[str, Any], settings: ChatPromptSettings) -> bool:
+    """True when the turns after the conversation summary no longer fit the reply's history budget."""
+    history = context.get("history") or []
+    used = sum(estimate_tokens(str(h.get("content") or "")) for h in history)
+    return used > settings.history_budget_tokens or len(history) >= settings.history_limit
 
 
 # Placeholders whose values change per user or per turn: the system prompt is cut before the first one

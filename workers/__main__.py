@@ -20,6 +20,7 @@ from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
 from workers.chat import ChatReplyHandler
 from workers.checkins import CheckinAnalysisHandler, RecommendationsHandler, UserSummaryHandler
+from workers.conversations import ConversationSummaryHandler, FollowupHandler
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
 from workers.runtime import Worker
@@ -56,6 +57,8 @@ async def run(settings: WorkerSettings) -> None:
                 "checkin_analysis": CheckinAnalysisHandler(provider, settings.analysis_model),
                 "recommendations": RecommendationsHandler(provider, settings.analysis_model),
                 "user_summary": UserSummaryHandler(provider, settings.analysis_model),
+                "conversation_summary": ConversationSummaryHandler(provider, settings.analysis_model),
+                "followup": FollowupHandler(provider, settings.chat_model),
             },
             metrics=metrics,
             concurrency=settings.concurrency,

@@ -12,7 +12,7 @@ from typing import Any
 from shared.broadcast import Broadcaster
 from shared.llm.base import Completion, LLMProvider, TextDelta
 from shared.models import ChatReplyPayload, Job
-from shared.prompts import ChatPromptSettings, build_chat_prompt
+from shared.prompts import ChatPromptSettings, build_chat_prompt, needs_compaction
 from workers.queue import LeaseLost
 from workers.runtime import JobContext
 
@@ -69,6 +69,8 @@ class ChatReplyHandler:
             error = {"message_id": reply_id, "retrying": retrying, "error": type(exc).__name__}
             await self.broadcaster.send(topic, "error", error)
             raise
+        if needs_compaction(context, self.prompt_settings):
+            await ctx.queue.rpc("request_conversation_summary_v1", {"p_job_id": job.id, "p_worker": worker})
         await ctx.queue.rpc(
             "complete_chat_reply_v1",
             {

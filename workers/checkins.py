@@ -26,7 +26,7 @@ from workers.runtime import JobContext
 log = logging.getLogger("workers.checkins")
 
 
-def _usage(usage: Usage) -> dict[str, int]:
+def usage_params(usage: Usage) -> dict[str, int]:
     return {
         "p_input_tokens": usage.input_tokens,
         "p_output_tokens": usage.output_tokens,
@@ -35,7 +35,7 @@ def _usage(usage: Usage) -> dict[str, int]:
     }
 
 
-def _count_tokens(ctx: JobContext, kind: str, usage: Usage) -> None:
+def count_tokens(ctx: JobContext, kind: str, usage: Usage) -> None:
     for name, value in (("input", usage.input_tokens), ("output", usage.output_tokens)):
         ctx.metrics.inc("coachbase_llm_tokens_total", value, kind=kind, type=name)
 
@@ -61,11 +61,11 @@ class CheckinAnalysisHandler:
                 "p_insights": result.value.insights.model_dump(),
                 "p_model": result.model,
                 "p_prompt_version": version,
-                **_usage(result.usage),
+                **usage_params(result.usage),
             },
         )
         ctx.completed = True
-        _count_tokens(ctx, job.kind, result.usage)
+        count_tokens(ctx, job.kind, result.usage)
         log.info("check-in analysed", extra={"job_id": job.id, "repaired": result.repaired})
         return None
 
@@ -87,10 +87,16 @@ class RecommendationsHandler:
         items = [r.model_dump() for r in result.value.recommendations]
         added = await ctx.queue.rpc(
             "complete_recommendations_v1",
-            {**base, "p_items": items, "p_model": result.model, "p_prompt_version": version, **_usage(result.usage)},
+            {
+                **base,
+                "p_items": items,
+                "p_model": result.model,
+                "p_prompt_version": version,
+                **usage_params(result.usage),
+            },
         )
         ctx.completed = True
-        _count_tokens(ctx, job.kind, result.usage)
+        count_tokens(ctx, job.kind, result.usage)
         log.info("recommendations added", extra={"job_id": job.id, "added": added, "proposed": len(items)})
         return None
 
@@ -116,10 +122,10 @@ class UserSummaryHandler:
                 "p_facts": [f.model_dump() for f in result.value.facts],
                 "p_model": result.model,
                 "p_prompt_version": version,
-                **_usage(result.usage),
+                **usage_params(result.usage),
             },
         )
         ctx.completed = True
-        _count_tokens(ctx, job.kind, result.usage)
+        count_tokens(ctx, job.kind, result.usage)
         log.info("memory updated", extra={"job_id": job.id, "facts": len(result.value.facts)})
         return None
