@@ -43,6 +43,8 @@ OPERATORS = frozenset(
 QUANTIFIABLE = frozenset(["eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"])
 IS_VALUES = {"null": "null", "not_null": "not null", "true": "true", "false": "false", "unknown": "unknown"}
 RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "not.or", "not.and"})
+# Nesting of embeds and of logic trees: far beyond real use, well within Python's recursion limit.
+MAX_DEPTH = 32
 # Aliases, JSON keys used as output names and embed names: plain names only (they become quoted identifiers).
 _NAME = re.compile(r"^[\w$ -]{1,63}$")
 
@@ -191,7 +193,9 @@ def parse_select(text: str) -> list[SelectItem]:
         raise query_error(f"failed to parse select parameter ({text})", str(exc)) from exc
 
 
-def _select_items(text: str) -> list[SelectItem]:
+def _select_items(text: str, depth: int = 0) -> list[SelectItem]:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"embedded resources nested deeper than {MAX_DEPTH} levels")
     items: list[SelectItem] = []
     for raw in split_top(text):
         part = raw.strip()
@@ -200,13 +204,13 @@ def _select_items(text: str) -> list[SelectItem]:
         if part == "*":
             items.append(Star())
         elif part.endswith(")") and "(" in part:
-            items.append(_embed(part))
+            items.append(_embed(part, depth))
         else:
             items.append(_column(part))
     return items
 
 
-def _embed(part: str) -> Embed | Column:
+def _embed(part: str, depth: int) -> Embed | Column:
     head, inner = part[: part.index("(")].strip(), part[part.index("(") + 1 : -1]
     if head.startswith("..."):
         raise ValueError("spread embeds are not supported")
@@ -227,7 +231,7 @@ def _embed(part: str) -> Embed | Column:
             hint = mark
         else:
             raise ValueError("empty embed hint")
-    return Embed(name, alias, hint, joined, _select_items(inner) if inner.strip() else [])
+    return Embed(name, alias, hint, joined, _select_items(inner, depth + 1) if inner.strip() else [])
 
 
 def _column(part: str) -> Column:
@@ -292,7 +296,9 @@ def parse_filter(key: str, value: str) -> tuple[tuple[str, ...], Condition]:
     return tuple(parts[:-1]), parse_operation(fld, value)
 
 
-def parse_logic(conjunction: str, text: str, negate: bool = False) -> Logic:
+def parse_logic(conjunction: str, text: str, negate: bool = False, depth: int = 0) -> Logic:
+    if depth > MAX_DEPTH:
+        raise query_error("failed to parse logic tree", f"logic trees nested deeper than {MAX_DEPTH} levels")
     if not (text.startswith("(") and text.endswith(")")):
         raise query_error(f"failed to parse logic tree ({text})", 'expected "("')
     try:
@@ -303,7 +309,8 @@ def parse_logic(conjunction: str, text: str, negate: bool = False) -> Logic:
     for part in parts:
         nested = re.match(r"^(not\.)?(and|or)\(", part)
         if nested:
-            items.append(parse_logic(nested.group(2), part[len(nested.group(0)) - 1 :], bool(nested.group(1))))
+            inner = part[len(nested.group(0)) - 1 :]
+            items.append(parse_logic(nested.group(2), inner, bool(nested.group(1)), depth + 1))
             continue
         name, dot, rest = part.partition(".")
         if not dot:

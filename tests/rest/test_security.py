@@ -88,6 +88,9 @@ INJECTIONS = [
     ("limit", "1;drop table public.todos"),
     ("on_conflict", "id) do nothing; drop table public.todos; --"),
     ("columns", 'title"); drop table public.todos; --'),
+    ("select", "notes(" * 600 + "id" + ")" * 600),
+    ("or", "(" + "or(" * 600 + "id.eq.1" + ")" * 600 + ")"),
+    ("select", "x" * 60_000),
 ]
 
 
