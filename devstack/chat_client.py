@@ -23,7 +23,9 @@ from realtime import RealtimeSubscribeStates
 from realtime.types import RealtimeChannelOptions
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError
+from supabase_auth.types import Session
 
+from devstack.checkin_client import run_checkin
 from devstack.settings import DEMO_ANON_KEY
 
 DEMO_EMAIL = "demo@coachbase.local"
@@ -66,7 +68,7 @@ class Stream:
             print(text, end="", flush=True)
 
 
-async def sign_in(client: AsyncClient, email: str, password: str) -> str:
+async def sign_in(client: AsyncClient, email: str, password: str) -> Session:
     try:
         session = (await client.auth.sign_in_with_password({"email": email, "password": password})).session
     except AuthApiError:
@@ -76,7 +78,7 @@ async def sign_in(client: AsyncClient, email: str, password: str) -> str:
         session = response.session
     if session is None:
         raise SystemExit("could not sign in (is email confirmation on?)")
-    return session.access_token
+    return session
 
 
 async def pick_coach(client: AsyncClient, slug: str | None) -> dict[str, Any]:
@@ -95,17 +97,17 @@ async def pick_coach(client: AsyncClient, slug: str | None) -> dict[str, Any]:
     return dict(coaches[index])
 
 
-async def converse(client: AsyncClient, token: str, coach: dict[str, Any]) -> None:
+async def converse(client: AsyncClient, session: Session, coach: dict[str, Any]) -> None:
     conversation = rows(await client.table("conversations").insert({"coach_id": coach["id"]}).execute())[0]
     stream = Stream()
     channel = client.channel(f"conversation:{conversation['id']}", private_channel())
     channel.on_broadcast("delta", lambda p: stream.delta(p.get("payload", p)))
     channel.on_broadcast("done", lambda p: stream.done.set())
     joined = asyncio.Event()
-    await client.realtime.set_auth(token)
+    await client.realtime.set_auth(session.access_token)
     await channel.subscribe(lambda s, e: joined.set() if s == RealtimeSubscribeStates.SUBSCRIBED else None)
     await asyncio.wait_for(joined.wait(), 10)
-    print(f"\n{coach['name']}: {coach['intro']}\n(type /quit to leave)\n")
+    print(f"\n{coach['name']}: {coach['intro']}\n(/checkin [area] to check in, /quit to leave)\n")
     while True:
         try:
             text = (await asyncio.to_thread(input, "you> ")).strip()
@@ -113,7 +115,10 @@ async def converse(client: AsyncClient, token: str, coach: dict[str, Any]) -> No
             break
         if text in ("/quit", "/exit"):
             break
-        if text:
+        if text.startswith("/checkin"):
+            slug = text.split(maxsplit=1)[1] if " " in text else None
+            await run_checkin(client, session.user.id, slug)
+        elif text:
             await exchange(client, conversation["id"], coach["name"], text, stream)
 
 
@@ -155,9 +160,9 @@ async def main_async(args: argparse.Namespace) -> None:
         options = AsyncClientOptions(auto_refresh_token=True, httpx_client=http)
         client = await acreate_client(url, key, options=options)
         try:
-            token = await sign_in(client, args.email, args.password)
+            session = await sign_in(client, args.email, args.password)
             coach = await pick_coach(client, args.coach)
-            await converse(client, token, coach)
+            await converse(client, session, coach)
         finally:
             await client.realtime.close()
 

@@ -37,3 +37,33 @@ async def test_terminal_chat_streams_a_reply(stack: Stack, start_worker: Callabl
     assert proc.returncode == 0, text
     assert "Maya:" in text  # the coach's intro
     assert "Echo: How do I start a morning routine?" in text
+
+
+async def test_terminal_checkin_shows_analysis_and_recommendations(
+    stack: Stack, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker()
+    env = {**os.environ, "SUPABASE_URL": stack.api_url, "SUPABASE_ANON_KEY": stack.anon_key}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "devstack.chat_client",
+        "--coach",
+        "maya",
+        "--email",
+        f"checkin-{uuid.uuid4().hex[:8]}@example.com",
+        "--password",
+        "a-long-password",
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    # Every question takes its default (an empty line); then leave.
+    script = b"/checkin sleep\n" + b"\n" * 12 + b"/quit\n"
+    output, _ = await asyncio.wait_for(proc.communicate(script), 90)
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "Analysis: [fake] summary" in text
+    assert "→ [1] [fake 1] title" in text
