@@ -145,3 +145,27 @@ def http(rest: RestStack) -> httpx.Client:
     # Anon: writes hit RLS (401) but every read/parse path is exercised; nothing is ever changed.
     with httpx.Client(headers={"apikey": SETTINGS.anon_key}, timeout=30) as client:
         yield client  # type: ignore[misc]
+
+
+NAMES = ["id", "title", "data", "notes", "authors", "author_id", "todos_author_id_fkey", "k", "0", "text", "int", "x"]
+PUNCTUATION = ["(", ")", ",", ":", "::", "!", "!inner", "->", "->>", "*", ".", '"', "'", "eq", "in", "or", "not", " "]
+TOKENS = st.sampled_from([*NAMES, *PUNCTUATION])
+SENTENCES = st.lists(TOKENS, max_size=14).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    select=SENTENCES,
+    key=st.sampled_from(["id", "title", "data->>k", "notes.body", "or", "and", "not.or", "order", "notes.order"])
+    | SENTENCES,
+    value=SENTENCES,
+    method=st.sampled_from(["GET", "HEAD", "PATCH", "DELETE"]),
+)
+def test_grammar_shaped_query_strings_never_500(
+    rest: RestStack, http: httpx.Client, select: str, key: str, value: str, method: str
+) -> None:
+    params = [("select", select), (key, value)]
+    response = http.request(
+        method, f"{rest.api_url}/rest/v1/todos", params=params, json={"n": 1} if method == "PATCH" else None
+    )
+    assert response.status_code < 500, (params, response.text)
