@@ -101,15 +101,36 @@ class ChangeFeed:
         self._task = asyncio.create_task(self._run(), name="devstack-realtime-feed")
 
     async def stop(self) -> None:
+        """Stop polling and drop the slot from a fresh session (the polling one may be mid-query)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._conn is not None and not self._conn.is_closed():
-            try:
-                await self._conn.execute("select pg_drop_replication_slot($1)", self.slot)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("could not drop the realtime slot", extra={"slot": self.slot, "error": str(exc)})
-            await self._conn.close()
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+        if self.slot is None:
+            return
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=5)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("could not drop the realtime slot", extra={"slot": self.slot, "error": str(exc)})
+            return
+        try:
+            for _ in range(50):  # the terminated backend releases the slot within moments
+                dropped = await conn.fetchval(
+                    "select count(pg_drop_replication_slot(slot_name)) from pg_replication_slots"
+                    " where slot_name = $1 and not active",
+                    self.slot,
+                )
+                exists = await conn.fetchval(
+                    "select count(*) from pg_replication_slots where slot_name = $1", self.slot
+                )
+                if dropped or not exists:
+                    return
+                await asyncio.sleep(0.05)
+            log.warning("could not drop the realtime slot: still active", extra={"slot": self.slot})
+        finally:
+            await conn.close()
 
     async def _run(self) -> None:
         delay = 0.1

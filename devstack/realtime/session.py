@@ -96,19 +96,22 @@ class Session:
         await self.ws.accept()
         self._main = asyncio.current_task()
         sender = asyncio.create_task(self._send_loop())
+        overflowed = False
         try:
             await self._receive_loop()
         except asyncio.CancelledError:
             if not self._dropped:
                 raise
+            overflowed = True
             if self._main is not None:
                 self._main.uncancel()
         finally:
+            self._dropped = True  # from now on frames for this socket are discarded
             sender.cancel()
             for channel in list(self.channels.values()):
                 self._forget(channel)
             with contextlib.suppress(Exception):
-                await self.ws.close(1000 if not self._dropped else 1011)
+                await self.ws.close(1011 if overflowed else 1000)
 
     async def _receive_loop(self) -> None:
         idle = self.services.settings.realtime_idle_timeout_s
