@@ -83,6 +83,7 @@ class Embed:
     hint: str | None
     inner: bool
     select: list[Column | Star | Embed]
+    spread: bool = False  # `...rel(cols)`: the columns of a to-one embed join the parent's
 
     @property
     def key(self) -> str:
@@ -212,8 +213,8 @@ def _select_items(text: str, depth: int = 0) -> list[SelectItem]:
 
 def _embed(part: str, depth: int) -> Embed | Column:
     head, inner = part[: part.index("(")].strip(), part[part.index("(") + 1 : -1]
-    if head.startswith("..."):
-        raise ValueError("spread embeds are not supported")
+    spread = head.startswith("...")
+    head = head.removeprefix("...").strip()
     alias = None
     if ":" in head:
         alias, head = (s.strip() for s in head.split(":", 1))
@@ -231,7 +232,9 @@ def _embed(part: str, depth: int) -> Embed | Column:
             hint = mark
         else:
             raise ValueError("empty embed hint")
-    return Embed(name, alias, hint, joined, _select_items(inner, depth + 1) if inner.strip() else [])
+    if spread and alias:
+        raise ValueError("a spread embed takes no alias")
+    return Embed(name, alias, hint, joined, _select_items(inner, depth + 1) if inner.strip() else [], spread)
 
 
 def _column(part: str) -> Column:

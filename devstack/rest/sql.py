@@ -139,9 +139,12 @@ class ReadBuilder:
         row = self.alias()
         self.laterals[(alias, embed.key)] = lateral
         lat = quote_ident(lateral)
+        join_kind = "inner join lateral" if embed.inner else "left join lateral"
+        if embed.spread:
+            spread = self._spread(source, embed, child, lat, rel.to_one)
+            return spread, f"{join_kind} ({body_one(row, inner)}) as {lat} on true"
         if rel.to_one:
-            body = f"select pg_catalog.row_to_json({row}.*) as pgrst_v from ({inner}) as {row}"
-            join_kind = "inner join lateral" if embed.inner else "left join lateral"
+            body = body_one(row, inner)
             return f"{lat}.pgrst_v as {quote_ident(embed.key)}", f"{join_kind} ({body}) as {lat} on true"
         body = f"select pg_catalog.json_agg({row}) as pgrst_v from ({inner}) as {row}"
         if embed.inner:
@@ -149,6 +152,32 @@ class ReadBuilder:
         else:
             join = f"left join lateral ({body}) as {lat} on true"
         return f"coalesce({lat}.pgrst_v, '[]') as {quote_ident(embed.key)}", join
+
+    def _spread(self, source: Source, embed: Embed, child: Source, lat: str, to_one: bool) -> str:
+        """`...rel(a, b)`: the embedded row's keys as the parent's own columns (to-one relationships only)."""
+        if not to_one:
+            raise ApiError(
+                400,
+                "PGRST119",
+                f"A spread operation on '{embed.name}' is not possible",
+                f"'{source.label}' and '{embed.name}' do not form a many-to-one or one-to-one relationship",
+            )
+        names = self.output_names(child, embed.select)
+        return ", ".join(f"({lat}.pgrst_v -> {self.params.add(n)}) as {quote_ident(n)}" for n in names)
+
+    def output_names(self, source: Source, items: list[SelectItem]) -> list[str]:
+        names: list[str] = []
+        for item in items or [Star()]:
+            if isinstance(item, Star):
+                names.extend(source.columns)
+            elif isinstance(item, Column):
+                names.append(item.alias or item.field.output_name)
+            elif item.spread and source.table is not None:
+                target = self.cache.relationship(source.table, item.name, item.hint).target
+                names.extend(self.output_names(Source(target.name, target.columns, target), item.select))
+            else:
+                names.append(item.key)
+        return names
 
     # -- filters, order, range ---------------------------------------------------------------------------
 
@@ -223,6 +252,10 @@ class ReadBuilder:
     def range(self, limit: int | None, offset: int) -> str:
         sql = f" limit {self.params.add(limit, '::int8')}" if limit is not None else ""
         return sql + (f" offset {self.params.add(offset, '::int8')}" if offset else "")
+
+
+def body_one(row: str, inner: str) -> str:
+    return f"select pg_catalog.row_to_json({row}.*) as pgrst_v from ({inner}) as {row}"
 
 
 def read_statement(

@@ -264,3 +264,13 @@ def test_select_tolerates_spaces_and_newlines(anon: Client) -> None:
 def test_options_lists_methods(rest: RestStack) -> None:
     response = httpx.options(f"{rest.api_url}/rest/v1/todos", headers={"apikey": SETTINGS.anon_key})
     assert response.status_code == 200 and "PATCH" in response.headers["allow"]
+
+
+def test_spread_of_a_to_one_embed(anon: Client) -> None:
+    rows = anon.table("todos").select("id, ...authors!author_id(author:name)").in_("id", [1, 4]).order("id").execute()
+    assert rows.data == [{"id": 1, "author": "Ana"}, {"id": 4, "author": None}]
+    inner = anon.table("todos").select("id, ...authors!author_id!inner(name)").in_("id", [1, 4]).execute()
+    assert inner.data == [{"id": 1, "name": "Ana"}]
+    with pytest.raises(APIError) as err:
+        anon.table("authors").select("id, ...todos!author_id(title)").execute()
+    assert err.value.code == "PGRST119"
