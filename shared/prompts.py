@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +73,14 @@ class ChatPromptSettings:
     model: str
     history_budget_tokens: int = 6000
     history_limit: int = 60  # turns chat_reply_context_v1 returns at most
+
+
+def with_operator_settings(context: dict[str, Any], settings: ChatPromptSettings) -> ChatPromptSettings:
+    """The history budget from internal.settings (reply.history_token_budget) when operators set one."""
+    budget = (context.get("settings") or {}).get("reply.history_token_budget")
+    if isinstance(budget, int) and budget > 0:
+        return replace(settings, history_budget_tokens=budget)
+    return settings
 
 
 def needs_compaction(context: dict[str, Any], settings: ChatPromptSettings) -> bool:

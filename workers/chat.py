@@ -12,7 +12,7 @@ from typing import Any
 from shared.broadcast import Broadcaster
 from shared.llm.base import Completion, LLMProvider, TextDelta
 from shared.models import ChatReplyPayload, Job
-from shared.prompts import ChatPromptSettings, build_chat_prompt, needs_compaction
+from shared.prompts import ChatPromptSettings, build_chat_prompt, needs_compaction, with_operator_settings
 from workers.queue import LeaseLost
 from workers.runtime import JobContext
 
@@ -57,11 +57,13 @@ class ChatReplyHandler:
         payload = ChatReplyPayload.model_validate(job.payload)
         worker = ctx.queue.worker_id
         context = await ctx.queue.rpc("chat_reply_context_v1", {"p_job_id": job.id, "p_worker": worker})
-        prompt, prompt_version = build_chat_prompt(context, self.prompt_settings)
+        prompt_settings = with_operator_settings(context, self.prompt_settings)
+        prompt, prompt_version = build_chat_prompt(context, prompt_settings)
+        timing = context.get("settings") or {}
         topic = f"conversation:{payload.conversation_id}"
         reply_id = str(payload.assistant_message_id)
         try:
-            final = await self._stream(job, ctx, prompt, topic, reply_id)
+            final = await self._stream(job, ctx, prompt, topic, reply_id, timing)
         except LeaseLost:
             raise
         except Exception as exc:
@@ -69,7 +71,7 @@ class ChatReplyHandler:
             error = {"message_id": reply_id, "retrying": retrying, "error": type(exc).__name__}
             await self.broadcaster.send(topic, "error", error)
             raise
-        if needs_compaction(context, self.prompt_settings):
+        if needs_compaction(context, prompt_settings):
             await ctx.queue.rpc("request_conversation_summary_v1", {"p_job_id": job.id, "p_worker": worker})
         await ctx.queue.rpc(
             "complete_chat_reply_v1",
@@ -97,8 +99,13 @@ class ChatReplyHandler:
             ctx.metrics.inc("coachbase_llm_tokens_total", value, kind=job.kind, type=kind)
         return None
 
-    async def _stream(self, job: Job, ctx: JobContext, prompt: Any, topic: str, reply_id: str) -> Completion:
-        batcher = DeltaBatcher(self.broadcaster, topic, reply_id, self.delta_interval)
+    async def _stream(
+        self, job: Job, ctx: JobContext, prompt: Any, topic: str, reply_id: str, timing: dict[str, Any]
+    ) -> Completion:
+        """Stream the reply; internal.settings' reply.delta_interval_ms / checkpoint_interval_ms win over env."""
+        interval = _seconds(timing.get("reply.delta_interval_ms"), self.delta_interval)
+        checkpoint_every = _seconds(timing.get("reply.checkpoint_interval_ms"), self.checkpoint_seconds)
+        batcher = DeltaBatcher(self.broadcaster, topic, reply_id, interval)
         parts: list[str] = []
         final: Completion | None = None
         last_checkpoint = time.monotonic()
@@ -107,7 +114,7 @@ class ChatReplyHandler:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     await batcher.add(event.text)
-                    if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                    if time.monotonic() - last_checkpoint >= checkpoint_every:
                         await self._checkpoint(job, ctx, reply_id, "".join(parts))
                         last_checkpoint = time.monotonic()
                 else:
@@ -130,3 +137,7 @@ class ChatReplyHandler:
             raise
         except Exception as exc:  # a missed checkpoint only delays catch-up; the final write is what counts
             log.warning("checkpoint failed", extra={"job_id": job.id, "error": repr(exc)})
+
+
+def _seconds(milliseconds: Any, default: float) -> float:
+    return milliseconds / 1000 if isinstance(milliseconds, int | float) and milliseconds > 0 else default

@@ -138,7 +138,7 @@ declare
 begin
   if reply.status <> 'complete' then
     update public.messages
-       set content = p_content,
+       set content = left(p_content, 32000),
            status = 'complete',
            model = p_model,
            prompt_version = p_prompt_version,

@@ -43,6 +43,10 @@ begin
                   from public.profiles p where p.id = message.user_id),
     'memory', (select jsonb_build_object('summary', s.summary, 'key_facts', s.key_facts)
                  from public.user_summaries s where s.user_id = message.user_id),
+    -- Operator settings of replies (internal.settings), null when not set.
+    'settings', (select coalesce(jsonb_object_agg(s.key, s.value), '{}'::jsonb) from internal.settings s
+                  where s.key in ('reply.history_token_budget', 'reply.delta_interval_ms',
+                                  'reply.checkpoint_interval_ms')),
     -- Latest turns up to the message being answered, after what the conversation summary covers.
     'history', coalesce((
       select jsonb_agg(jsonb_build_object('role', h.role, 'content', h.content) order by h.created_at)
