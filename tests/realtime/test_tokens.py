@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -9,6 +10,7 @@ import pytest
 import websockets
 
 from devstack.tokens import encode, now
+from tests.conftest import SETTINGS
 from tests.realtime.clients import Inbox, client, subscribe
 from tests.realtime.conftest import RtStack
 
@@ -70,3 +72,12 @@ async def test_a_bad_apikey_is_refused_at_connect(rt_stack: RtStack, apikey: str
         async with websockets.connect(f"{rt_stack.ws_url}?apikey={apikey}&vsn=1.0.0"):
             pass
     assert refused.value.response.status_code == 401
+
+
+async def test_opaque_publishable_key_stands_for_the_anon_key(rt_stack: RtStack) -> None:
+    key = SETTINGS.publishable_key
+    async with websockets.connect(f"{rt_stack.ws_url}?apikey={key}&vsn=1.0.0") as ws:
+        join = {"event": "phx_join", "topic": "realtime:opaque", "ref": "1", "join_ref": "1"}
+        await ws.send(json.dumps({**join, "payload": {"config": {}, "access_token": key}}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert reply["payload"] == {"status": "ok", "response": {"postgres_changes": []}}

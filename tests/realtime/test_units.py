@@ -1,0 +1,99 @@
+"""Pure pieces of the Realtime server: pgoutput decoding, value conversion and binding filters."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from devstack.realtime import pgoutput
+from devstack.realtime.filters import FilterError, parse
+from devstack.realtime.values import PgType, convert, make_type
+
+
+def _type(name: str, *, category: str = "N", elem: str | None = None) -> PgType:
+    row = {"oid": 1, "typname": name, "typtype": "b", "typcategory": category, "basename": None, "elemname": elem}
+    return make_type({**row, "sqltype": name})
+
+
+@pytest.mark.parametrize(
+    ("type_name", "text", "expected"),
+    [
+        ("int8", "12", 12),
+        ("numeric", "0.1", 0.1),
+        ("numeric", "NaN", "NaN"),
+        ("float8", "Infinity", "Infinity"),
+        ("bool", "f", False),
+        ("jsonb", '{"a": [1]}', {"a": [1]}),
+        ("timestamp", "2024-02-29 13:14:15.5", "2024-02-29T13:14:15.5"),
+        ("timestamptz", "2024-02-29 11:14:15.123456+00", "2024-02-29T11:14:15.123456+00:00"),
+        ("bytea", "\\x0102ff", "\\x0102ff"),
+        ("interval", "1 day 02:03:04", "1 day 02:03:04"),
+    ],
+)
+def test_values_convert_like_to_jsonb(type_name: str, text: str, expected: object) -> None:
+    assert convert(_type(type_name), text) == expected
+
+
+def test_arrays_convert_element_wise() -> None:
+    assert convert(_type("_int4", category="A", elem="int4"), "{1,NULL,3}") == [1, None, 3]
+    assert convert(_type("_text", category="A", elem="text"), '{"a b","c,d",NULL,"q\\"x"}') == [
+        "a b",
+        "c,d",
+        None,
+        'q"x',
+    ]
+    assert convert(_type("_int4", category="A", elem="int4"), "{{1,2},{3,4}}") == [[1, 2], [3, 4]]
+
+
+def test_filters_compare_with_the_column_type() -> None:
+    types = {"n": _type("int4"), "s": _type("text")}
+    (gt,) = parse("n=gt.9")
+    assert gt.holds({"n": "10"}, types)  # 10 > 9 as numbers, not as strings
+    (inside,) = parse("s=in.(a,b)")
+    assert inside.holds({"s": "b"}, types) and not inside.holds({"s": "c"}, types)
+    (negated,) = parse("s=not.eq.a")
+    assert negated.holds({"s": "b"}, types)
+    (is_null,) = parse("s=is.null")
+    assert is_null.holds({"s": None}, types)
+    assert gt.holds({}, types)  # a column the change does not carry (DELETE key only) lets it through
+    both = parse("n=gt.1,s=eq.x")
+    assert len(both) == 2
+
+
+@pytest.mark.parametrize("text", ["undefined", "n=foo.1", "n=in.1,2", "=eq.1"])
+def test_bad_filters_are_refused(text: str) -> None:
+    with pytest.raises(FilterError):
+        parse(text)
+
+
+def _tuple(*values: str | None) -> bytes:
+    out = struct.pack("!h", len(values))
+    for value in values:
+        if value is None:
+            out += b"n"
+        else:
+            out += b"t" + struct.pack("!i", len(value)) + value.encode()
+    return out
+
+
+def test_pgoutput_messages_decode() -> None:
+    relation = (
+        b"R" + struct.pack("!I", 16400) + b"public\0items\0d" + struct.pack("!h", 2)
+        + struct.pack("!b", 1) + b"id\0" + struct.pack("!Ii", 20, -1)
+        + struct.pack("!b", 0) + b"body\0" + struct.pack("!Ii", 25, -1)
+    )  # fmt: skip
+    decoded = pgoutput.decode(relation)
+    assert isinstance(decoded, pgoutput.Relation)
+    assert (decoded.schema, decoded.name, [c.is_key for c in decoded.columns]) == ("public", "items", [True, False])
+
+    insert = pgoutput.decode(b"I" + struct.pack("!I", 16400) + b"N" + _tuple("1", "hi"))
+    assert insert == pgoutput.RowChange("INSERT", 16400, ["1", "hi"], None, False)
+    update = pgoutput.decode(b"U" + struct.pack("!I", 16400) + b"K" + _tuple("1", None) + b"N" + _tuple("2", "x"))
+    assert isinstance(update, pgoutput.RowChange) and update.old == ["1", None] and update.old_is_key
+    delete = pgoutput.decode(b"D" + struct.pack("!I", 16400) + b"O" + _tuple("1", "hi"))
+    assert isinstance(delete, pgoutput.RowChange) and delete.kind == "DELETE" and not delete.old_is_key
+    commit = pgoutput.decode(b"C" + struct.pack("!bQQq", 0, 100, 200, 0))
+    assert isinstance(commit, pgoutput.Commit) and commit.end_lsn == 200
+    assert commit.commit_time == pgoutput.PG_EPOCH
+    assert pgoutput.decode(b"Y" + b"\0" * 8) is None
