@@ -133,3 +133,15 @@ async def test_broadcast_changes_trigger(rt_stack: RtStack) -> None:
         assert (payload["schema"], payload["table"]) == ("public", "rt_items")
         assert payload["record"]["n"] == 42
         assert payload["old_record"] is None
+
+
+async def test_a_new_token_without_read_permission_closes_a_private_channel(rt_stack: RtStack) -> None:
+    user_a, user_b = str(uuid.uuid4()), str(uuid.uuid4())
+    async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user_a)) as supabase:
+        channel = supabase.channel(f"user:{user_a}", _options(private=True))
+        states = await subscribe(channel, expect_postgres=False)
+        await supabase.realtime.set_auth(rt_stack.user_token(user_b))
+        state, error = await states.next()
+        assert state.value == "CHANNEL_ERROR"
+        assert "You no longer have permission to read from this Channel topic" in str(error)
+        assert (await states.next())[0].value == "CLOSED"
