@@ -10,7 +10,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-$(shell cat $(JS_DIR)/package.json $(JS_DIR)/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help dev chat test lint format db-reset migrate status bench clean venv
+.PHONY: help dev chat test lint format db-reset migrate status bench chaos clean venv
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,9 @@ migrate: $(VENV_STAMP) ## Apply pending migrations to the local database
 
 status: $(VENV_STAMP) ## Print URLs and keys, like `supabase status`
 	@$(BIN)/python -m devstack status
+
+chaos: $(VENV_STAMP) ## Break workers, gateway and Postgres under load; check nothing is lost (CHAOS_ARGS="--seconds 300")
+	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 
 bench: $(VENV_STAMP) ## Run the benchmarks (report under bench/results/)
 	$(BIN)/python -m bench

@@ -205,11 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft-ms", type=float, default=0)
     parser.add_argument("--tokens-per-second", type=float, default=0)
     parser.add_argument("--slow-chunk-seconds", type=float, default=1.0)
+    parser.add_argument("--timeout-seconds", type=float, default=30.0, help="how long [[timeout]] stalls")
     args = parser.parse_args(argv)
     config = FakeModelConfig(
         ttft_seconds=args.ttft_ms / 1000,
         tokens_per_second=args.tokens_per_second,
         slow_chunk_seconds=args.slow_chunk_seconds,
+        timeout_seconds=args.timeout_seconds,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 

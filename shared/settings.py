@@ -36,6 +36,7 @@ class WorkerSettings(BaseSettings):
     # Model per job kind; a prompt template's own model wins when set.
     chat_model: str = Field(default="claude-sonnet-4-5", validation_alias="COACHBASE_CHAT_MODEL")
     analysis_model: str = Field(default="claude-haiku-4-5", validation_alias="COACHBASE_ANALYSIS_MODEL")
+    llm_timeout_seconds: float = Field(default=120.0, gt=0, le=600, validation_alias="COACHBASE_LLM_TIMEOUT_SECONDS")
 
     worker_id: str | None = Field(default=None, validation_alias="COACHBASE_WORKER_ID")
     concurrency: int = Field(default=16, ge=1, le=512, validation_alias="COACHBASE_CONCURRENCY")

@@ -18,12 +18,16 @@ def make_provider(settings: WorkerSettings) -> LLMProvider:
     if kind == "anthropic":
         assert settings.anthropic_api_key is not None
         log.info("LLM provider: Anthropic", extra={"base_url": settings.anthropic_base_url or "default"})
-        return AnthropicProvider(settings.anthropic_api_key.get_secret_value(), base_url=settings.anthropic_base_url)
+        return AnthropicProvider(
+            settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,
+            timeout=settings.llm_timeout_seconds,
+        )
     if kind == "openai":
         assert settings.openai_base_url is not None
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "local"
         log.info("LLM provider: OpenAI-compatible", extra={"base_url": settings.openai_base_url})
-        return OpenAICompatibleProvider(settings.openai_base_url, key)
+        return OpenAICompatibleProvider(settings.openai_base_url, key, timeout=settings.llm_timeout_seconds)
     log.warning(
         "OFFLINE MODE: no LLM key is configured (set ANTHROPIC_API_KEY or OPENAI_BASE_URL); replies are "
         "generated locally and stamped model='offline'"
