@@ -71,15 +71,20 @@ class Change:
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
-def _matching_ids(channel: Channel, change: Change) -> list[int]:
+Select = tuple[str, ...] | None
+Members = list[tuple[Channel, Select, list[int]]]
+
+
+def _matching(channel: Channel, change: Change) -> dict[Select, list[int]]:
+    """Ids of the channel's bindings that want this change, grouped by their column selection."""
     table = change.table
-    ids: list[int] = []
+    groups: dict[Select, list[int]] = defaultdict(list)
     for binding in channel.bindings:
         if binding.matches(table.schema, table.name, change.kind) and all(
             c.holds(change.filter_record, table.types) for c in binding.conditions
         ):
-            ids.append(binding.id)
-    return ids
+            groups[binding.select].append(binding.id)
+    return groups
 
 
 class ChangeDispatcher:
@@ -94,17 +99,14 @@ class ChangeDispatcher:
         await conn.execute(RLS_FUNCTION)
 
     async def dispatch(self, conn: asyncpg.Connection, change: Change, channels: list[Channel]) -> None:
-        by_role: dict[str, list[tuple[Channel, list[int]]]] = defaultdict(list)
+        by_role: dict[str, Members] = defaultdict(list)
         for channel in channels:
-            ids = _matching_ids(channel, change)
-            if ids:
-                by_role[channel.role].append((channel, ids))
+            for select, ids in _matching(channel, change).items():
+                by_role[channel.role].append((channel, select, ids))
         for role, members in by_role.items():
             await self._dispatch_role(conn, change, role, members)
 
-    async def _dispatch_role(
-        self, conn: asyncpg.Connection, change: Change, role: str, members: list[tuple[Channel, list[int]]]
-    ) -> None:
+    async def _dispatch_role(self, conn: asyncpg.Connection, change: Change, role: str, members: Members) -> None:
         table = change.table
         columns = await self.catalog.selectable(conn, table, role)
         error = None
@@ -114,22 +116,22 @@ class ChangeDispatcher:
             error = "Error 401: Unauthorized"
         if error is not None:
             data = self._error_data(change, error)
-            for channel, ids in members:
+            for channel, _, ids in members:
                 _send(channel, ids, data)
             return
         if table.rls and change.kind != "DELETE" and not await self.catalog.bypasses_rls(conn, role):
             members = await self._visible(conn, change, role, members)
-        if members:
-            data = self._data(change, columns)
-            for channel, ids in members:
-                _send(channel, ids, data)
+        payloads: dict[Select, dict[str, Any]] = {}
+        for channel, select, ids in members:
+            if select not in payloads:
+                visible = columns if select is None else columns & {*select, *table.pk}
+                payloads[select] = self._data(change, frozenset(visible))
+            _send(channel, ids, payloads[select])
 
-    async def _visible(
-        self, conn: asyncpg.Connection, change: Change, role: str, members: list[tuple[Channel, list[int]]]
-    ) -> list[tuple[Channel, list[int]]]:
+    async def _visible(self, conn: asyncpg.Connection, change: Change, role: str, members: Members) -> Members:
         """The members whose claims let them SELECT the row, one query per distinct claims."""
         table = change.table
-        claim_sets = sorted({channel.claims_json for channel, _ in members})
+        claim_sets = sorted({channel.claims_json for channel, _, _ in members})
         keys = [change.new.get(col) for col in table.pk]
         allowed = await conn.fetchval(
             "select pg_temp.devstack_rls_visible($1, $2, $3, $4)",
@@ -139,7 +141,7 @@ class ChangeDispatcher:
             claim_sets,
         )
         visible = {claims for claims, ok in zip(claim_sets, allowed, strict=True) if ok}
-        return [(channel, ids) for channel, ids in members if channel.claims_json in visible]
+        return [member for member in members if member[0].claims_json in visible]
 
     def _error_data(self, change: Change, error: str) -> dict[str, Any]:
         table = change.table

@@ -36,6 +36,7 @@ class Binding:
     schema: str
     table: str  # "*" for every table of the schema
     conditions: tuple[Condition, ...]
+    select: tuple[str, ...] | None = None  # only these columns (and the primary key) in the payload
 
     def matches(self, schema: str, table: str, kind: str) -> bool:
         return (

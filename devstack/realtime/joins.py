@@ -70,12 +70,19 @@ def _binding(params: dict[str, Any]) -> Binding:
     schema, table = params.get("schema"), params.get("table")
     if schema is None and table is None:
         raise FilterError("No subscription params provided. Please provide at least a `schema` or `table`")
+    select = params.get("select")
+    if select is not None and not isinstance(select, list):
+        raise FilterError('Error parsing `select` params: expected a list of column name strings, e.g. ["col1"]')
+    columns = tuple(c for c in select or () if isinstance(c, str)) or None
+    if columns and "*" in (schema, table):
+        raise FilterError("Column selection is not supported for wildcard subscriptions")
     return Binding(
         id=binding_id(params),
         event=event if event in EVENTS else "*",
         schema=str(schema or "public"),
         table=str(table or "*"),
         conditions=parse(params.get("filter")),
+        select=columns,
     )
 
 

@@ -181,3 +181,20 @@ async def test_a_thousand_inserts_in_one_transaction_arrive_in_commit_order(rt_s
         )
         received = [p["data"]["record"]["n"] for p in await inbox.take(1000)]
         assert received == list(range(1, 1001))
+
+
+async def test_select_trims_the_payload_to_the_chosen_columns_and_the_key(rt_stack: RtStack) -> None:
+    label = f"sel-{uuid.uuid4().hex[:6]}"
+    async with client(rt_stack, rt_stack.service_role_key) as supabase:
+        slim, full = Inbox(), Inbox()
+        channel = (
+            supabase.channel(label)
+            .on_postgres_changes("INSERT", slim, table="rt_items", filter=f"label=eq.{label}", select=["n"])
+            .on_postgres_changes("INSERT", full, table="rt_items", filter=f"label=eq.{label}")
+        )
+        await subscribe(channel)
+        await rt_stack.execute("insert into public.rt_items (n, label) values (5, $1)", label)
+        data = (await slim.next())["data"]
+        assert set(data["record"]) == {"id", "n"}
+        assert [c["name"] for c in data["columns"]] == ["id", "n"]
+        assert "label" in (await full.next())["data"]["record"]
