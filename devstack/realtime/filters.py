@@ -1,7 +1,8 @@
 """The `filter` of a postgres_changes binding (`col=op.value`), parsed once and checked per change.
 
-Operators eq, neq, lt, lte, gt, gte, in (as in supabase/realtime's check_equality_op), plus `is.null` /
-`is.true` / `is.false` and the `not.` prefix; several filters joined by commas must all hold. The value is
+Operators eq, neq, lt, lte, gt, gte, in (as in supabase/realtime's check_equality_op), plus like, ilike,
+match, imatch (POSIX regex, approximated with Python's `re`), isdistinct, `is.null` / `is.true` /
+`is.false` and the `not.` prefix; several filters joined by commas must all hold. The value is
 converted with the column's type so numbers compare as numbers. A filter on a column the change does not
 carry (a DELETE's non-key column) lets the change through, as the real server does.
 """
@@ -9,6 +10,7 @@ carry (a DELETE's non-key column) lets the change through, as the real server do
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,31 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
     "gte": operator.ge,
 }
-OPERATORS = {*COMPARISONS, "in", "is"}
+PATTERNS = {"like", "ilike", "match", "imatch"}
+OPERATORS = {*COMPARISONS, *PATTERNS, "in", "is", "isdistinct"}
+
+
+def _like_regex(pattern: str) -> str:
+    """A SQL LIKE pattern (% and _, backslash escapes) as an anchored regular expression."""
+    out, escaped = [], False
+    for char in pattern:
+        if escaped:
+            out.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            out.append({"%": ".*", "_": "."}.get(char, re.escape(char)))
+    return "^" + "".join(out) + "$"
+
+
+def _pattern_holds(op: str, pattern: str, text: str) -> bool:
+    flags = re.IGNORECASE if op in ("ilike", "imatch") else 0
+    regex = _like_regex(pattern) if op in ("like", "ilike") else pattern
+    try:
+        return re.search(regex, text, flags | re.DOTALL) is not None
+    except re.error:
+        return False
 
 
 class FilterError(ValueError):
@@ -48,8 +74,12 @@ class Condition:
         if self.op == "is":
             target = {"null": None, "true": "t", "false": "f"}.get(str(self.value).lower(), self.value)
             return raw == target
+        if self.op == "isdistinct":
+            return raw is None or convert(pg_type, raw) != convert(pg_type, str(self.value))
         if raw is None:
             return False
+        if self.op in PATTERNS:
+            return _pattern_holds(self.op, str(self.value), raw)
         actual = convert(pg_type, raw)
         try:
             if self.op == "in":

@@ -97,3 +97,22 @@ def test_pgoutput_messages_decode() -> None:
     assert isinstance(commit, pgoutput.Commit) and commit.end_lsn == 200
     assert commit.commit_time == pgoutput.PG_EPOCH
     assert pgoutput.decode(b"Y" + b"\0" * 8) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("s=like.ab%", "abc", True),
+        ("s=like.a_c", "abc", True),
+        ("s=like.a_c", "abbc", False),
+        ("s=ilike.AB%", "abc", True),
+        ("s=match.^a.c$", "abc", True),
+        ("s=imatch.^A", "abc", True),
+        ("s=isdistinct.abc", None, True),
+        ("s=isdistinct.abc", "abc", False),
+        ("s=not.like.ab%", "abc", False),
+    ],
+)
+def test_pattern_operators(text: str, value: str | None, expected: bool) -> None:
+    (condition,) = parse(text)
+    assert condition.holds({"s": value}, {"s": _type("text")}) is expected
