@@ -7,6 +7,7 @@ position). The bindings only go live once every one of them names a table of pub
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +31,21 @@ where pubname = 'supabase_realtime'
 """
 
 
+class ReplayConfig(BaseModel):
+    """`broadcast.replay`: private channels get the topic's stored messages since `since` (ms) first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    since: int = 0
+    limit: int = Field(default=25, ge=1, le=25)
+
+
 class BroadcastConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     ack: bool = False
     self_: bool = Field(default=False, alias="self")
+    replay: ReplayConfig | None = None
 
 
 class JoinConfig(BaseModel):
@@ -95,6 +106,7 @@ class JoinRequest:
     self_broadcast: bool
     ack_broadcast: bool
     params: list[dict[str, Any]]
+    replay: ReplayConfig | None = None
 
     @property
     def sub_topic(self) -> str:
@@ -117,6 +129,8 @@ class JoinRequest:
         except ValidationError as exc:
             log.warning("invalid join payload; using defaults", extra={"errors": exc.errors(include_url=False)})
             payload = JoinPayload()
+        if payload.config.broadcast.replay is not None and not payload.config.private:
+            raise AuthError("UnableToReplayMessages", "Replay is not allowed for public channels")
         token = payload.access_token
         if not token or token.startswith("sb_"):
             token = socket_token  # supabase-js may join before its token resolves; keys stand for the apikey
@@ -129,6 +143,7 @@ class JoinRequest:
             self_broadcast=config.broadcast.self_,
             ack_broadcast=config.broadcast.ack,
             params=[p for p in (config.postgres_changes or []) if isinstance(p, dict)],
+            replay=config.broadcast.replay,
         )
 
     def channel(self, outbox: Outbox, claims: dict[str, Any]) -> Channel:
@@ -164,3 +179,21 @@ async def subscribe_changes(pool: asyncpg.Pool, channel: Channel, request: JoinR
     channel.bindings = bindings
     hub.watch_changes(channel)
     channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
+
+
+REPLAY_SQL = """
+select id::text, event, payload::text from (
+  select id, event, payload, inserted_at from realtime.messages
+  where topic = $1 and extension = 'broadcast' and private is true
+    and inserted_at >= (to_timestamp($2::bigint / 1000.0) at time zone 'utc') and inserted_at < now()
+  order by inserted_at desc limit $3
+) recent order by inserted_at
+"""
+
+
+async def replay(pool: asyncpg.Pool, channel: Channel, config: ReplayConfig) -> None:
+    """Send the stored broadcasts of a private topic, oldest first, marked `replayed`."""
+    for row in await pool.fetch(REPLAY_SQL, channel.sub_topic, config.since, config.limit):
+        payload = json.loads(row["payload"]) if row["payload"] else {}
+        meta = {"replayed": True, "id": row["id"]}
+        channel.outbox.push_broadcast(channel.topic, row["event"] or "", payload, meta)

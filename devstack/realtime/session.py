@@ -21,7 +21,7 @@ from devstack.realtime import protocol
 from devstack.realtime.authz import AuthError, topic_permissions, verify
 from devstack.realtime.channel import Channel
 from devstack.realtime.hub import Hub
-from devstack.realtime.joins import JoinRequest, subscribe_changes
+from devstack.realtime.joins import JoinRequest, replay, subscribe_changes
 from devstack.realtime.protocol import Frame, FrameError
 from devstack.settings import DevstackSettings
 from devstack.tokens import now
@@ -184,6 +184,8 @@ class Session:
         self.services.hub.add(channel)
         self.push(protocol.reply(frame, "ok", {"postgres_changes": request.echo}))
         self._schedule_token_check(channel)
+        if request.replay is not None:
+            await replay(await self.services.admin_pool(), channel, request.replay)
         if request.changes:
             pool = await self.services.admin_pool()
             await subscribe_changes(pool, channel, request, self.services.hub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -145,3 +146,24 @@ async def test_a_new_token_without_read_permission_closes_a_private_channel(rt_s
         assert state.value == "CHANNEL_ERROR"
         assert "You no longer have permission to read from this Channel topic" in str(error)
         assert (await states.next())[0].value == "CLOSED"
+
+
+async def test_private_channels_can_replay_stored_broadcasts(rt_stack: RtStack) -> None:
+    user = str(uuid.uuid4())
+    topic = f"user:{user}"
+    for n in range(3):
+        await rt_stack.execute("select realtime.send(jsonb_build_object('n', $2::int), 'note', $1)", topic, n)
+    since = (time.time() - 60) * 1000
+    replay = {"config": {"broadcast": {"replay": {"since": int(since), "limit": 2}}, "private": True}}
+    async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user)) as supabase:
+        inbox = Inbox()
+        await subscribe(supabase.channel(topic, replay).on_broadcast("note", inbox), expect_postgres=False)
+        first, second = await inbox.take(2)
+        assert [first["payload"]["n"], second["payload"]["n"]] == [1, 2]  # the latest two, oldest first
+        assert first["meta"]["replayed"] is True
+        states = Inbox()
+        public = {"config": {"broadcast": {"replay": {"since": int(since)}}, "private": False}}
+        await supabase.channel(f"{topic}-public", public).subscribe(states)
+        state, error = await states.next()
+        assert state.value == "CHANNEL_ERROR"
+        assert "UnableToReplayMessages: Replay is not allowed for public channels" in str(error)
