@@ -198,3 +198,25 @@ async def test_select_trims_the_payload_to_the_chosen_columns_and_the_key(rt_sta
         assert set(data["record"]) == {"id", "n"}
         assert [c["name"] for c in data["columns"]] == ["id", "n"]
         assert "label" in (await full.next())["data"]["record"]
+
+
+async def test_deletes_skip_rls_and_carry_only_the_primary_key(rt_stack: RtStack) -> None:
+    owner, other = str(uuid.uuid4()), str(uuid.uuid4())
+    async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(other)) as supabase:
+        inbox = Inbox()
+        await subscribe(supabase.channel("deletes").on_postgres_changes("DELETE", inbox, table="rt_notes"))
+        conn = await asyncpg.connect(rt_stack.postgres_dsn)
+        try:
+            await conn.execute("alter table public.rt_notes replica identity full")
+            note_id = await conn.fetchval(
+                "insert into public.rt_notes (owner_id, body) values ($1, 'secret') returning id", uuid.UUID(owner)
+            )
+            await conn.execute("delete from public.rt_notes where id = $1", note_id)
+        finally:
+            await conn.execute("alter table public.rt_notes replica identity default")
+            await conn.close()
+        data = (await inbox.next())["data"]
+        # As on Supabase: a DELETE cannot be checked against RLS, so it reaches every subscriber, and on a
+        # table with RLS its old_record is reduced to the primary key even with REPLICA IDENTITY FULL.
+        assert data["type"] == "DELETE"
+        assert data["old_record"] == {"id": note_id}
