@@ -19,7 +19,7 @@ from shared.logs import setup as setup_logging
 from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
 from workers.chat import ChatReplyHandler
-from workers.checkins import CheckinAnalysisHandler, RecommendationsHandler, UserSummaryHandler
+from workers.checkins import checkin_analysis_handler, recommendations_handler, user_summary_handler
 from workers.conversations import ConversationSummaryHandler, FollowupHandler
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
@@ -54,9 +54,9 @@ async def run(settings: WorkerSettings) -> None:
             queue=JobQueue(client, worker_id),
             handlers={
                 "chat_reply": chat,
-                "checkin_analysis": CheckinAnalysisHandler(provider, settings.analysis_model),
-                "recommendations": RecommendationsHandler(provider, settings.analysis_model),
-                "user_summary": UserSummaryHandler(provider, settings.analysis_model),
+                "checkin_analysis": checkin_analysis_handler(provider, settings.analysis_model),
+                "recommendations": recommendations_handler(provider, settings.analysis_model),
+                "user_summary": user_summary_handler(provider, settings.analysis_model),
                 "conversation_summary": ConversationSummaryHandler(provider, settings.analysis_model),
                 "followup": FollowupHandler(provider, settings.chat_model),
             },

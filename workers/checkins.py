@@ -1,10 +1,17 @@
-"""Handlers for `checkin_analysis`, `recommendations` and `user_summary` jobs: structured output, written atomically."""
+"""Structured-output jobs (`checkin_analysis`, `recommendations`, `user_summary`): one handler shape.
+
+Each reads its context through a lease-checked RPC, asks the model to call a tool (validated, repaired
+once), and writes the result with usage through a second RPC that also finishes the job.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from shared.analysis import (
     ANALYSIS_TOOL,
@@ -18,7 +25,7 @@ from shared.analysis import (
     recommendations_tool,
 )
 from shared.errors import PermanentError
-from shared.llm.base import LLMProvider, Usage
+from shared.llm.base import LLMProvider, Prompt, Tool, Usage
 from shared.models import Job
 from shared.structured import call_tool
 from workers.runtime import JobContext
@@ -40,25 +47,37 @@ def count_tokens(ctx: JobContext, kind: str, usage: Usage) -> None:
         ctx.metrics.inc("coachbase_llm_tokens_total", value, kind=kind, type=name)
 
 
+def build_prompt(
+    builder: Callable[[dict[str, Any], str], tuple[Prompt, str]], context: dict[str, Any], model: str
+) -> tuple[Prompt, str]:
+    """A missing prompt assignment is an operator's fix, not something a retry can mend."""
+    try:
+        return builder(context, model)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
+
+
 @dataclass
-class CheckinAnalysisHandler:
+class StructuredJobHandler:
     provider: LLMProvider
     model: str
+    context_rpc: str
+    complete_rpc: str
+    prompt: Callable[[dict[str, Any], str], tuple[Prompt, str]]
+    tool: Callable[[dict[str, Any]], Tool]
+    schema: type[BaseModel]
+    params: Callable[[Any], dict[str, Any]]  # the validated output → the complete RPC's parameters
 
     async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         base = {"p_job_id": job.id, "p_worker": ctx.queue.worker_id}
-        context = await ctx.queue.rpc("checkin_analysis_context_v1", base)
-        try:
-            prompt, version = analysis_prompt(context, self.model)
-        except ValueError as exc:
-            raise PermanentError(str(exc)) from exc
-        result = await call_tool(self.provider, prompt, ANALYSIS_TOOL, Analysis)
-        await ctx.queue.rpc(
-            "complete_checkin_analysis_v1",
+        context = await ctx.queue.rpc(self.context_rpc, base)
+        prompt, version = build_prompt(self.prompt, context, self.model)
+        result = await call_tool(self.provider, prompt, self.tool(context), self.schema)
+        written = await ctx.queue.rpc(
+            self.complete_rpc,
             {
                 **base,
-                "p_summary": result.value.summary,
-                "p_insights": result.value.insights.model_dump(),
+                **self.params(result.value),
                 "p_model": result.model,
                 "p_prompt_version": version,
                 **usage_params(result.usage),
@@ -66,66 +85,47 @@ class CheckinAnalysisHandler:
         )
         ctx.completed = True
         count_tokens(ctx, job.kind, result.usage)
-        log.info("check-in analysed", extra={"job_id": job.id, "repaired": result.repaired})
+        extra = {"job_id": job.id, "kind": job.kind, "repaired": result.repaired}
+        if isinstance(written, int):  # recommendations report how many were new
+            extra["added"] = written
+        log.info("structured output written", extra=extra)
         return None
 
 
-@dataclass
-class RecommendationsHandler:
-    provider: LLMProvider
-    model: str
-
-    async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
-        base = {"p_job_id": job.id, "p_worker": ctx.queue.worker_id}
-        context = await ctx.queue.rpc("recommendations_context_v1", base)
-        try:
-            prompt, version = recommendations_prompt(context, self.model)
-        except ValueError as exc:
-            raise PermanentError(str(exc)) from exc
-        tool = recommendations_tool(int(context.get("max_recommendations") or 3))
-        result = await call_tool(self.provider, prompt, tool, Recommendations)
-        items = [r.model_dump() for r in result.value.recommendations]
-        added = await ctx.queue.rpc(
-            "complete_recommendations_v1",
-            {
-                **base,
-                "p_items": items,
-                "p_model": result.model,
-                "p_prompt_version": version,
-                **usage_params(result.usage),
-            },
-        )
-        ctx.completed = True
-        count_tokens(ctx, job.kind, result.usage)
-        log.info("recommendations added", extra={"job_id": job.id, "added": added, "proposed": len(items)})
-        return None
+def checkin_analysis_handler(provider: LLMProvider, model: str) -> StructuredJobHandler:
+    return StructuredJobHandler(
+        provider,
+        model,
+        "checkin_analysis_context_v1",
+        "complete_checkin_analysis_v1",
+        analysis_prompt,
+        lambda _context: ANALYSIS_TOOL,
+        Analysis,
+        lambda a: {"p_summary": a.summary, "p_insights": a.insights.model_dump()},
+    )
 
 
-@dataclass
-class UserSummaryHandler:
-    provider: LLMProvider
-    model: str
+def recommendations_handler(provider: LLMProvider, model: str) -> StructuredJobHandler:
+    return StructuredJobHandler(
+        provider,
+        model,
+        "recommendations_context_v1",
+        "complete_recommendations_v1",
+        recommendations_prompt,
+        lambda context: recommendations_tool(int(context.get("max_recommendations") or 3)),
+        Recommendations,
+        lambda r: {"p_items": [item.model_dump() for item in r.recommendations]},
+    )
 
-    async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
-        base = {"p_job_id": job.id, "p_worker": ctx.queue.worker_id}
-        context = await ctx.queue.rpc("user_summary_context_v1", base)
-        try:
-            prompt, version = memory_prompt(context, self.model)
-        except ValueError as exc:
-            raise PermanentError(str(exc)) from exc
-        result = await call_tool(self.provider, prompt, MEMORY_TOOL, Memory)
-        await ctx.queue.rpc(
-            "complete_user_summary_v1",
-            {
-                **base,
-                "p_summary": result.value.summary,
-                "p_facts": [f.model_dump() for f in result.value.facts],
-                "p_model": result.model,
-                "p_prompt_version": version,
-                **usage_params(result.usage),
-            },
-        )
-        ctx.completed = True
-        count_tokens(ctx, job.kind, result.usage)
-        log.info("memory updated", extra={"job_id": job.id, "facts": len(result.value.facts)})
-        return None
+
+def user_summary_handler(provider: LLMProvider, model: str) -> StructuredJobHandler:
+    return StructuredJobHandler(
+        provider,
+        model,
+        "user_summary_context_v1",
+        "complete_user_summary_v1",
+        memory_prompt,
+        lambda _context: MEMORY_TOOL,
+        Memory,
+        lambda m: {"p_summary": m.summary, "p_facts": [fact.model_dump() for fact in m.facts]},
+    )

@@ -10,7 +10,7 @@ from shared.analysis import conversation_summary_prompt, followup_prompt
 from shared.errors import PermanentError
 from shared.llm.base import LLMProvider
 from shared.models import Job
-from workers.checkins import count_tokens, usage_params
+from workers.checkins import build_prompt, count_tokens, usage_params
 from workers.runtime import JobContext
 
 log = logging.getLogger("workers.conversations")
@@ -33,10 +33,7 @@ class ConversationSummaryHandler:
             )
             ctx.completed = True
             return None
-        try:
-            prompt, version = conversation_summary_prompt(context, self.model)
-        except ValueError as exc:
-            raise PermanentError(str(exc)) from exc
+        prompt, version = build_prompt(conversation_summary_prompt, context, self.model)
         completion = await self.provider.complete(prompt)
         if not completion.text.strip():
             raise PermanentError("the model returned an empty conversation summary")
@@ -65,10 +62,7 @@ class FollowupHandler:
     async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         base = {"p_job_id": job.id, "p_worker": ctx.queue.worker_id}
         context = await ctx.queue.rpc("followup_context_v1", base)
-        try:
-            prompt, version = followup_prompt(context, self.model)
-        except ValueError as exc:
-            raise PermanentError(str(exc)) from exc
+        prompt, version = build_prompt(followup_prompt, context, self.model)
         completion = await self.provider.complete(prompt)
         if not completion.text.strip():
             raise PermanentError("the model returned an empty follow-up")
