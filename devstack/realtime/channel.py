@@ -62,6 +62,7 @@ class Channel:
     claims: dict[str, Any]
     bindings: list[Binding] = field(default_factory=list)
     can_write: bool | None = None  # private channels: INSERT policy result, checked on first send
+    presence_key: str = ""
 
     @property
     def sub_topic(self) -> str:

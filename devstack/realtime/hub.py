@@ -8,6 +8,8 @@ from collections import defaultdict
 from typing import Any
 
 from devstack.realtime.channel import Channel
+from devstack.realtime.presence import PresenceBook
+from devstack.realtime.protocol import Frame
 
 log = logging.getLogger("devstack.realtime")
 
@@ -18,6 +20,7 @@ class Hub:
     def __init__(self) -> None:
         self._topics: dict[tuple[str, bool], set[Channel]] = defaultdict(set)
         self._pg: set[Channel] = set()
+        self.presence = PresenceBook()
 
     def add(self, channel: Channel) -> None:
         self._topics[(channel.sub_topic, channel.private)].add(channel)
@@ -34,6 +37,20 @@ class Hub:
             if not members:
                 del self._topics[key]
         self._pg.discard(channel)
+        self.presence.untrack(channel, self.members(channel))
+
+    def members(self, channel: Channel) -> list[Channel]:
+        """The channels joined to the same topic as `channel` (public and private topics differ)."""
+        return list(self._topics.get((channel.sub_topic, channel.private), ()))
+
+    def track(self, channel: Channel, payload: object) -> None:
+        self.presence.track(channel, payload, self.members(channel))
+
+    def untrack(self, channel: Channel) -> None:
+        self.presence.untrack(channel, self.members(channel))
+
+    def presence_state(self, channel: Channel) -> Frame:
+        return Frame(channel.topic, "presence_state", self.presence.state((channel.sub_topic, channel.private)))
 
     @property
     def change_channels(self) -> list[Channel]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +49,18 @@ class BroadcastConfig(BaseModel):
     replay: ReplayConfig | None = None
 
 
+class PresenceConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = ""
+    enabled: bool = False
+
+
 class JoinConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     broadcast: BroadcastConfig = BroadcastConfig()
+    presence: PresenceConfig = PresenceConfig()
     private: bool = False
     postgres_changes: list[dict[str, Any]] | None = None
 
@@ -107,6 +116,8 @@ class JoinRequest:
     ack_broadcast: bool
     params: list[dict[str, Any]]
     replay: ReplayConfig | None = None
+    presence_key: str = ""
+    presence_enabled: bool = False
 
     @property
     def sub_topic(self) -> str:
@@ -144,6 +155,8 @@ class JoinRequest:
             ack_broadcast=config.broadcast.ack,
             params=[p for p in (config.postgres_changes or []) if isinstance(p, dict)],
             replay=config.broadcast.replay,
+            presence_key=config.presence.key or str(uuid.uuid4()),
+            presence_enabled=config.presence.enabled,
         )
 
     def channel(self, outbox: Outbox, claims: dict[str, Any]) -> Channel:
@@ -156,6 +169,7 @@ class JoinRequest:
             ack_broadcast=self.ack_broadcast,
             token=self.token,
             claims=claims,
+            presence_key=self.presence_key,
         )
 
 

@@ -161,7 +161,7 @@ class Session:
         elif frame.event == "broadcast":
             await self._broadcast(channel, frame)
         elif frame.event == "presence":
-            self.push(protocol.reply(frame, "ok"))
+            self._presence(channel, frame)
         else:
             log.info("unexpected realtime message", extra={"event": frame.event, "topic": frame.topic})
 
@@ -184,6 +184,8 @@ class Session:
         self.services.hub.add(channel)
         self.push(protocol.reply(frame, "ok", {"postgres_changes": request.echo}))
         self._schedule_token_check(channel)
+        if request.presence_enabled:
+            self.push(self.services.hub.presence_state(channel))
         if request.replay is not None:
             await replay(await self.services.admin_pool(), channel, request.replay)
         if request.changes:
@@ -248,6 +250,18 @@ class Session:
             return
         channel.token, channel.claims, channel.can_write = token, claims, None
         self._schedule_token_check(channel)
+
+    def _presence(self, channel: Channel, frame: Frame) -> None:
+        """`track` / `untrack` from the client; everyone on the topic gets the presence_diff."""
+        payload = frame.payload if isinstance(frame.payload, dict) else {}
+        if payload.get("event") == "track":
+            self.services.hub.track(channel, payload.get("payload"))
+        elif payload.get("event") == "untrack":
+            self.services.hub.untrack(channel)
+        else:
+            self.push(protocol.reply(frame, "error", {"reason": "presence event must be track or untrack"}))
+            return
+        self.push(protocol.reply(frame, "ok"))
 
     async def _broadcast(self, channel: Channel, frame: Frame) -> None:
         payload = frame.payload if isinstance(frame.payload, dict) else {}
