@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -49,6 +50,7 @@ select data from pg_logical_slot_peek_binary_changes($1, null, $2,
   'proto_version', '1', 'publication_names', '{CHANGES_PUBLICATION},{MESSAGES_PUBLICATION}')
 """
 BATCH_CHANGES = 5000  # a soft limit: a transaction is never split
+SNAPSHOT_EVERY_S = 1.0
 
 Sink = Callable[[asyncpg.Connection, list[Change]], Awaitable[None]]
 
@@ -183,8 +185,14 @@ class ChangeFeed:
 
     async def _poll_forever(self) -> None:
         assert self._conn is not None
+        snapshot_at = time.monotonic()
         while True:
             got = await self.poll_once(self._conn)
+            if got and time.monotonic() - snapshot_at > SNAPSHOT_EVERY_S:
+                # A running-xacts record lets the slot's restart point move on under load, so that each
+                # peek re-decodes less WAL (pgoutput.md "hidden cost": 21 % → 8 % CPU in the measurement).
+                await self._conn.execute("select pg_log_standby_snapshot()")
+                snapshot_at = time.monotonic()
             if not got:
                 await asyncio.sleep(self.poll_s if self.busy() else self.idle_poll_s)
 
