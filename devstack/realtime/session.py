@@ -168,8 +168,8 @@ class Session:
     # -- channels -----------------------------------------------------------------------------------
     async def _join(self, frame: Frame) -> None:
         previous = self.channels.get(frame.topic)
-        if previous is not None:  # a rejoin replaces the old channel, as Phoenix does
-            self._close_channel(previous)
+        if previous is not None:  # a rejoin silently replaces the old channel, as Phoenix does
+            self._forget(previous)
         try:
             request = JoinRequest.parse(frame, self.token, self.services.settings)
             claims = verify(request.token, self.services.settings)

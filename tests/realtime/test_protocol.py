@@ -97,3 +97,16 @@ def test_server_binary_broadcast_layout() -> None:
     frame = encode_user_broadcast("realtime:t", "e", {"a": 1}, {"id": "x"})
     assert frame[:5] == bytes([4, 10, 1, 11, 1])
     assert frame[5:] == b'realtime:te{"id": "x"}{"a": 1}'
+
+
+async def test_a_rejoin_replaces_the_channel_without_closing_it(rt_stack: RtStack) -> None:
+    async with websockets.connect(f"{rt_stack.ws_url}?apikey={rt_stack.anon_key}&vsn=1.0.0") as ws:
+        for ref in ("1", "2"):
+            await ws.send(json.dumps(_join("realtime:again", ref, {"broadcast": {"self": True}})))
+            reply = await _recv(ws)
+            assert (reply["event"], reply["ref"]) == ("phx_reply", ref)  # no phx_close for the old join
+        broadcast = {"type": "broadcast", "event": "e", "payload": {}}
+        await ws.send(json.dumps({"event": "broadcast", "topic": "realtime:again", "payload": broadcast, "ref": "3"}))
+        assert (await _recv(ws))["event"] == "broadcast"  # delivered once: the first channel is gone
+        await ws.send(json.dumps({"event": "heartbeat", "topic": "phoenix", "payload": {}, "ref": "4"}))
+        assert (await _recv(ws))["ref"] == "4"
