@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is printed.
@@ -38,9 +39,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class RedactKeys(logging.Filter):
+    """Keys in URLs (uvicorn logs websocket paths with `?apikey=…`) never reach the logs."""
+
+    PATTERN = re.compile(r"(apikey|access_token|token)=[^&\s\"']+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = record.getMessage(), None
+        record.msg = self.PATTERN.sub(r"\1=[redacted]", str(record.msg))
+        return True
+
+
 def setup(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    handler.addFilter(RedactKeys())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -62,6 +62,19 @@ async def _admin(dsn: str, sql: str) -> None:
         await conn.close()
 
 
+async def _drop_database(dsn: str, name: str) -> None:
+    """Drop a test database, first dropping replication slots a killed gateway may have left on it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active",
+            name,
+        )
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A superuser DSN (database `postgres`) of a server the tests may create databases on."""
@@ -87,7 +100,7 @@ def database(pg_server: str) -> Iterator[str]:
         asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         yield dsn
     finally:
-        asyncio.run(_admin(pg_server, f'drop database if exists "{name}" with (force)'))
+        asyncio.run(_drop_database(pg_server, name))
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -160,7 +173,7 @@ def platform_template(pg_server: str) -> Iterator[str]:
         asyncio.run(migrate.bootstrap(_with_database(pg_server, name), PASSWORD))
         yield name
     finally:
-        asyncio.run(_admin(pg_server, f'drop database if exists "{name}" with (force)'))
+        asyncio.run(_drop_database(pg_server, name))
 
 
 @pytest.fixture
@@ -171,4 +184,4 @@ def fresh_db(pg_server: str, platform_template: str) -> Iterator[str]:
     try:
         yield _with_database(pg_server, name)
     finally:
-        asyncio.run(_admin(pg_server, f'drop database if exists "{name}" with (force)'))
+        asyncio.run(_drop_database(pg_server, name))
