@@ -101,6 +101,9 @@ comment on function internal.enqueue_job is
 -- A job is due when queued/failed with run_after passed, or running with an expired lease (its worker
 -- died). Jobs sharing an ordering_key are claimed one at a time, oldest first. Expired jobs that used
 -- up their attempts become dead instead.
+-- The two kinds of due job are claimed by two statements, expired leases first (they were due before
+-- anything still queued): each then walks its own partial index in order and stops after p_limit rows,
+-- where one statement with `or` scanned and sorted the whole backlog on every claim.
 create function public.claim_jobs_v1(
   p_worker text,
   p_kinds text[],
@@ -110,6 +113,9 @@ create function public.claim_jobs_v1(
   language plpgsql
   set search_path = ''
   as $$
+declare
+  wanted integer := least(greatest(p_limit, 0), 100);
+  claimed integer;
 begin
   if p_worker is null or p_worker = '' then
     raise exception 'claim_jobs_v1: p_worker is required' using errcode = '22023';
@@ -123,20 +129,50 @@ begin
          last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt (worker lost)'
    where status = 'running' and lease_until < now() and attempts >= max_attempts and kind = any(p_kinds);
 
+  -- Running jobs whose lease expired (jobs_lease_idx).
   return query
   with candidates as (
     select j.id
       from internal.jobs j
-     where j.kind = any(p_kinds)
-       and ((j.status in ('queued', 'failed') and j.run_after <= now())
-            or (j.status = 'running' and j.lease_until < now()))
+     where j.status = 'running' and j.lease_until < now()
+       and j.kind = any(p_kinds)
        and (j.ordering_key is null or not exists (
              select 1 from internal.jobs e
               where e.ordering_key = j.ordering_key
                 and e.id < j.id
                 and e.status in ('queued', 'running', 'failed')))
      order by j.run_after, j.id
-     limit least(greatest(p_limit, 0), 100)
+     limit wanted
+       for update skip locked
+  )
+  update internal.jobs j
+     set status = 'running',
+         attempts = j.attempts + 1,
+         lease_until = now() + make_interval(secs => p_lease_seconds),
+         locked_by = p_worker,
+         updated_at = now()
+    from candidates c
+   where j.id = c.id
+  returning j.*;
+  get diagnostics claimed = row_count;
+  if claimed >= wanted then
+    return;
+  end if;
+
+  -- Queued and retrying jobs whose time has come, oldest first (jobs_due_idx, read in order).
+  return query
+  with candidates as (
+    select j.id
+      from internal.jobs j
+     where j.status in ('queued', 'failed') and j.run_after <= now()
+       and j.kind = any(p_kinds)
+       and (j.ordering_key is null or not exists (
+             select 1 from internal.jobs e
+              where e.ordering_key = j.ordering_key
+                and e.id < j.id
+                and e.status in ('queued', 'running', 'failed')))
+     order by j.run_after, j.id
+     limit wanted - claimed
        for update skip locked
   )
   update internal.jobs j

@@ -1,0 +1,392 @@
+"""Job queue: our SQL functions (claim_jobs_v1 + complete_job_v1) versus pgqueuer on the same Postgres.
+
+Both queues get the same jobs, the same number of workers (one asyncpg connection each) and the same
+batch size. Ours is driven the way workers drive it: claim a batch, complete each job. pgqueuer runs its
+own QueueManager with its own defaults (batched completion log, LISTEN/NOTIFY wake-ups), schema
+installed through its Python API. Two phases per queue: a backlog drained as fast as possible
+(throughput, claim → complete), and jobs enqueued at a steady rate (enqueue → completed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from pgqueuer import AsyncpgDriver, QueueManager
+from pgqueuer.domain.types import QueueExecutionMode
+from pgqueuer.models import Job as PgqJob
+from pgqueuer.queries import Queries
+
+from bench import Figure, Section, percentile
+from devstack import migrate
+from devstack.db import role_dsn
+from devstack.postgres import EmbeddedPostgres, free_port
+from devstack.settings import REPO_ROOT, DevstackSettings
+
+SETTINGS = DevstackSettings(_env_file=None)
+PASSWORD = SETTINGS.db_password.get_secret_value()
+JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "20000"))
+WORKERS = int(os.environ.get("BENCH_QUEUE_WORKERS", "4"))
+BATCH = int(os.environ.get("BENCH_QUEUE_BATCH", "10"))
+RATE = float(os.environ.get("BENCH_QUEUE_RATE", "500"))  # jobs/s in the steady phase
+STEADY_JOBS = int(os.environ.get("BENCH_QUEUE_STEADY_JOBS", str(min(JOBS, 5000))))
+REST_JOBS = int(os.environ.get("BENCH_QUEUE_REST_JOBS", str(min(JOBS, 4000))))
+ROUNDS = int(os.environ.get("BENCH_QUEUE_ROUNDS", "2"))
+KIND = "bench_job"
+OURS = "ours: drain backlog, claim → complete (each job its own commit)"
+OURS_BATCHED = "ours, batch completed in one statement: drain backlog, claim → complete"
+PGQ = "pgqueuer: drain backlog, claim → complete"
+OURS_REST = "ours via gateway REST RPC: drain backlog, claim → complete"
+DRAINS = (OURS, PGQ, OURS_BATCHED)
+CLAIM = "select id from public.claim_jobs_v1($1, $2, $3, 60)"
+COMPLETE = "select public.complete_job_v1($1, $2, null)"
+COMPLETE_BATCH = "select count(public.complete_job_v1(id, $2, null)) from unnest($1::bigint[]) id"
+ENQUEUE = "insert into internal.jobs (kind, payload) select $1, p from unnest($2::jsonb[]) p returning id"
+
+
+@contextlib.contextmanager
+def stack(tmp: Path, *, gateway: bool) -> Iterator[tuple[str, str | None]]:
+    """An embedded Postgres with every migration applied (`supabase db reset`), and the gateway if asked."""
+    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
+    server.start()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        dsn = server.dsn()
+        asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
+        url = None
+        if gateway:
+            port = free_port()
+            env = {**os.environ, "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
+            with (tmp / "gateway.log").open("wb") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            url = f"http://127.0.0.1:{port}"
+            _wait_http(f"{url}/health")
+        yield dsn, url
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(15)
+        server.stop("immediate")
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url).is_success:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within 30 s")
+
+
+@dataclass
+class Clock:
+    """When each job was enqueued, claimed (the claim call started) and completed (its completion committed)."""
+
+    total: int
+    enqueued: dict[int, float] = field(default_factory=dict)
+    claimed: dict[int, float] = field(default_factory=dict)
+    completed: dict[int, float] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def complete(self, ids: list[int]) -> None:
+        stamp = time.perf_counter()
+        for job_id in ids:
+            self.completed[job_id] = stamp
+        if len(self.completed) >= self.total:
+            self.done.set()
+
+    def figure(self, name: str, start: dict[int, float], began: float) -> Figure:
+        """Latency from `start` to completion per job; rate over the time from `began` to the last completion."""
+        samples = [(self.completed[i] - start[i]) * 1000 for i in self.completed if i in start]
+        rate = len(self.completed) / (max(self.completed.values()) - began)
+        return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), rate, len(samples))
+
+
+async def _paced(enqueue: Callable[[int], Awaitable[None]], after: Callable[[], None]) -> None:
+    """Offer STEADY_JOBS in batches of BATCH on a fixed schedule of RATE jobs/s."""
+    began = time.perf_counter()
+    for k in range(STEADY_JOBS // BATCH):
+        await enqueue(BATCH)
+        after()
+        delay = began + (k + 1) * BATCH / RATE - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+# -- ours ------------------------------------------------------------------------------------------------
+
+
+async def _service_role(dsn: str) -> asyncpg.Connection:
+    """A worker's own connection acting as service_role (the role PostgREST switches to for the service key)."""
+    conn = await asyncpg.connect(role_dsn(dsn, "authenticator", PASSWORD))
+    await conn.execute("set role service_role")
+    return conn
+
+
+async def _ours_enqueue(conn: asyncpg.Connection, clock: Clock, count: int) -> None:
+    rows = await conn.fetch(ENQUEUE, KIND, [json.dumps({"n": n}) for n in range(count)])
+    stamp = time.perf_counter()
+    for row in rows:
+        clock.enqueued[row["id"]] = stamp
+
+
+async def _ours_worker(dsn: str, name: str, clock: Clock, wake: asyncio.Event, *, batched: bool = False) -> None:
+    """Claim a batch, complete each job; when the queue runs dry, wait for a wake-up (the Realtime insert).
+
+    `batched` completes the whole batch in one statement (one commit), as pgqueuer does; workers today
+    complete each job on its own.
+    """
+    conn = await _service_role(dsn)
+    try:
+        while not clock.done.is_set():
+            wake.clear()
+            started = time.perf_counter()
+            ids = [r["id"] for r in await conn.fetch(CLAIM, name, [KIND], BATCH)]
+            for job_id in ids:
+                clock.claimed[job_id] = started
+            if batched and ids:
+                await conn.execute(COMPLETE_BATCH, ids, name)
+                clock.complete(ids)
+            for job_id in [] if batched else ids:
+                await conn.execute(COMPLETE, job_id, name)
+                clock.complete([job_id])
+            if len(ids) < BATCH and not clock.done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), 1.0)
+    finally:
+        await conn.close()
+
+
+async def _ours_drain(dsn: str, admin: asyncpg.Connection, *, batched: bool) -> Figure:
+    clock = Clock(JOBS)
+    for start in range(0, JOBS, 1000):
+        await _ours_enqueue(admin, clock, min(1000, JOBS - start))
+    await admin.execute("analyze internal.jobs")
+    wakes = [asyncio.Event() for _ in range(WORKERS)]
+    began = time.perf_counter()
+    await asyncio.gather(*(_ours_worker(dsn, f"w{i}", clock, w, batched=batched) for i, w in enumerate(wakes)))
+    name = OURS_BATCHED if batched else OURS
+    return clock.figure(name, clock.claimed, began)
+
+
+async def _ours_steady(dsn: str, admin: asyncpg.Connection) -> Figure:
+    clock = Clock(STEADY_JOBS // BATCH * BATCH)
+    wakes = [asyncio.Event() for _ in range(WORKERS)]
+
+    def wake_all() -> None:
+        for wake in wakes:
+            wake.set()
+
+    workers = [asyncio.create_task(_ours_worker(dsn, f"s{i}", clock, w)) for i, w in enumerate(wakes)]
+    await asyncio.sleep(0.5)  # connected and idle, as pgqueuer's managers are
+    began = time.perf_counter()
+    await asyncio.gather(_paced(lambda n: _ours_enqueue(admin, clock, n), wake_all), *workers)
+    return clock.figure(f"ours: {RATE:.0f} jobs/s offered, enqueue → completed", clock.enqueued, began)
+
+
+# -- pgqueuer ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimedQueries(Queries):
+    """pgqueuer's own queries, observed: when a dequeue started and when a completion batch committed."""
+
+    clock: Clock = field(default_factory=lambda: Clock(0))
+
+    async def dequeue(self, *args: Any, **kwargs: Any) -> list[PgqJob]:
+        started = time.perf_counter()
+        jobs = await super().dequeue(*args, **kwargs)
+        for job in jobs:
+            self.clock.claimed[job.id] = started
+        return jobs
+
+    async def log_jobs(self, job_status: list[Any]) -> None:
+        await super().log_jobs(job_status)
+        self.clock.complete([job.id for job, _, _ in job_status])
+
+
+async def _pgq_enqueue(queries: Queries, clock: Clock, count: int) -> None:
+    ids = await queries.enqueue([KIND] * count, [json.dumps({"n": n}).encode() for n in range(count)], [0] * count)
+    stamp = time.perf_counter()
+    for job_id in ids:
+        clock.enqueued[job_id] = stamp
+
+
+async def _pgq_managers(dsn: str, clock: Clock, connections: list[asyncpg.Connection]) -> list[QueueManager]:
+    """One QueueManager per connection, as pgqueuer's own benchmark runs its consumers."""
+    managers = []
+    for _ in range(WORKERS):
+        connections.append(await asyncpg.connect(dsn))
+        manager = QueueManager(TimedQueries(AsyncpgDriver(connections[-1]), clock=clock))
+
+        @manager.entrypoint(KIND)
+        async def handle(job: PgqJob) -> None:
+            return None
+
+        managers.append(manager)
+    return managers
+
+
+async def _pgq_run(managers: list[QueueManager], clock: Clock, mode: QueueExecutionMode) -> None:
+    async def stop_when_done() -> None:
+        await clock.done.wait()
+        for manager in managers:
+            manager.shutdown.set()
+
+    waiter = asyncio.create_task(stop_when_done())
+    try:
+        await asyncio.gather(
+            *(m.run(batch_size=BATCH, mode=mode, dequeue_timeout=timedelta(seconds=1)) for m in managers)
+        )
+    finally:
+        waiter.cancel()
+
+
+async def _pgq_drain(dsn: str, admin: Queries, connections: list[asyncpg.Connection]) -> Figure:
+    clock = Clock(JOBS)
+    for start in range(0, JOBS, 1000):
+        await _pgq_enqueue(admin, clock, min(1000, JOBS - start))
+    await admin.driver.execute("analyze pgqueuer")
+    managers = await _pgq_managers(dsn, clock, connections)
+    began = time.perf_counter()
+    await _pgq_run(managers, clock, QueueExecutionMode.drain)
+    return clock.figure(PGQ, clock.claimed, began)
+
+
+async def _pgq_steady(dsn: str, admin: Queries, connections: list[asyncpg.Connection]) -> Figure:
+    clock = Clock(STEADY_JOBS // BATCH * BATCH)
+    managers = await _pgq_managers(dsn, clock, connections)
+    run = asyncio.create_task(_pgq_run(managers, clock, QueueExecutionMode.continuous))
+    await asyncio.sleep(0.5)  # let the managers LISTEN first
+    began = time.perf_counter()
+    await asyncio.gather(_paced(lambda n: _pgq_enqueue(admin, clock, n), lambda: None), run)
+    return clock.figure(f"pgqueuer: {RATE:.0f} jobs/s offered, enqueue → completed", clock.enqueued, began)
+
+
+# -- ours through the gateway --------------------------------------------------------------------------------
+
+
+async def _rest(dsn: str, url: str) -> Figure:
+    """The production path: workers call the same functions as RPCs through /rest/v1 with the service key."""
+    admin = await _service_role(dsn)
+    clock = Clock(REST_JOBS)
+    try:
+        await _ours_enqueue(admin, clock, REST_JOBS)
+        await admin.execute("analyze internal.jobs")
+    finally:
+        await admin.close()
+    key = SETTINGS.service_role_key
+    headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=f"{url}/rest/v1/rpc", headers=headers, timeout=30) as http:
+
+        async def worker(name: str) -> None:
+            while not clock.done.is_set():
+                started = time.perf_counter()
+                body = {"p_worker": name, "p_kinds": [KIND], "p_limit": BATCH, "p_lease_seconds": 60}
+                ids = [r["id"] for r in (await http.post("/claim_jobs_v1", json=body)).raise_for_status().json()]
+                if not ids:
+                    return
+                for job_id in ids:
+                    clock.claimed[job_id] = started
+                    body = {"p_job_id": job_id, "p_worker": name, "p_result": None}
+                    (await http.post("/complete_job_v1", json=body)).raise_for_status()
+                    clock.complete([job_id])
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(f"r{i}") for i in range(WORKERS)))
+    return clock.figure(OURS_REST, clock.claimed, began)
+
+
+async def _all(dsn: str, url: str | None) -> list[Figure]:
+    """Drains alternate between the queues for ROUNDS rounds (the machine is shared); the best round counts."""
+    admin = await _service_role(dsn)
+    connections = [await asyncpg.connect(role_dsn(dsn, "postgres", PASSWORD))]
+    try:
+        pgq = Queries(AsyncpgDriver(connections[0]))
+        await pgq.install()
+        rounds: list[Figure] = []
+        for _ in range(ROUNDS):
+            rounds.append(await _ours_drain(dsn, admin, batched=False))
+            rounds.append(await _pgq_drain(role_dsn(dsn, "postgres", PASSWORD), pgq, connections))
+            rounds.append(await _ours_drain(dsn, admin, batched=True))
+        best = [max((f for f in rounds if f.name == name), key=lambda f: f.throughput or 0) for name in DRAINS]
+        figures = [
+            *best,
+            await _ours_steady(dsn, admin),
+            await _pgq_steady(role_dsn(dsn, "postgres", PASSWORD), pgq, connections),
+        ]
+        if url is not None:
+            figures.append(await _rest(dsn, url))
+        return figures
+    finally:
+        await admin.close()
+        for conn in connections:
+            await conn.close()
+
+
+def run() -> Section:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp,
+        stack(Path(tmp), gateway=REST_JOBS > 0) as (dsn, url),
+    ):
+        figures = asyncio.run(_all(dsn, url))
+    return _section(figures)
+
+
+def _section(figures: list[Figure]) -> Section:
+    ours, pgq, batched, ours_steady, pgq_steady = figures[:5]
+    ratio = (ours.throughput or 0) / (pgq.throughput or 1)
+    return Section(
+        "Job queue: claim_jobs_v1 + complete_job_v1 vs pgqueuer",
+        figures,
+        ratios={
+            "drain jobs/s: ours / pgqueuer": ratio,
+            "drain jobs/s: ours, batch completed in one statement / pgqueuer": (batched.throughput or 0)
+            / (pgq.throughput or 1),
+            "drain claim → complete p50: ours / pgqueuer": ours.p50_ms / pgq.p50_ms,
+            "steady enqueue → completed p50: ours / pgqueuer": ours_steady.p50_ms / pgq_steady.p50_ms,
+        },
+        targets={"≥ 1.0x pgqueuer's jobs/s (as workers complete jobs today)": _verdict(ratio)},
+        notes=[
+            f"{JOBS} jobs drained by {WORKERS} workers (one asyncpg connection each), claims of {BATCH};"
+            f" best of {ROUNDS} alternating rounds per queue. Steady phase: {STEADY_JOBS} jobs offered at"
+            f" {RATE:.0f} jobs/s in batches of {BATCH}. Same Postgres (fsync on, synchronous_commit on), both"
+            " queues' tables logged (pgqueuer's default `durable`).",
+            "Ours: each worker connects as authenticator and `set role service_role`, then claim_jobs_v1(limit)"
+            " and one complete_job_v1 per job, each an autocommit statement, as workers/runtime.py does over"
+            " REST. Wake-up when dry: an in-process event set by the producer, standing in for the Realtime"
+            " insert event (0 ms; Realtime adds its own delivery latency).",
+            "Batch completed in one statement: the same functions, `select complete_job_v1(id, …) from"
+            " unnest($1)`: one commit per claimed batch, the way pgqueuer completes. Not what workers do today;"
+            " it shows where the gap is (a commit per job), not a shipped path.",
+            "pgqueuer: QueueManager.run(batch_size) per connection, schema from Queries.install(), asyncpg"
+            " driver; it records completions in batches (JobStatusLogBuffer: one statement per batch or per"
+            " 0.1 s) and wakes on LISTEN/NOTIFY.",
+            "claim → complete: from the start of the claim call that returned the job to the commit of its"
+            " completion, measured in the client; enqueue → completed: from the enqueue's commit.",
+        ],
+    )
+
+
+def _verdict(ratio: float) -> str:
+    return "met" if ratio >= 1.0 else f"missed ({ratio:.2f}x)"
