@@ -50,6 +50,8 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
         )
     try:
         _wait_for(lambda: _healthy(url), 60, "the gateway", log)
+        # The banner is printed once the gateway listens, which can be just after it answers /health.
+        _wait_for(lambda: "anon key:" in log.read_text(), 10, "the status banner", log)
         output = log.read_text()
         assert f"API URL: {url}" in output
         assert f"DB URL: postgresql://postgres:postgres@127.0.0.1:{db_port}/postgres" in output
