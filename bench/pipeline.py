@@ -78,6 +78,7 @@ class Stack:
     dsn: str
     url: str
     worker: subprocess.Popen[bytes]
+    gateway: subprocess.Popen[bytes]
 
 
 @contextlib.contextmanager
@@ -117,13 +118,13 @@ def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
                 [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
                 gateway_env,
                 tmp / "gateway.log",
-            ),
+            ) as gateway,
         ):
             _wait_http(f"{llm}/_stats")
             _wait_http(f"{url}/health")
             with _process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log") as worker:
                 time.sleep(1.5)  # the worker subscribes and sweeps
-                yield Stack(dsn, url, worker)
+                yield Stack(dsn, url, worker, gateway)
     finally:
         server.stop("immediate")
 
@@ -233,6 +234,20 @@ async def _check(dsn: str) -> tuple[int, int, int]:
         await conn.close()
 
 
+def _usage(procs: dict[str, psutil.Process], before: dict[str, Any], elapsed: float) -> dict[str, float]:
+    """CPU share of one core and RSS of each process over a phase."""
+    out: dict[str, float] = {"elapsed": elapsed}
+    for name, proc in procs.items():
+        now = proc.cpu_times()
+        seconds = (now.user + now.system) - (before[name].user + before[name].system)
+        out[f"{name}_cpu_seconds"] = seconds
+        out[f"{name}_cpu_share"] = seconds / elapsed if elapsed else 0.0
+        out[f"{name}_rss_mb"] = proc.memory_info().rss / 1e6
+    # Names the pipeline section reads.
+    out["cpu_seconds"], out["rss_mb"] = out["worker_cpu_seconds"], out["worker_rss_mb"]
+    return out
+
+
 async def _phase(stack: Stack, users: int, messages: int, seconds: float | None) -> tuple[Timings, float, Any]:
     limits = httpx.Limits(max_connections=users + 16, max_keepalive_connections=users + 16)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
@@ -241,18 +256,13 @@ async def _phase(stack: Stack, users: int, messages: int, seconds: float | None)
         await conn.close()
         sims = [await _user(stack.url, http, coach_id) for _ in range(users)]
         timings = Timings()
-        proc = psutil.Process(stack.worker.pid)
-        cpu0 = proc.cpu_times()
+        procs = {"worker": psutil.Process(stack.worker.pid), "gateway": psutil.Process(stack.gateway.pid)}
+        before = {name: proc.cpu_times() for name, proc in procs.items()}
         started = time.perf_counter()
         stop_at = started + seconds if seconds else None
         await asyncio.gather(*(_converse(u, messages, timings, stop_at) for u in sims))
         elapsed = time.perf_counter() - started
-        cpu1 = proc.cpu_times()
-        usage = {
-            "cpu_seconds": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
-            "rss_mb": proc.memory_info().rss / 1e6,
-            "elapsed": elapsed,
-        }
+        usage = _usage(procs, before, elapsed)
         for sim in sims:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sim.client.realtime.close(), 5)
