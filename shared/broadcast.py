@@ -19,6 +19,7 @@ class Broadcaster:
             base_url=supabase_url.rstrip("/") + "/realtime/v1",
             headers={"apikey": key, "Authorization": f"Bearer {key}"},
             timeout=httpx.Timeout(5.0),
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
             transport=transport,
         )
         self.failures = 0

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Job(BaseModel):
-    """A row of internal.jobs as returned by claim_jobs_v1."""
+    """A row of internal.jobs as returned by claim_jobs_v2, with the context it returns for some kinds."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -23,6 +23,7 @@ class Job(BaseModel):
     dedupe_key: str | None = None
     lease_until: datetime | None = None
     created_at: datetime | None = None
+    context: dict[str, Any] | None = None  # chat_reply: chat_reply_context_v1, read in the same claim
 
     @property
     def is_last_attempt(self) -> bool:

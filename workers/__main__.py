@@ -28,6 +28,8 @@ from workers.wakeup import JobWakeup
 
 log = logging.getLogger("workers")
 
+REST_CONNECTIONS = 16
+
 
 async def run(settings: WorkerSettings) -> None:
     worker_id = settings.worker_id or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -40,7 +42,10 @@ async def run(settings: WorkerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=settings.concurrency + 4)) as http:
+    # REST calls are short, so a few connections serve many concurrent jobs; a larger pool costs CPU, as
+    # httpcore checks every idle connection's socket on each request.
+    limits = httpx.Limits(max_connections=REST_CONNECTIONS, max_keepalive_connections=REST_CONNECTIONS)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
         chat = ChatReplyHandler(

@@ -1,5 +1,9 @@
 """The chat reply handler: build the prompt, stream the model's answer as batched Broadcast deltas,
 checkpoint the partial text into the row about once a second, then complete the row and the job at once.
+
+The context comes with the claim (claim_jobs_v2), and the last delta and `done` are broadcast by the
+database when the reply is completed (complete_chat_reply_v2): a short reply costs the worker two API
+requests besides the model's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class DeltaBatcher:
         self.interval = interval
         self.pending: list[str] = []
         self.seq = 0
+        # Counted from the request: with any real model the first token comes later than `interval`
+        # and goes out at once; a reply faster than that goes out whole with the completion.
         self.last_flush = time.monotonic()
 
     async def add(self, text: str) -> None:
@@ -39,10 +45,17 @@ class DeltaBatcher:
     async def flush(self) -> None:
         if not self.pending:
             return
-        text, self.pending = "".join(self.pending), []
-        self.seq += 1
+        text, self.seq = self.take_tail()
         self.last_flush = time.monotonic()
         await self.broadcaster.send(self.topic, "delta", {"message_id": self.message_id, "seq": self.seq, "text": text})
+
+    def take_tail(self) -> tuple[str, int]:
+        """The text not yet sent and the sequence number it goes out with (0 when there is none)."""
+        if not self.pending:
+            return "", 0
+        text, self.pending = "".join(self.pending), []
+        self.seq += 1
+        return text, self.seq
 
 
 @dataclass
@@ -56,14 +69,16 @@ class ChatReplyHandler:
     async def __call__(self, job: Job, ctx: JobContext) -> dict[str, Any] | None:
         payload = ChatReplyPayload.model_validate(job.payload)
         worker = ctx.queue.worker_id
-        context = await ctx.queue.rpc("chat_reply_context_v1", {"p_job_id": job.id, "p_worker": worker})
+        context = job.context
+        if context is None:  # claimed without it (claim_jobs_v2 could not build it): ask, and fail on its error
+            context = await ctx.queue.rpc("chat_reply_context_v1", {"p_job_id": job.id, "p_worker": worker})
         prompt_settings = with_operator_settings(context, self.prompt_settings)
         prompt, prompt_version = build_chat_prompt(context, prompt_settings)
         timing = context.get("settings") or {}
         topic = f"conversation:{payload.conversation_id}"
         reply_id = str(payload.assistant_message_id)
         try:
-            final = await self._stream(job, ctx, prompt, topic, reply_id, timing)
+            final, batcher = await self._stream(job, ctx, prompt, topic, reply_id, timing)
         except LeaseLost:
             raise
         except Exception as exc:
@@ -73,8 +88,9 @@ class ChatReplyHandler:
             raise
         if needs_compaction(context, prompt_settings):
             await ctx.queue.rpc("request_conversation_summary_v1", {"p_job_id": job.id, "p_worker": worker})
+        tail, tail_seq = batcher.take_tail()
         await ctx.queue.rpc(
-            "complete_chat_reply_v1",
+            "complete_chat_reply_v2",
             {
                 "p_job_id": job.id,
                 "p_worker": worker,
@@ -86,10 +102,11 @@ class ChatReplyHandler:
                 "p_output_tokens": final.usage.output_tokens,
                 "p_cache_read_tokens": final.usage.cache_read_tokens,
                 "p_cache_write_tokens": final.usage.cache_write_tokens,
+                "p_tail": tail,
+                "p_tail_seq": tail_seq or None,
             },
         )
         ctx.completed = True
-        await self.broadcaster.send(topic, "done", {"message_id": reply_id})
         for kind, value in (
             ("input", final.usage.input_tokens),
             ("output", final.usage.output_tokens),
@@ -101,8 +118,11 @@ class ChatReplyHandler:
 
     async def _stream(
         self, job: Job, ctx: JobContext, prompt: Any, topic: str, reply_id: str, timing: dict[str, Any]
-    ) -> Completion:
-        """Stream the reply; internal.settings' reply.delta_interval_ms / checkpoint_interval_ms win over env."""
+    ) -> tuple[Completion, DeltaBatcher]:
+        """Stream the reply; internal.settings' reply.delta_interval_ms / checkpoint_interval_ms win over env.
+
+        Returns the completion and the batcher, still holding the text not yet broadcast: it goes out with
+        the completion."""
         interval = _seconds(timing.get("reply.delta_interval_ms"), self.delta_interval)
         checkpoint_every = _seconds(timing.get("reply.checkpoint_interval_ms"), self.checkpoint_seconds)
         batcher = DeltaBatcher(self.broadcaster, topic, reply_id, interval)
@@ -122,10 +142,9 @@ class ChatReplyHandler:
         except Exception as exc:
             ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
             raise
-        await batcher.flush()
         if final is None:  # providers always end with a Completion; guard against a broken one
             raise RuntimeError("the provider's stream ended without a completion")
-        return final
+        return final, batcher
 
     async def _checkpoint(self, job: Job, ctx: JobContext, reply_id: str, text: str) -> None:
         try:

@@ -48,7 +48,7 @@ class JobQueue:
     async def claim(self, kinds: list[str], limit: int, lease_seconds: int) -> list[dict[str, Any]]:
         """Raw rows: each is validated into a `Job` by the caller, so one bad row cannot hide the others."""
         rows = await self.rpc(
-            "claim_jobs_v1",
+            "claim_jobs_v2",
             {"p_worker": self.worker_id, "p_kinds": kinds, "p_limit": limit, "p_lease_seconds": lease_seconds},
         )
         return list(rows or [])

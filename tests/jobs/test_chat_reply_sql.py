@@ -208,3 +208,97 @@ async def test_context_has_what_the_prompt_needs(api: asyncpg.Connection, conver
             await act_as(api, "service_role")
             await api.fetchval("select public.chat_reply_context_v1($1, 'other-worker')", second["id"])
     assert info.value.sqlstate == "PT409"
+
+
+async def claim_v2(api: asyncpg.Connection, worker: str, kinds: list[str]) -> list[dict[str, object]]:
+    async with api.transaction():
+        await act_as(api, "service_role")
+        rows = await api.fetch("select public.claim_jobs_v2($1, $2, 100, 60) as job", worker, kinds)
+    return [json.loads(r["job"]) for r in rows]
+
+
+async def test_claim_v2_brings_each_chat_reply_its_context(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Context please")
+    await admin.execute("insert into internal.jobs (kind, payload) values ('test_plain', '{}'), ('test_plain', '{}')")
+    [job] = [
+        j for j in await claim_v2(api, "w1", ["chat_reply"]) if j["ordering_key"] == f"conversation:{conversation_id}"
+    ]
+    assert job["status"] == "running" and job["locked_by"] == "w1"
+    context = job["context"]
+    assert context["message"]["content"] == "Context please" and context["coach"]["slug"] == "maya"
+    async with api.transaction():  # the same as asking for it afterwards
+        await act_as(api, "service_role")
+        asked = json.loads(await api.fetchval("select public.chat_reply_context_v1($1, 'w1')", job["id"]))
+    assert context == asked
+    plain = await claim_v2(api, "w1", ["test_plain"])
+    assert len(plain) == 2 and all(j["context"] is None and j["kind"] == "test_plain" for j in plain)
+
+
+async def test_one_broken_context_does_not_block_the_claim(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    first = await send(api, user_id, conversation_id, "one")
+    await admin.execute(  # its user message is gone as far as the job can tell
+        "update internal.jobs set payload = jsonb_set(payload, '{message_id}', to_jsonb(gen_random_uuid()::text))"
+        " where dedupe_key = $1",
+        f"chat_reply:{first}",
+    )
+    other_user, other_conversation = str(uuid.uuid4()), None
+    await admin.execute(
+        "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
+        uuid.UUID(other_user),
+        f"{other_user}@example.com",
+    )
+    other_conversation = str(
+        await admin.fetchval(
+            "insert into public.conversations (user_id, coach_id)"
+            " select $1, id from public.coaches where slug = 'maya' returning id",
+            uuid.UUID(other_user),
+        )
+    )
+    await send(api, other_user, other_conversation, "two")
+    jobs = {j["ordering_key"]: j for j in await claim_v2(api, "w1", ["chat_reply"])}
+    assert jobs[f"conversation:{conversation_id}"]["context"] is None
+    assert jobs[f"conversation:{other_conversation}"]["context"]["message"]["content"] == "two"
+
+
+async def test_complete_v2_broadcasts_the_tail_and_done_from_the_database(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Hi")
+    job = await claim_reply(api, "w1", conversation_id)
+    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    complete = "select public.complete_chat_reply_v2($1, $2, $3, 'Hello there', 'm', 'v', 3, 2, 0, 0, $4, $5)"
+    topic = f"conversation:{conversation_id}"
+    with pytest.raises(asyncpg.PostgresError) as info:  # not the lease holder: nothing written, nothing sent
+        async with api.transaction():
+            await act_as(api, "service_role")
+            await api.execute(complete, job["id"], "intruder", reply_id, " there", 2)
+    assert info.value.sqlstate == "PT409"
+    assert await admin.fetchval("select count(*) from realtime.messages where topic = $1", topic) == 0
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with api.transaction():
+            await act_as(api, "authenticated", user_id)
+            await api.execute(complete, job["id"], "w1", reply_id, " there", 2)
+
+    async with api.transaction():
+        await act_as(api, "service_role")
+        await api.execute(complete, job["id"], "w1", reply_id, " there", 2)
+    sent = await admin.fetch(
+        "select event, payload, private from realtime.messages where topic = $1 order by ctid", topic
+    )
+    events = [(r["event"], json.loads(r["payload"]), r["private"]) for r in sent]
+    assert [(e, p.get("seq"), p.get("text"), private) for e, p, private in events] == [
+        ("delta", 2, " there", True),
+        ("done", None, None, True),
+    ]
+    assert all(p["message_id"] == str(reply_id) for _, p, _ in events)
+    row = await admin.fetchrow("select status, content from public.messages where id = $1", reply_id)
+    assert (row["status"], row["content"]) == ("complete", "Hello there")
+    job_status = await admin.fetchval("select status from internal.jobs where id = $1", job["id"])
+    assert job_status == "succeeded"
