@@ -21,6 +21,7 @@ by realtime.send / realtime.broadcast_changes), created here if missing, as the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -98,6 +99,11 @@ class ChangeFeed:
         self._fresh_start = True
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
+        self._nudged = asyncio.Event()
+
+    def nudge(self) -> None:
+        """A write just committed through this gateway: poll now rather than at the next interval."""
+        self._nudged.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="devstack-realtime-feed")
@@ -187,6 +193,7 @@ class ChangeFeed:
         assert self._conn is not None
         snapshot_at = time.monotonic()
         while True:
+            self._nudged.clear()  # a nudge from here on is for changes this poll may not see
             got = await self.poll_once(self._conn)
             if got and time.monotonic() - snapshot_at > SNAPSHOT_EVERY_S:
                 # A running-xacts record lets the slot's restart point move on under load, so that each
@@ -194,7 +201,8 @@ class ChangeFeed:
                 await self._conn.execute("select pg_log_standby_snapshot()")
                 snapshot_at = time.monotonic()
             if not got:
-                await asyncio.sleep(self.poll_s if self.busy() else self.idle_poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._nudged.wait(), self.poll_s if self.busy() else self.idle_poll_s)
 
     async def poll_once(self, conn: asyncpg.Connection) -> int:
         """Process one batch of whole transactions; returns how many messages it held."""
