@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         slow_chunk_seconds=args.slow_chunk_seconds,
         timeout_seconds=args.timeout_seconds,
     )
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,9 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> uvicorn.Se
         access_log=False,
         ws_max_size=16 * 1024 * 1024,
         limit_concurrency=2000,
+        # Longer than clients' own idle expiry (httpx: 5 s; uvicorn's default is also 5 s): otherwise a
+        # client can reuse a pooled connection in the instant the server closes it and get a ReadError.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)

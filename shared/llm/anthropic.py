@@ -40,20 +40,47 @@ class AnthropicProvider:
         )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
-        saw_stop = False
+        """Text deltas as they arrive, then one Completion.
+
+        Reads the SDK's raw event stream (`create(stream=True)`) and keeps only the text, model, stop
+        reason and usage: the `messages.stream()` helper rebuilds a snapshot of the whole message on every
+        event, which under load was a large share of the worker's CPU.
+        """
+        parts: list[str] = []
+        model, stop_reason, saw_stop = prompt.model, None, False
+        usage: dict[str, int] = {}
         try:
-            async with self._client.messages.stream(**_request(prompt)) as stream:
-                async for event in stream:
-                    if event.type == "text" and event.text:
-                        yield TextDelta(event.text)
+            events = await self._client.messages.create(**_request(prompt), stream=True)
+            async with events:
+                async for event in events:
+                    if event.type == "content_block_delta":
+                        if event.delta.type == "text_delta" and event.delta.text:
+                            parts.append(event.delta.text)
+                            yield TextDelta(event.delta.text)
+                    elif event.type == "message_start":
+                        model = event.message.model
+                        _merge_usage(usage, event.message.usage)
+                    elif event.type == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        _merge_usage(usage, event.usage)
                     elif event.type == "message_stop":
                         saw_stop = True
-                if not saw_stop:
-                    raise TransientError("the model's stream ended before message_stop")
-                message = await stream.get_final_message()
         except anthropic.APIError as exc:
             raise classify(exc) from exc
-        yield _completion(message)
+        if not saw_stop:
+            raise TransientError("the model's stream ended before message_stop")
+        yield Completion(
+            text="".join(parts),
+            model=model,
+            stop_reason=stop_reason,
+            tool_input=None,
+            usage=Usage(
+                input_tokens=usage.get("input_tokens", 0),
+                output_tokens=usage.get("output_tokens", 0),
+                cache_read_tokens=usage.get("cache_read_input_tokens", 0),
+                cache_write_tokens=usage.get("cache_creation_input_tokens", 0),
+            ),
+        )
 
     async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
         kwargs = _request(prompt)
@@ -118,6 +145,14 @@ def _completion(message: Any) -> Completion:
             cache_write_tokens=usage.cache_creation_input_tokens or 0,
         ),
     )
+
+
+def _merge_usage(into: dict[str, int], usage: Any) -> None:
+    """Usage counts are cumulative: message_start has the input side, message_delta the latest totals."""
+    for name in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+        value = getattr(usage, name, None)
+        if isinstance(value, int):
+            into[name] = value
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str | None:
