@@ -28,7 +28,7 @@ from workers.wakeup import JobWakeup
 
 log = logging.getLogger("workers")
 
-REST_CONNECTIONS = 16
+REST_CONNECTIONS = 4
 
 
 async def run(settings: WorkerSettings) -> None:

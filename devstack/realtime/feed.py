@@ -51,7 +51,7 @@ select data from pg_logical_slot_peek_binary_changes($1, null, $2,
   'proto_version', '1', 'publication_names', '{CHANGES_PUBLICATION},{MESSAGES_PUBLICATION}')
 """
 BATCH_CHANGES = 5000  # a soft limit: a transaction is never split
-SNAPSHOT_EVERY_S = 1.0
+SNAPSHOT_EVERY_S = 0.1
 
 Sink = Callable[[asyncpg.Connection, list[Change]], Awaitable[None]]
 
