@@ -63,6 +63,9 @@ class Worker:
         log.info("worker started", extra={"worker": self.queue.worker_id, "kinds": kinds})
         failures = 0
         while not stop.is_set():
+            # Cleared before claiming, not before waiting: a wake-up that arrives while the claim is in
+            # flight (a job inserted after the claim's snapshot) must make the next wait return at once.
+            self.wake_event.clear()
             free = self.concurrency - len(self.inflight)
             claimed = 0
             if free > 0:
@@ -92,7 +95,6 @@ class Worker:
         return len(rows)
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
-        self.wake_event.clear()
         waiters = [asyncio.create_task(self.wake_event.wait()), asyncio.create_task(stop.wait())]
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
