@@ -1,7 +1,10 @@
-"""Job queue: our SQL functions (claim_jobs_v1 + complete_job_v1) versus pgqueuer on the same Postgres.
+"""Job queue: our SQL functions versus pgqueuer on the same Postgres.
 
 Both queues get the same jobs, the same number of workers (one asyncpg connection each) and the same
-batch size. Ours is driven the way workers drive it: claim a batch, complete each job. pgqueuer runs its
+batch size. Ours is driven the two ways workers/runtime.py drives it: jobs whose handler returns no
+result are completed together by the next claim (claim_jobs_v2's p_complete: one statement and one commit
+per batch), jobs that write a result complete one by one (complete_job_v1, or a kind's own function that
+stores the result in the same transaction, like complete_chat_reply_v2). pgqueuer runs its
 own QueueManager with its own defaults (batched completion log, LISTEN/NOTIFY wake-ups), schema
 installed through its Python API. Two phases per queue: a backlog drained as fast as possible
 (throughput, claim → complete), and jobs enqueued at a steady rate (enqueue → completed).
@@ -46,14 +49,14 @@ STEADY_JOBS = int(os.environ.get("BENCH_QUEUE_STEADY_JOBS", str(min(JOBS, 5000))
 REST_JOBS = int(os.environ.get("BENCH_QUEUE_REST_JOBS", str(min(JOBS, 4000))))
 ROUNDS = int(os.environ.get("BENCH_QUEUE_ROUNDS", "2"))
 KIND = "bench_job"
-OURS = "ours: drain backlog, claim → complete (each job its own commit)"
-OURS_BATCHED = "ours, batch completed in one statement: drain backlog, claim → complete"
+OURS = "ours, jobs with a result (each its own completion): drain backlog, claim → complete"
+OURS_BATCHED = "ours, result-less jobs (completed with the next claim): drain backlog, claim → complete"
 PGQ = "pgqueuer: drain backlog, claim → complete"
 OURS_REST = "ours via gateway REST RPC: drain backlog, claim → complete"
 DRAINS = (OURS, PGQ, OURS_BATCHED)
 CLAIM = "select id from public.claim_jobs_v1($1, $2, $3, 60)"
 COMPLETE = "select public.complete_job_v1($1, $2, null)"
-COMPLETE_BATCH = "select count(public.complete_job_v1(id, $2, null)) from unnest($1::bigint[]) id"
+CLAIM_AND_COMPLETE = "select public.claim_jobs_v2($1, $2, $3, 60, $4)"
 ENQUEUE = "insert into internal.jobs (kind, payload) select $1, p from unnest($2::jsonb[]) p returning id"
 
 
@@ -153,24 +156,29 @@ async def _ours_enqueue(conn: asyncpg.Connection, clock: Clock, count: int) -> N
 async def _ours_worker(dsn: str, name: str, clock: Clock, wake: asyncio.Event, *, batched: bool = False) -> None:
     """Claim a batch, complete each job; when the queue runs dry, wait for a wake-up (the Realtime insert).
 
-    `batched` completes the whole batch in one statement (one commit), as pgqueuer does; workers today
-    complete each job on its own.
+    `batched` drives the queue as workers/runtime.py does for jobs whose handler returns no result: the
+    finished batch is completed by the next claim_jobs_v2 call (one statement, one commit). Otherwise
+    each job gets its own complete_job_v1, as jobs that write a result do.
     """
     conn = await _service_role(dsn)
+    finished: list[int] = []
     try:
         while not clock.done.is_set():
             wake.clear()
             started = time.perf_counter()
-            ids = [r["id"] for r in await conn.fetch(CLAIM, name, [KIND], BATCH)]
+            if batched:
+                answer = json.loads(await conn.fetchval(CLAIM_AND_COMPLETE, name, [KIND], BATCH, finished))
+                clock.complete([int(i) for i in answer["completed"]])
+                ids = [int(job["id"]) for job in answer["jobs"]]
+                finished = ids  # the handler has nothing to do: done as soon as claimed
+            else:
+                ids = [r["id"] for r in await conn.fetch(CLAIM, name, [KIND], BATCH)]
             for job_id in ids:
                 clock.claimed[job_id] = started
-            if batched and ids:
-                await conn.execute(COMPLETE_BATCH, ids, name)
-                clock.complete(ids)
             for job_id in [] if batched else ids:
                 await conn.execute(COMPLETE, job_id, name)
                 clock.complete([job_id])
-            if len(ids) < BATCH and not clock.done.is_set():
+            if len(ids) < BATCH and not finished and not clock.done.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), 1.0)
     finally:
@@ -356,29 +364,31 @@ def run() -> Section:
 def _section(figures: list[Figure]) -> Section:
     ours, pgq, batched, ours_steady, pgq_steady = figures[:5]
     ratio = (ours.throughput or 0) / (pgq.throughput or 1)
+    batched_ratio = (batched.throughput or 0) / (pgq.throughput or 1)
     return Section(
-        "Job queue: claim_jobs_v1 + complete_job_v1 vs pgqueuer",
+        "Job queue: claim_jobs_v2 / complete_job_v1 vs pgqueuer",
         figures,
         ratios={
-            "drain jobs/s: ours / pgqueuer": ratio,
-            "drain jobs/s: ours, batch completed in one statement / pgqueuer": (batched.throughput or 0)
-            / (pgq.throughput or 1),
+            "drain jobs/s: ours, result-less jobs / pgqueuer": batched_ratio,
+            "drain jobs/s: ours, jobs with a result / pgqueuer": ratio,
             "drain claim → complete p50: ours / pgqueuer": ours.p50_ms / pgq.p50_ms,
             "steady enqueue → completed p50: ours / pgqueuer": ours_steady.p50_ms / pgq_steady.p50_ms,
         },
-        targets={"≥ 1.0x pgqueuer's jobs/s (as workers complete jobs today)": _verdict(ratio)},
+        targets={
+            "≥ 1.0x pgqueuer's jobs/s, result-less jobs (what pgqueuer's jobs are)": _verdict(batched_ratio),
+            "≥ 1.0x pgqueuer's jobs/s, jobs that each commit a result": _verdict(ratio),
+        },
         notes=[
             f"{JOBS} jobs drained by {WORKERS} workers (one asyncpg connection each), claims of {BATCH};"
             f" best of {ROUNDS} alternating rounds per queue. Steady phase: {STEADY_JOBS} jobs offered at"
             f" {RATE:.0f} jobs/s in batches of {BATCH}. Same Postgres (fsync on, synchronous_commit on), both"
             " queues' tables logged (pgqueuer's default `durable`).",
-            "Ours: each worker connects as authenticator and `set role service_role`, then claim_jobs_v1(limit)"
-            " and one complete_job_v1 per job, each an autocommit statement, as workers/runtime.py does over"
-            " REST. Wake-up when dry: an in-process event set by the producer, standing in for the Realtime"
-            " insert event (0 ms; Realtime adds its own delivery latency).",
-            "Batch completed in one statement: the same functions, `select complete_job_v1(id, …) from"
-            " unnest($1)`: one commit per claimed batch, the way pgqueuer completes. Not what workers do today;"
-            " it shows where the gap is (a commit per job), not a shipped path.",
+            "Ours: each worker connects as authenticator and `set role service_role`. Result-less jobs:"
+            " claim_jobs_v2(limit, p_complete => the previous batch), one autocommit statement per batch, as"
+            " workers/runtime.py does for handlers that return nothing. Jobs with a result: claim_jobs_v1(limit)"
+            " then one complete_job_v1 per job, each its own commit (today's AI jobs are of this kind: a reply's"
+            " text, usage and job state commit together). Wake-up when dry: an in-process event set by the"
+            " producer, standing in for the Realtime insert event (0 ms; Realtime adds its own latency).",
             "pgqueuer: QueueManager.run(batch_size) per connection, schema from Queries.install(), asyncpg"
             " driver; it records completions in batches (JobStatusLogBuffer: one statement per batch or per"
             " 0.1 s) and wakes on LISTEN/NOTIFY.",

@@ -50,6 +50,7 @@ class Report:
     sent: int = 0
     send_errors: int = 0
     actions: dict[str, int] = field(default_factory=dict)
+    drain_seconds: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -63,6 +64,7 @@ class Report:
             "chaos report",
             "------------",
             f"user messages sent: {self.sent} (send errors: {self.send_errors})",
+            f"backlog drained in: {self.drain_seconds} s",
         ]
         lines += [f"{name}: {count}" for name, count in sorted(self.actions.items())]
         lines += [f"{name}: {count}" for name, count in self.counts.items()]
@@ -184,6 +186,8 @@ async def _user_loop(url: str, stop: asyncio.Event, report: Report, coach_id: st
                 await asyncio.wait_for(stop.wait(), random.uniform(0.3, 1.5))
 
 
+DRAIN_CAP_SECONDS = 600
+
 ACTIONS = ("kill_worker", "restart_gateway", "kill_worker", "restart_postgres")
 
 
@@ -212,16 +216,24 @@ async def _chaos_loop(
 
 
 async def _check(dsn: str, report: Report, drain_seconds: float) -> None:
+    """Wait while the backlog drains (for as long as jobs keep finishing, or until none is open), then
+    check the invariants. Replies of one conversation run one at a time, and the scripted failures retry
+    with backoff, so a burst of sends can take a while to work off: only a drain that stops making
+    progress for `drain_seconds` counts as stuck."""
     conn = await _connect(dsn, 30)
     try:
-        deadline = time.monotonic() + drain_seconds
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        last_open, last_progress = None, time.monotonic()
+        while time.monotonic() - last_progress < drain_seconds and time.monotonic() - started < DRAIN_CAP_SECONDS:
             open_jobs = await conn.fetchval(
                 "select count(*) from internal.jobs where status in ('queued', 'running', 'failed')"
             )
             if open_jobs == 0:
                 break
+            if last_open is None or open_jobs < last_open:
+                last_open, last_progress = open_jobs, time.monotonic()
             await asyncio.sleep(1)
+        report.drain_seconds = round(time.monotonic() - started)
         row = await conn.fetchrow(
             """
             select

@@ -45,13 +45,26 @@ class JobQueue:
             raise translate(exc, function) from exc
         return response.data
 
-    async def claim(self, kinds: list[str], limit: int, lease_seconds: int) -> list[dict[str, Any]]:
-        """Raw rows: each is validated into a `Job` by the caller, so one bad row cannot hide the others."""
-        rows = await self.rpc(
+    async def claim(
+        self, kinds: list[str], limit: int, lease_seconds: int, complete: list[int] | None = None
+    ) -> tuple[list[dict[str, Any]], set[int]]:
+        """Complete `complete` (result-less jobs this worker finished), then claim up to `limit` due jobs.
+
+        Returns the raw job rows (each is validated into a `Job` by the caller, so one bad row cannot hide
+        the others) and the ids actually completed (the others' leases were lost)."""
+        answer = await self.rpc(
             "claim_jobs_v2",
-            {"p_worker": self.worker_id, "p_kinds": kinds, "p_limit": limit, "p_lease_seconds": lease_seconds},
+            {
+                "p_worker": self.worker_id,
+                "p_kinds": kinds,
+                "p_limit": limit,
+                "p_lease_seconds": lease_seconds,
+                "p_complete": complete or [],
+            },
         )
-        return list(rows or [])
+        answer = answer if isinstance(answer, dict) else {}
+        completed = {int(i) for i in answer.get("completed") or []}
+        return list(answer.get("jobs") or []), completed
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         await self.rpc(

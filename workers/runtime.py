@@ -48,6 +48,8 @@ class Worker:
     shutdown_grace: float = 20.0
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    # Result-less jobs whose handler finished, waiting to be completed with the next claim.
+    acks: dict[int, asyncio.Future[bool]] = field(default_factory=dict)
     last_claim_ok: float = field(default_factory=time.monotonic)
 
     def wake(self) -> None:
@@ -68,9 +70,9 @@ class Worker:
             self.wake_event.clear()
             free = self.concurrency - len(self.inflight)
             claimed = 0
-            if free > 0:
+            if free > 0 or self.acks:  # jobs waiting for their completion hold slots: claim 0 to finish them
                 try:
-                    claimed = await self._claim(kinds, free)
+                    claimed = await self._claim(kinds, max(free, 0))
                     failures, self.last_claim_ok = 0, time.monotonic()
                 except (TransientError, PermanentError) as exc:
                     failures += 1
@@ -81,7 +83,12 @@ class Worker:
         await self._drain()
 
     async def _claim(self, kinds: list[str], free: int) -> int:
-        rows = await self.queue.claim(kinds, free, self.lease_seconds)
+        acks = list(self.acks)
+        rows, completed = await self.queue.claim(kinds, free, self.lease_seconds, complete=acks)
+        for job_id in acks:
+            ack = self.acks.pop(job_id, None)
+            if ack is not None and not ack.done():
+                ack.set_result(job_id in completed)
         for row in rows:
             try:
                 job = Job.model_validate(row)
@@ -111,7 +118,11 @@ class Worker:
         outcome = "succeeded"
         try:
             result = await self.handlers[job.kind](job, ctx)
-            if not ctx.completed:
+            if ctx.completed:
+                pass
+            elif result is None:
+                await self._acknowledge(job)
+            else:
                 await self.queue.complete(job, result)
         except LeaseLost as exc:
             outcome = "lease_lost"
@@ -131,6 +142,18 @@ class Worker:
             self.metrics.observe("coachbase_job_seconds", elapsed, kind=job.kind)
             log.info("job finished", extra={**fields, "outcome": outcome, "seconds": round(elapsed, 3)})
             self.wake()  # a slot is free
+
+    async def _acknowledge(self, job: Job) -> None:
+        """Complete a result-less job with the next claim (one commit for all finished since the last)."""
+        ack: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.acks[job.id] = ack
+        self.wake()
+        try:
+            completed = await ack
+        finally:
+            self.acks.pop(job.id, None)
+        if not completed:
+            raise LeaseLost(f"job {job.id}: lease lost before its completion")
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
         retryable, retry_after = True, None
@@ -173,7 +196,13 @@ class Worker:
             return
         log.info("shutting down: finishing in-flight jobs", extra={"jobs": len(self.inflight)})
         tasks = list(self.inflight.values())
-        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
+        deadline = time.monotonic() + self.shutdown_grace
+        pending = set(tasks)
+        while pending and time.monotonic() < deadline:
+            if self.acks:
+                with contextlib.suppress(Exception):
+                    await self._claim([], 0)
+            _, pending = await asyncio.wait(pending, timeout=min(0.05, max(0.0, deadline - time.monotonic())))
         for task in pending:
             task.cancel()  # releases its job
         if pending:

@@ -3,8 +3,10 @@
 -- their count, not the SQL, is what a reply costs (bench/pipeline.py). Two versioned functions:
 --
 --   claim_jobs_v2          claims like claim_jobs_v1 and, for each chat_reply job, returns the reply's
---                          context (chat_reply_context_v1) with it: no second request before the model;
---                          its commit does not wait for the WAL flush (a lost claim is just claimed again).
+--                          context (chat_reply_context_v1) with it: no second request before the model.
+--                          It also completes the result-less jobs the worker finished since its last
+--                          claim (one commit for a batch); a claim without them does not wait for the
+--                          WAL flush (a lost claim is just claimed again).
 --   complete_chat_reply_v2 completes like complete_chat_reply_v1, then broadcasts the reply's last delta
 --                          and `done` from the database (realtime.send) in the same transaction: they go
 --                          out only if the row is complete, in order, without two more HTTP requests.
@@ -16,18 +18,34 @@ create function public.claim_jobs_v2(
   p_worker text,
   p_kinds text[],
   p_limit integer default 1,
-  p_lease_seconds integer default 60
-) returns setof jsonb
+  p_lease_seconds integer default 60,
+  p_complete bigint[] default '{}'
+) returns jsonb
   language plpgsql
   set search_path = ''
 as $$
 declare
   job internal.jobs;
   context jsonb;
+  jobs jsonb := '[]';
+  completed bigint[] := '{}';
 begin
-  -- A claim need not wait for its WAL flush: if the server crashes before it is on disk, the jobs are
-  -- simply still due and get claimed again. That is one disk flush less before every reply starts.
-  perform set_config('synchronous_commit', 'off', true);
+  if coalesce(cardinality(p_complete), 0) > 0 then
+    -- Jobs this worker finished that carry no result (their handler wrote nothing of its own): completed
+    -- here, one statement and one commit for all of them, like pgqueuer's batched acknowledgements.
+    -- Ids whose lease the worker lost are left alone and left out of `completed`.
+    with done as (
+      update internal.jobs
+         set status = 'succeeded', lease_until = null, updated_at = now(), finished_at = now()
+       where id = any(p_complete) and status = 'running' and locked_by = p_worker
+      returning id
+    )
+    select coalesce(array_agg(id), '{}') into completed from done;
+  else
+    -- A claim alone need not wait for its WAL flush: if the server crashes before it is on disk, the
+    -- jobs are simply still due and get claimed again. One disk flush less before every reply starts.
+    perform set_config('synchronous_commit', 'off', true);
+  end if;
   for job in select * from public.claim_jobs_v1(p_worker, p_kinds, p_limit, p_lease_seconds) loop
     context := null;
     if job.kind = 'chat_reply' then
@@ -39,13 +57,15 @@ begin
         raise warning 'claim_jobs_v2: no context for job %: %', job.id, sqlerrm;
       end;
     end if;
-    return next to_jsonb(job) || jsonb_build_object('context', context);
+    jobs := jobs || jsonb_build_array(to_jsonb(job) || jsonb_build_object('context', context));
   end loop;
+  return jsonb_build_object('jobs', jobs, 'completed', to_jsonb(completed));
 end;
 $$;
 comment on function public.claim_jobs_v2 is
-  'Workers: claim_jobs_v1, each job as JSON with `context` (for chat_reply: chat_reply_context_v1, else '
-  'null). service_role only.';
+  'Workers: first complete p_complete (result-less jobs this worker finished), then claim_jobs_v1. Returns '
+  '{"jobs": [each job with `context`: chat_reply_context_v1 for chat_reply, else null], "completed": [ids]}. '
+  'service_role only.';
 
 create function public.complete_chat_reply_v2(
   p_job_id bigint,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -210,11 +211,19 @@ async def test_context_has_what_the_prompt_needs(api: asyncpg.Connection, conver
     assert info.value.sqlstate == "PT409"
 
 
-async def claim_v2(api: asyncpg.Connection, worker: str, kinds: list[str]) -> list[dict[str, object]]:
+async def claim_v2(
+    api: asyncpg.Connection, worker: str, kinds: list[str], complete: list[int] | None = None
+) -> list[dict[str, Any]]:
+    return (await claim_v2_answer(api, worker, kinds, complete))["jobs"]
+
+
+async def claim_v2_answer(
+    api: asyncpg.Connection, worker: str, kinds: list[str], complete: list[int] | None = None
+) -> dict[str, Any]:
     async with api.transaction():
         await act_as(api, "service_role")
-        rows = await api.fetch("select public.claim_jobs_v2($1, $2, 100, 60) as job", worker, kinds)
-    return [json.loads(r["job"]) for r in rows]
+        answer = await api.fetchval("select public.claim_jobs_v2($1, $2, 100, 60, $3)", worker, kinds, complete or [])
+    return dict(json.loads(answer))
 
 
 async def test_claim_v2_brings_each_chat_reply_its_context(
@@ -302,3 +311,25 @@ async def test_complete_v2_broadcasts_the_tail_and_done_from_the_database(
     assert (row["status"], row["content"]) == ("complete", "Hello there")
     job_status = await admin.fetchval("select status from internal.jobs where id = $1", job["id"])
     assert job_status == "succeeded"
+
+
+async def test_claim_v2_completes_the_result_less_jobs_it_is_given(
+    api: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
+    await admin.execute("insert into internal.jobs (kind, payload) select 'test_ack', '{}' from generate_series(1, 3)")
+    first, second, third = sorted(j["id"] for j in await claim_v2(api, "w1", ["test_ack"]))
+    await admin.execute(  # the third's lease expired and another worker took it over
+        "update internal.jobs set locked_by = 'w2' where id = $1", third
+    )
+    answer = await claim_v2_answer(api, "w1", ["test_ack"], [first, second, third])
+    assert answer["jobs"] == [] and sorted(answer["completed"]) == [first, second]
+    rows = await admin.fetch("select id, status, lease_until from internal.jobs where kind = 'test_ack' order by id")
+    assert [(r["status"], r["lease_until"] is None) for r in rows] == [
+        ("succeeded", True),
+        ("succeeded", True),
+        ("running", False),
+    ]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with api.transaction():
+            await act_as(api, "authenticated", str(uuid.uuid4()))
+            await api.execute("select public.claim_jobs_v2('w1', array['test_ack'], 1, 60, array[$1::bigint])", third)
