@@ -73,7 +73,10 @@ async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() ->
     running = asyncio.create_task(worker.run(stop))
     try:
         await asyncio.wait_for(done.wait(), 2)  # not the 30 s sweep
-        await asyncio.sleep(0.05)
+        for _ in range(100):  # its completion goes out with the claim that follows
+            if queue.acknowledged:
+                break
+            await asyncio.sleep(0.02)
         assert queue.acknowledged == [[1]]
     finally:
         stop.set()
@@ -103,7 +106,10 @@ async def test_result_less_jobs_complete_with_the_next_claim_and_others_on_their
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        await asyncio.sleep(0.1)
+        for _ in range(100):
+            if queue.completed:
+                break
+            await asyncio.sleep(0.02)
         assert queue.completed == [4]  # a result goes through complete(), at once
         release.set()
         for _ in range(100):
