@@ -35,42 +35,17 @@ from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bench import Figure, Section, percentile
-from devstack import migrate
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.settings import REPO_ROOT, DevstackSettings
+from bench._stack import gateway, postgres, process, wait_http
+from devstack.postgres import free_port
+from devstack.settings import DevstackSettings
 
 SETTINGS = DevstackSettings()
-PASSWORD = SETTINGS.db_password.get_secret_value()
 USERS = int(os.environ.get("BENCH_PIPELINE_USERS", "100"))
 MESSAGES = int(os.environ.get("BENCH_PIPELINE_MESSAGES", "5"))
 TTFT_MS = float(os.environ.get("BENCH_PIPELINE_TTFT_MS", "300"))
 TPS = float(os.environ.get("BENCH_PIPELINE_TPS", "80"))
 SECONDS = float(os.environ.get("BENCH_PIPELINE_SECONDS", "20"))
 CHUNK_CHARS = 8  # the fake model's chunk size
-
-
-def _wait_http(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @dataclass
@@ -83,25 +58,25 @@ class Stack:
 
 @contextlib.contextmanager
 def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
-    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
-    server.start()
-    try:
-        dsn = server.dsn()
-        asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
-        api_port, llm_port = free_port(), free_port()
-        url, llm = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{llm_port}"
-        fake = [
-            sys.executable,
-            "-m",
-            "devstack.fake_llm",
-            "--port",
-            str(llm_port),
-            "--ttft-ms",
-            str(ttft_ms),
-            "--tokens-per-second",
-            str(tps),
-        ]
-        gateway_env = {"DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(api_port)}
+    llm_port = free_port()
+    llm = f"http://127.0.0.1:{llm_port}"
+    fake = [
+        sys.executable,
+        "-m",
+        "devstack.fake_llm",
+        "--port",
+        str(llm_port),
+        "--ttft-ms",
+        str(ttft_ms),
+        "--tokens-per-second",
+        str(tps),
+    ]
+    with (
+        postgres(tmp) as dsn,
+        process(fake, {}, tmp / "fake.log"),
+        gateway(dsn, tmp) as (url, gateway_proc),
+    ):
+        wait_http(f"{llm}/_stats")
         worker_env = {
             "SUPABASE_URL": url,
             "SUPABASE_SERVICE_ROLE_KEY": SETTINGS.service_role_key,
@@ -112,21 +87,9 @@ def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
             "COACHBASE_LOG_FORMAT": "text",
             "COACHBASE_DELTA_INTERVAL_MS": "100",
         }
-        with (
-            _process(fake, {}, tmp / "fake.log"),
-            _process(
-                [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
-                gateway_env,
-                tmp / "gateway.log",
-            ) as gateway,
-        ):
-            _wait_http(f"{llm}/_stats")
-            _wait_http(f"{url}/health")
-            with _process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log") as worker:
-                time.sleep(1.5)  # the worker subscribes and sweeps
-                yield Stack(dsn, url, worker, gateway)
-    finally:
-        server.stop("immediate")
+        with process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log") as worker:
+            time.sleep(1.5)  # the worker subscribes and sweeps
+            yield Stack(dsn, url, worker, gateway_proc)
 
 
 @dataclass

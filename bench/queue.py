@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,13 +32,9 @@ from pgqueuer.models import Job as PgqJob
 from pgqueuer.queries import Queries
 
 from bench import Figure, Section, percentile
-from devstack import migrate
+from bench._stack import PASSWORD, SETTINGS, gateway, postgres
 from devstack.db import role_dsn
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.settings import REPO_ROOT, DevstackSettings
 
-SETTINGS = DevstackSettings(_env_file=None)
-PASSWORD = SETTINGS.db_password.get_secret_value()
 JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "20000"))
 WORKERS = int(os.environ.get("BENCH_QUEUE_WORKERS", "4"))
 BATCH = int(os.environ.get("BENCH_QUEUE_BATCH", "10"))
@@ -61,44 +55,14 @@ ENQUEUE = "insert into internal.jobs (kind, payload) select $1, p from unnest($2
 
 
 @contextlib.contextmanager
-def stack(tmp: Path, *, gateway: bool) -> Iterator[tuple[str, str | None]]:
+def stack(tmp: Path, *, with_gateway: bool) -> Iterator[tuple[str, str | None]]:
     """An embedded Postgres with every migration applied (`supabase db reset`), and the gateway if asked."""
-    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
-    server.start()
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        dsn = server.dsn()
-        asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
-        url = None
-        if gateway:
-            port = free_port()
-            env = {**os.environ, "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
-            with (tmp / "gateway.log").open("wb") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            url = f"http://127.0.0.1:{port}"
-            _wait_http(f"{url}/health")
-        yield dsn, url
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(15)
-        server.stop("immediate")
-
-
-def _wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url).is_success:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within 30 s")
+    with postgres(tmp) as dsn:
+        if not with_gateway:
+            yield dsn, None
+            return
+        with gateway(dsn, tmp) as (url, _):
+            yield dsn, url
 
 
 @dataclass
@@ -355,7 +319,7 @@ async def _all(dsn: str, url: str | None) -> list[Figure]:
 def run() -> Section:
     with (
         tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp,
-        stack(Path(tmp), gateway=REST_JOBS > 0) as (dsn, url),
+        stack(Path(tmp), with_gateway=REST_JOBS > 0) as (dsn, url),
     ):
         figures = asyncio.run(_all(dsn, url))
     return _section(figures)

@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,18 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import websockets
 
 from bench import Figure, Section, percentile
-from devstack import migrate
+from bench._stack import PASSWORD, SETTINGS, gateway, postgres, wait_http
 from devstack.db import role_dsn
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.settings import REPO_ROOT, DevstackSettings
 from devstack.tokens import encode, now
 
-SETTINGS = DevstackSettings(_env_file=None)
-PASSWORD = SETTINGS.db_password.get_secret_value()
 SUBSCRIBERS = [int(n) for n in os.environ.get("BENCH_RT_SUBSCRIBERS", "1,100,1000").split(",")]
 EVENTS = int(os.environ.get("BENCH_RT_EVENTS", "100"))
 THROUGHPUT_ROWS = int(os.environ.get("BENCH_RT_ROWS", "20000"))
@@ -53,49 +46,10 @@ create policy "Members read bench topics" on realtime.messages for select to aut
 
 @contextlib.contextmanager
 def _stack(tmp: Path) -> Iterator[tuple[str, str]]:
-    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
-    server.start()
-    port = free_port()
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        dsn = server.dsn()
-        asyncio.run(migrate.bootstrap(dsn, PASSWORD))
-        asyncio.run(_execute(role_dsn(dsn, "postgres", PASSWORD), SCHEMA))
-        env = {**os.environ, "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
-        with (tmp / "gateway.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url)
+    """Postgres with the benchmark's tables and the gateway, once its Realtime feed reads the slot."""
+    with postgres(tmp, schema=SCHEMA) as dsn, gateway(dsn, tmp) as (url, _):
+        wait_http(f"{url}/realtime/v1/api/health", ready=lambda response: response.json().get("status") == "ok")
         yield url, dsn
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(15)
-        server.stop("immediate")
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError, ValueError):
-            if httpx.get(f"{url}/realtime/v1/api/health").json().get("status") == "ok":
-                return
-        time.sleep(0.1)
-    raise RuntimeError("the gateway's realtime feed did not start")
-
-
-async def _execute(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def _token(user: str) -> str:

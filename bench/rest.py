@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -24,13 +22,9 @@ import psycopg
 from supabase import ClientOptions, acreate_client, create_client
 
 from bench import Figure, Section, latency, percentile
-from devstack import migrate
+from bench._stack import PASSWORD, SETTINGS, gateway, postgres, wait_http
 from devstack.db import role_dsn
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.settings import REPO_ROOT, DevstackSettings
 
-SETTINGS = DevstackSettings(_env_file=None)
-PASSWORD = SETTINGS.db_password.get_secret_value()
 COUNT = int(os.environ.get("BENCH_REST_COUNT", "2000"))
 SECONDS = float(os.environ.get("BENCH_REST_SECONDS", "5"))
 SCHEMA = """
@@ -47,50 +41,11 @@ INSERT_SQL = "insert into public.bench_items (id, name) values (%s, %s) returnin
 
 
 @contextlib.contextmanager
-def _postgres(tmp: Path) -> Iterator[str]:
-    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
-    server.start()
-    try:
-        dsn = server.dsn()
-        asyncio.run(migrate.bootstrap(dsn, PASSWORD))
-        asyncio.run(_execute(role_dsn(dsn, "postgres", PASSWORD), SCHEMA))
-        yield dsn
-    finally:
-        server.stop("immediate")
-
-
-async def _execute(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextlib.contextmanager
 def _gateway(dsn: str, tmp: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
-    with (tmp / "gateway.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/rest/v1/bench_items?limit=1", headers={"apikey": SETTINGS.anon_key}).is_success:
-                    break
-            time.sleep(0.1)
+    """The gateway, once its schema cache holds the benchmark's table."""
+    with gateway(dsn, tmp) as (url, _):
+        wait_http(f"{url}/rest/v1/bench_items?limit=1", headers={"apikey": SETTINGS.anon_key})
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _sequential(url: str, dsn: str) -> list[Figure]:
@@ -205,7 +160,7 @@ def run() -> Section:
         warnings.simplefilter("ignore", DeprecationWarning)  # supabase-py 2.34 passes postgrest deprecated args
         with (
             tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp,
-            _postgres(Path(tmp)) as dsn,
+            postgres(Path(tmp), schema=SCHEMA) as dsn,
             _gateway(dsn, Path(tmp)) as url,
         ):
             sequential = _sequential(url, dsn)

@@ -10,29 +10,22 @@ shows which index each policy on the queried tables uses.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import httpx
 
 from bench import Figure, Section, percentile
-from devstack import migrate
+from bench._stack import PASSWORD, SETTINGS, gateway, postgres
 from devstack.db import role_dsn
-from devstack.postgres import EmbeddedPostgres, free_port
-from devstack.settings import REPO_ROOT, DevstackSettings
 from devstack.tokens import encode, now
 
-SETTINGS = DevstackSettings(_env_file=None)
-PASSWORD = SETTINGS.db_password.get_secret_value()
 USERS = int(os.environ.get("BENCH_RLS_USERS", "10000"))
 MESSAGES = int(os.environ.get("BENCH_RLS_MESSAGES", "1000000"))
 CONVERSATIONS_PER_USER = 2
@@ -84,52 +77,6 @@ insert into public.messages (conversation_id, user_id, role, content, status, cr
    cross join lateral (select now() - interval '60 days' + k * interval '1 minute' as t) ts
    where c.n = 1;
 """
-
-
-@contextlib.contextmanager
-def _postgres(tmp: Path) -> Iterator[str]:
-    """An embedded Postgres with every migration applied (`supabase db reset`)."""
-    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
-    server.start()
-    try:
-        dsn = server.dsn()
-        asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
-        yield dsn
-    finally:
-        server.stop("immediate")
-
-
-@contextlib.contextmanager
-def _gateway(dsn: str, tmp: Path) -> Iterator[str]:
-    """The gateway, started after the load: its Realtime feed would otherwise decode the load's million rows
-    and stall REST requests meanwhile."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
-    with (tmp / "gateway.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not _healthy(url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
-
-
-def _healthy(url: str) -> bool:
-    with contextlib.suppress(httpx.TransportError):
-        return httpx.get(f"{url}/health").is_success
-    return False
 
 
 async def _load(dsn: str) -> tuple[float, int, list[tuple[str, str]], tuple[str, str]]:
@@ -285,9 +232,11 @@ async def _direct(
 
 
 def run() -> Section:
-    with tempfile.TemporaryDirectory(prefix="bench-rls-") as tmp, _postgres(Path(tmp)) as dsn:
+    with tempfile.TemporaryDirectory(prefix="bench-rls-") as tmp, postgres(Path(tmp)) as dsn:
         seconds, count, sample, long = asyncio.run(_load(dsn))
-        with _gateway(dsn, Path(tmp)) as url:
+        # The gateway starts after the load: its Realtime feed would otherwise decode the load's million
+        # rows and stall REST requests meanwhile.
+        with gateway(dsn, Path(tmp)) as (url, _):
             rest = _rest(url, sample)
         direct, plans, seq_scan = asyncio.run(_direct(dsn, sample, long))
     return _section([*rest, *direct], seconds, count, plans, seq_scan)

@@ -1,0 +1,99 @@
+"""What the benchmarks start for themselves: an embedded Postgres, the gateway and other processes.
+
+Each lives in the benchmark's temporary directory (data and logs) and is stopped when its block ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from devstack import migrate
+from devstack.db import role_dsn
+from devstack.postgres import EmbeddedPostgres, free_port
+from devstack.settings import REPO_ROOT, DevstackSettings
+
+SETTINGS = DevstackSettings(_env_file=None)
+PASSWORD = SETTINGS.db_password.get_secret_value()
+
+
+@contextlib.contextmanager
+def postgres(tmp: Path, *, schema: str | None = None) -> Iterator[str]:
+    """An embedded Postgres; yields its superuser DSN.
+
+    Without `schema`: every migration and the seed (`supabase db reset`). With it: the platform bootstrap
+    only, then `schema` run as `postgres` (benchmarks of the devstack itself, on tables of their own).
+    """
+    server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
+    server.start()
+    try:
+        dsn = server.dsn()
+        if schema is None:
+            asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
+        else:
+            asyncio.run(migrate.bootstrap(dsn, PASSWORD))
+            asyncio.run(execute(role_dsn(dsn, "postgres", PASSWORD), schema))
+        yield dsn
+    finally:
+        server.stop("immediate")
+
+
+async def execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess of the repository's Python code, its output in `log`; terminated (then killed) at the end."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def gateway(dsn: str, tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process)."""
+    port = free_port()
+    env = {"DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
+    args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
+    with process(args, env, tmp / "gateway.log") as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health")
+        yield url, proc
+
+
+def wait_http(
+    url: str,
+    seconds: float = 30,
+    *,
+    headers: dict[str, str] | None = None,
+    ready: Callable[[httpx.Response], bool] = lambda response: response.is_success,
+) -> None:
+    """Poll `url` until `ready(response)`; RuntimeError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError, ValueError):
+            if ready(httpx.get(url, headers=headers, timeout=1)):
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
