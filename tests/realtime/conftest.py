@@ -9,9 +9,7 @@ robustness rules can be tested quickly.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,10 +22,8 @@ import pytest
 
 from devstack import migrate
 from devstack.db import role_dsn
-from devstack.postgres import free_port
-from devstack.settings import REPO_ROOT
 from devstack.tokens import encode, now
-from tests.conftest import PASSWORD, SETTINGS, _admin, _wait_healthy, _with_database
+from tests.conftest import PASSWORD, SETTINGS, _admin, _drop_database, _with_database, gateway_process
 
 SCHEMA = """
 create table public.rt_messages (
@@ -116,64 +112,29 @@ async def _create_database(pg_server: str, template: str | None) -> str:
     return name
 
 
-async def _drop_database(pg_server: str, name: str) -> None:
-    # A gateway that died without cleaning up leaves its slot, which blocks DROP DATABASE.
-    await _admin(
-        pg_server,
-        f"select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-        f"where database = '{name}' and not active",
-    )
-    await _admin(pg_server, f'drop database if exists "{name}" with (force)')
-
-
 def gateway(pg_server: str, template: str | None, log_path: Path, extra_env: dict[str, str]) -> Iterator[RtStack]:
     name = asyncio.run(_create_database(pg_server, template))
     dsn = _with_database(pg_server, name)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "DEVSTACK_API_PORT": str(port),
-        "DEVSTACK_HOST": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-        **extra_env,
-    }
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "gateway", "--log-level", "INFO"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log_path)
-        _wait_feed_ready(url, proc, log_path)
-        yield RtStack(
-            api_url=url,
-            anon_key=SETTINGS.anon_key,
-            service_role_key=SETTINGS.service_role_key,
-            jwt_secret=SETTINGS.jwt_secret.get_secret_value(),
-            dsn=dsn,
-            gateway_log=log_path,
-        )
+        with gateway_process(dsn, log_path, extra_env) as url:
+            _wait_feed_ready(url, log_path)
+            yield RtStack(
+                api_url=url,
+                anon_key=SETTINGS.anon_key,
+                service_role_key=SETTINGS.service_role_key,
+                jwt_secret=SETTINGS.jwt_secret.get_secret_value(),
+                dsn=dsn,
+                gateway_log=log_path,
+            )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         asyncio.run(_drop_database(pg_server, name))
 
 
-def _wait_feed_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_feed_ready(url: str, log_path: Path) -> None:
     for _ in range(100):
-        if httpx.get(f"{url}/realtime/v1/api/health", timeout=1).json().get("status") == "ok":
-            return
-        if proc.poll() is not None:
-            break
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/realtime/v1/api/health", timeout=1).json().get("status") == "ok":
+                return
         time.sleep(0.1)
     raise RuntimeError(f"the realtime feed did not start:\n{log_path.read_text()}")
 
