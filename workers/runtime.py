@@ -118,12 +118,11 @@ class Worker:
         outcome = "succeeded"
         try:
             result = await self.handlers[job.kind](job, ctx)
-            if ctx.completed:
-                pass
-            elif result is None:
-                await self._acknowledge(job)
-            else:
-                await self.queue.complete(job, result)
+            if not ctx.completed:  # else the handler's own function completed it with its result
+                if result is None:
+                    await self._acknowledge(job)
+                else:
+                    await self.queue.complete(job, result)
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})

@@ -22,15 +22,6 @@ async def act_as(conn: asyncpg.Connection, role: str, user_id: str | None = None
 
 
 @pytest.fixture
-async def admin(database: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 async def api(database: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(role_dsn(database, "authenticator", PASSWORD))
     try:
@@ -42,6 +33,10 @@ async def api(database: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 async def conversation(admin: asyncpg.Connection) -> tuple[str, str]:
     """(user id, conversation id) of a new user talking to the seeded coach Maya (the catalogue stays as seeded)."""
+    return await new_conversation(admin)
+
+
+async def new_conversation(admin: asyncpg.Connection) -> tuple[str, str]:
     user_id = str(uuid.uuid4())
     await admin.execute(
         "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
@@ -231,7 +226,8 @@ async def test_claim_v2_brings_each_chat_reply_its_context(
 ) -> None:
     user_id, conversation_id = conversation
     await send(api, user_id, conversation_id, "Context please")
-    await admin.execute("insert into internal.jobs (kind, payload) values ('test_plain', '{}'), ('test_plain', '{}')")
+    plain_kind = f"test_{uuid.uuid4().hex[:10]}"  # a kind of its own: tests share the database
+    await admin.execute("insert into internal.jobs (kind, payload) values ($1, '{}'), ($1, '{}')", plain_kind)
     [job] = [
         j for j in await claim_v2(api, "w1", ["chat_reply"]) if j["ordering_key"] == f"conversation:{conversation_id}"
     ]
@@ -242,8 +238,8 @@ async def test_claim_v2_brings_each_chat_reply_its_context(
         await act_as(api, "service_role")
         asked = json.loads(await api.fetchval("select public.chat_reply_context_v1($1, 'w1')", job["id"]))
     assert context == asked
-    plain = await claim_v2(api, "w1", ["test_plain"])
-    assert len(plain) == 2 and all(j["context"] is None and j["kind"] == "test_plain" for j in plain)
+    plain = await claim_v2(api, "w1", [plain_kind])
+    assert len(plain) == 2 and all(j["context"] is None and j["kind"] == plain_kind for j in plain)
 
 
 async def test_one_broken_context_does_not_block_the_claim(
@@ -256,19 +252,7 @@ async def test_one_broken_context_does_not_block_the_claim(
         " where dedupe_key = $1",
         f"chat_reply:{first}",
     )
-    other_user, other_conversation = str(uuid.uuid4()), None
-    await admin.execute(
-        "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
-        uuid.UUID(other_user),
-        f"{other_user}@example.com",
-    )
-    other_conversation = str(
-        await admin.fetchval(
-            "insert into public.conversations (user_id, coach_id)"
-            " select $1, id from public.coaches where slug = 'maya' returning id",
-            uuid.UUID(other_user),
-        )
-    )
+    other_user, other_conversation = await new_conversation(admin)
     await send(api, other_user, other_conversation, "two")
     jobs = {j["ordering_key"]: j for j in await claim_v2(api, "w1", ["chat_reply"])}
     assert jobs[f"conversation:{conversation_id}"]["context"] is None
@@ -316,14 +300,15 @@ async def test_complete_v2_broadcasts_the_tail_and_done_from_the_database(
 async def test_claim_v2_completes_the_result_less_jobs_it_is_given(
     api: asyncpg.Connection, admin: asyncpg.Connection
 ) -> None:
-    await admin.execute("insert into internal.jobs (kind, payload) select 'test_ack', '{}' from generate_series(1, 3)")
-    first, second, third = sorted(j["id"] for j in await claim_v2(api, "w1", ["test_ack"]))
+    kind = f"test_{uuid.uuid4().hex[:10]}"  # a kind of its own: tests share the database
+    await admin.execute("insert into internal.jobs (kind, payload) select $1, '{}' from generate_series(1, 3)", kind)
+    first, second, third = sorted(j["id"] for j in await claim_v2(api, "w1", [kind]))
     await admin.execute(  # the third's lease expired and another worker took it over
         "update internal.jobs set locked_by = 'w2' where id = $1", third
     )
-    answer = await claim_v2_answer(api, "w1", ["test_ack"], [first, second, third])
+    answer = await claim_v2_answer(api, "w1", [kind], [first, second, third])
     assert answer["jobs"] == [] and sorted(answer["completed"]) == [first, second]
-    rows = await admin.fetch("select id, status, lease_until from internal.jobs where kind = 'test_ack' order by id")
+    rows = await admin.fetch("select id, status, lease_until from internal.jobs where kind = $1 order by id", kind)
     assert [(r["status"], r["lease_until"] is None) for r in rows] == [
         ("succeeded", True),
         ("succeeded", True),
@@ -332,4 +317,4 @@ async def test_claim_v2_completes_the_result_less_jobs_it_is_given(
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         async with api.transaction():
             await act_as(api, "authenticated", str(uuid.uuid4()))
-            await api.execute("select public.claim_jobs_v2('w1', array['test_ack'], 1, 60, array[$1::bigint])", third)
+            await api.execute("select public.claim_jobs_v2('w1', array[$2], 1, 60, array[$1::bigint])", third, kind)

@@ -40,15 +40,6 @@ async def svc(database: str) -> AsyncIterator[ServiceRole]:
 
 
 @pytest.fixture
-async def admin(database: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
 def kind() -> str:
     """A kind of its own per test, so tests sharing the database never claim each other's jobs."""
     return f"test_{uuid.uuid4().hex[:10]}"
