@@ -15,6 +15,7 @@ import httpx2
 
 from shared.errors import PermanentError, TransientError
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.shards import PER_CLIENT, Shards
 
 log = logging.getLogger("shared.llm.anthropic")
 
@@ -35,9 +36,15 @@ class AnthropicProvider:
         timeout: float = 120.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
-        )
+        def make() -> anthropic.AsyncAnthropic:
+            limits = httpx2.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT)
+            http = http_client or anthropic.DefaultAsyncHttpxClient(limits=limits)
+            return anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
+            )
+
+        # A client passed in (tests: recorded responses) serves every request; otherwise small clients.
+        self._clients = Shards(make, per_client=None if http_client else PER_CLIENT)
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         """Text deltas as they arrive, then one Completion.
@@ -50,21 +57,22 @@ class AnthropicProvider:
         model, stop_reason, saw_stop = prompt.model, None, False
         usage: dict[str, int] = {}
         try:
-            events = await self._client.messages.create(**_request(prompt), stream=True)
-            async with events:
-                async for event in events:
-                    if event.type == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            parts.append(event.delta.text)
-                            yield TextDelta(event.delta.text)
-                    elif event.type == "message_start":
-                        model = event.message.model
-                        _merge_usage(usage, event.message.usage)
-                    elif event.type == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
-                        _merge_usage(usage, event.usage)
-                    elif event.type == "message_stop":
-                        saw_stop = True
+            with self._clients.lease() as client:
+                events = await client.messages.create(**_request(prompt), stream=True)
+                async with events:
+                    async for event in events:
+                        if event.type == "content_block_delta":
+                            if event.delta.type == "text_delta" and event.delta.text:
+                                parts.append(event.delta.text)
+                                yield TextDelta(event.delta.text)
+                        elif event.type == "message_start":
+                            model = event.message.model
+                            _merge_usage(usage, event.message.usage)
+                        elif event.type == "message_delta":
+                            stop_reason = event.delta.stop_reason or stop_reason
+                            _merge_usage(usage, event.usage)
+                        elif event.type == "message_stop":
+                            saw_stop = True
         except anthropic.APIError as exc:
             raise classify(exc) from exc
         if not saw_stop:
@@ -88,13 +96,14 @@ class AnthropicProvider:
             kwargs["tools"] = [{"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}]
             kwargs["tool_choice"] = {"type": "tool", "name": tool.name}
         try:
-            message = await self._client.messages.create(**kwargs)
+            with self._clients.lease() as client:
+                message = await client.messages.create(**kwargs)
         except anthropic.APIError as exc:
             raise classify(exc) from exc
         return _completion(message)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._clients.aclose(lambda client: client.close())
 
 
 def classify(exc: anthropic.APIError) -> TransientError | PermanentError:

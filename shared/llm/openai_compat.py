@@ -15,6 +15,7 @@ import httpx
 
 from shared.errors import PermanentError, TransientError
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.shards import PER_CLIENT, Shards
 
 log = logging.getLogger("shared.llm.openai")
 
@@ -30,39 +31,45 @@ class OpenAICompatibleProvider:
         timeout: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            transport=transport,
-        )
+        def make() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=base_url.rstrip("/"),
+                headers={"Authorization": f"Bearer {api_key}"},
+                timeout=httpx.Timeout(timeout, connect=10.0),
+                transport=transport,
+                limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
+            )
+
+        # A transport passed in (tests: recorded responses) is one client; otherwise small clients.
+        self._clients = Shards(make, per_client=None if transport else PER_CLIENT)
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         body = {**_request(prompt), "stream": True, "stream_options": {"include_usage": True}}
         parts: list[str] = []
         usage, model, finish = Usage(), prompt.model, None
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _status_error(response)
-                done = False
-                async for chunk in _sse_json(response):
-                    if chunk is None:
-                        done = True
-                        break
-                    if "error" in chunk:
-                        raise TransientError(f"in-stream error: {_error_text(chunk)}")
-                    model = chunk.get("model") or model
-                    usage = _usage(chunk.get("usage")) or usage
-                    for choice in chunk.get("choices") or []:
-                        text = (choice.get("delta") or {}).get("content")
-                        finish = choice.get("finish_reason") or finish
-                        if text:
-                            parts.append(text)
-                            yield TextDelta(text)
-                if not done and finish is None:
-                    raise TransientError("the model's stream ended before [DONE]")
+            with self._clients.lease() as client:
+                async with client.stream("POST", "/chat/completions", json=body) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _status_error(response)
+                    done = False
+                    async for chunk in _sse_json(response):
+                        if chunk is None:
+                            done = True
+                            break
+                        if "error" in chunk:
+                            raise TransientError(f"in-stream error: {_error_text(chunk)}")
+                        model = chunk.get("model") or model
+                        usage = _usage(chunk.get("usage")) or usage
+                        for choice in chunk.get("choices") or []:
+                            text = (choice.get("delta") or {}).get("content")
+                            finish = choice.get("finish_reason") or finish
+                            if text:
+                                parts.append(text)
+                                yield TextDelta(text)
+                    if not done and finish is None:
+                        raise TransientError("the model's stream ended before [DONE]")
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
         yield Completion(text="".join(parts), model=model, usage=usage, stop_reason=finish)
@@ -78,7 +85,8 @@ class OpenAICompatibleProvider:
             ]
             body["tool_choice"] = {"type": "function", "function": {"name": tool.name}}
         try:
-            response = await self._client.post("/chat/completions", json=body)
+            with self._clients.lease() as client:
+                response = await client.post("/chat/completions", json=body)
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
         if response.status_code >= 400:
@@ -95,7 +103,7 @@ class OpenAICompatibleProvider:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._clients.aclose(lambda client: client.aclose())
 
 
 def _request(prompt: Prompt) -> dict[str, Any]:
