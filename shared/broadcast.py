@@ -1,16 +1,25 @@
-"""Realtime Broadcast from a server: batched messages through the REST endpoint, best effort.
+"""Realtime Broadcast from a server: messages through the REST endpoint, coalesced, best effort.
+
+One request is in flight at a time; messages sent while it is (the deltas of every conversation this
+worker is streaming) go together in the next one, up to `MAX_BATCH`. A worker streaming 100 replies
+at once sends a few requests per tick instead of one per delta: the same group-commit idea as the
+job queue's acknowledgements. An idle broadcaster sends a message at once.
 
 The database row stays the truth; a broadcast that fails is logged and the reply carries on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import httpx
 
 log = logging.getLogger("shared.broadcast")
+
+MAX_BATCH = 100
 
 
 class Broadcaster:
@@ -19,28 +28,56 @@ class Broadcaster:
             base_url=supabase_url.rstrip("/") + "/realtime/v1",
             headers={"apikey": key, "Authorization": f"Bearer {key}"},
             timeout=httpx.Timeout(5.0),
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
             transport=transport,
         )
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
         self.failures = 0
+        self.requests = 0
 
     async def send(self, topic: str, event: str, payload: dict[str, Any], *, private: bool = True) -> bool:
         """Broadcast one message on `topic`; False (and logged) when Realtime did not take it."""
-        body = {"messages": [{"topic": topic, "event": event, "payload": payload, "private": private}]}
+        sent: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append(({"topic": topic, "event": event, "payload": payload, "private": private}, sent))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_pending(), name="broadcaster")
+        return await asyncio.shield(sent)
+
+    async def _send_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            ok = False
+            try:
+                ok = await self._post([message for message, _ in batch])
+            except Exception:  # e.g. a payload that is not JSON: the senders get False, the next batch goes
+                self.failures += 1
+                log.exception("broadcast failed", extra={"messages": len(batch)})
+            finally:  # also when cancelled: nobody waits forever
+                for _, sent in batch:
+                    if not sent.done():
+                        sent.set_result(ok)
+
+    async def _post(self, messages: list[dict[str, Any]]) -> bool:
+        self.requests += 1
+        topics = sorted({m["topic"] for m in messages})
+        where = {"topics": topics[:5], "messages": len(messages)}
         try:
-            response = await self._client.post("/api/broadcast", json=body)
+            response = await self._client.post("/api/broadcast", json={"messages": messages})
         except httpx.HTTPError as exc:
             self.failures += 1
-            log.warning("broadcast failed", extra={"topic": topic, "event": event, "error": repr(exc)})
+            log.warning("broadcast failed", extra={**where, "error": repr(exc)})
             return False
         if response.status_code != 202:
             self.failures += 1
             log.warning(
-                "broadcast refused",
-                extra={"topic": topic, "event": event, "status": response.status_code, "body": response.text[:200]},
+                "broadcast refused", extra={**where, "status": response.status_code, "body": response.text[:200]}
             )
             return False
         return True
 
     async def aclose(self) -> None:
+        if self._sender is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._sender), 5)
         await self._client.aclose()

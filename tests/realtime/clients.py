@@ -18,7 +18,7 @@ TIMEOUT = 10.0
 
 @dataclass
 class Inbox:
-    """Collects callback arguments; `next()` waits for one, `quiet()` asserts none arrives."""
+    """Collects callback arguments; `next()` waits for one, `drain()` takes what has arrived."""
 
     items: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
 

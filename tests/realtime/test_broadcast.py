@@ -167,3 +167,65 @@ async def test_private_channels_can_replay_stored_broadcasts(rt_stack: RtStack) 
         state, error = await states.next()
         assert state.value == "CHANNEL_ERROR"
         assert "UnableToReplayMessages: Replay is not allowed for public channels" in str(error)
+
+
+async def test_rest_broadcasts_to_private_topics_pass_the_insert_policies(rt_stack: RtStack) -> None:
+    user = str(uuid.uuid4())
+    notices = f"notices:{uuid.uuid4().hex[:6]}"
+    url = f"{rt_stack.api_url}/realtime/v1/api/broadcast"
+    async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user)) as reader:
+        own, notices_inbox = Inbox(), Inbox()
+        await subscribe(
+            reader.channel(f"user:{user}", _options(private=True)).on_broadcast("*", own), expect_postgres=False
+        )
+        await subscribe(
+            reader.channel(notices, _options(private=True)).on_broadcast("*", notices_inbox), expect_postgres=False
+        )
+        async with httpx.AsyncClient() as http:
+            for key, topic, n in (
+                (rt_stack.user_token(user), notices, 1),  # no INSERT policy for users on notices:*: dropped
+                (rt_stack.user_token(user), f"user:{user}", 2),  # their own topic: sent
+                (rt_stack.service_role_key, notices, 3),  # service_role bypasses RLS: sent
+                (rt_stack.user_token(user), notices, 4),  # still dropped after the service role passed
+                (rt_stack.service_role_key, notices, 5),
+            ):
+                message = {"topic": topic, "event": "note", "payload": {"n": n}, "private": True}
+                response = await http.post(url, headers={"apikey": key}, json={"messages": [message]})
+                assert response.status_code == 202
+        assert (await own.next())["payload"] == {"n": 2}
+        assert (await notices_inbox.next())["payload"] == {"n": 3}
+        assert (await notices_inbox.next())["payload"] == {"n": 5}  # 4 never came: sent in order after 3
+        assert own.drain() == []
+
+
+async def test_the_workers_broadcaster_coalesces_concurrent_sends(rt_stack: RtStack) -> None:
+    import asyncio
+
+    from shared.broadcast import Broadcaster
+
+    user = str(uuid.uuid4())
+    topic = f"user:{user}"
+    broadcaster = Broadcaster(rt_stack.api_url, rt_stack.service_role_key)
+    try:
+        async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(user)) as reader:
+            inbox = Inbox()
+            await subscribe(
+                reader.channel(topic, _options(private=True)).on_broadcast("*", inbox), expect_postgres=False
+            )
+            sent = await asyncio.gather(*(broadcaster.send(topic, "delta", {"seq": n}) for n in range(50)))
+            assert sent == [True] * 50
+            got = [(await inbox.next())["payload"]["seq"] for _ in range(50)]
+            assert got == list(range(50))  # all of them, in the order they were sent
+            assert broadcaster.requests < 50  # sent while one request was in flight: together in the next
+            # A payload that cannot be sent fails its own batch only; the broadcaster carries on.
+            assert await broadcaster.send(topic, "delta", {"bad": object()}) is False
+            assert await broadcaster.send(topic, "delta", {"seq": 50}) is True
+            assert (await inbox.next())["payload"] == {"seq": 50}
+    finally:
+        await broadcaster.aclose()
+    unreachable = Broadcaster("http://127.0.0.1:9", rt_stack.service_role_key)
+    try:
+        assert await unreachable.send(topic, "delta", {"seq": 0}) is False
+        assert unreachable.failures == 1
+    finally:
+        await unreachable.aclose()
