@@ -1,9 +1,9 @@
 """The chat reply handler: build the prompt, stream the model's answer as batched Broadcast deltas,
 checkpoint the partial text into the row about once a second, then complete the row and the job at once.
 
-The context comes with the claim (claim_jobs_v2), and the last delta and `done` are broadcast by the
-database when the reply is completed (complete_chat_reply_v2): a short reply costs the worker two API
-requests besides the model's.
+The context comes with the claim (claim_jobs_v2), and the reply is completed with the worker's next
+claim (claim_jobs_v3 → complete_chat_reply_v2), where the database broadcasts the last delta and `done`:
+a short reply costs the worker about one API request besides the model's.
 """
 
 from __future__ import annotations
@@ -89,24 +89,21 @@ class ChatReplyHandler:
         if needs_compaction(context, prompt_settings):
             await ctx.queue.rpc("request_conversation_summary_v1", {"p_job_id": job.id, "p_worker": worker})
         tail, tail_seq = batcher.take_tail()
-        await ctx.queue.rpc(
-            "complete_chat_reply_v2",
-            {
-                "p_job_id": job.id,
-                "p_worker": worker,
-                "p_message_id": reply_id,
-                "p_content": final.text,
-                "p_model": final.model,
-                "p_prompt_version": prompt_version,
-                "p_input_tokens": final.usage.input_tokens,
-                "p_output_tokens": final.usage.output_tokens,
-                "p_cache_read_tokens": final.usage.cache_read_tokens,
-                "p_cache_write_tokens": final.usage.cache_write_tokens,
-                "p_tail": tail,
-                "p_tail_seq": tail_seq or None,
-            },
+        # complete_chat_reply_v2 inside the worker's next claim: row, usage, job, last delta and `done`.
+        await ctx.finish(
+            chat_reply={
+                "message_id": reply_id,
+                "content": final.text,
+                "model": final.model,
+                "prompt_version": prompt_version,
+                "input_tokens": final.usage.input_tokens,
+                "output_tokens": final.usage.output_tokens,
+                "cache_read_tokens": final.usage.cache_read_tokens,
+                "cache_write_tokens": final.usage.cache_write_tokens,
+                "tail": tail,
+                "tail_seq": tail_seq or None,
+            }
         )
-        ctx.completed = True
         for kind, value in (
             ("input", final.usage.input_tokens),
             ("output", final.usage.output_tokens),

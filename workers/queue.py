@@ -19,15 +19,19 @@ class LeaseLost(CoachbaseError):
     """Another worker took the job over (our lease expired): drop it, write nothing more."""
 
 
+def error_for(code: str, message: str, what: str) -> CoachbaseError:
+    """A database error (SQLSTATE or PostgREST code) → our kind: lease lost, worth retrying, or not."""
+    if code == "PT409":
+        return LeaseLost(f"{what}: {message}")
+    if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002"):
+        return TransientError(f"{what}: {code} {message}")
+    return PermanentError(f"{what}: {code} {message}")
+
+
 def translate(exc: Exception, what: str) -> Exception:
     """Library errors at the edge → our kinds."""
     if isinstance(exc, APIError):
-        code = str(exc.code or "")
-        if code == "PT409":
-            return LeaseLost(f"{what}: {exc.message}")
-        if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002"):
-            return TransientError(f"{what}: {code} {exc.message}")
-        return PermanentError(f"{what}: {code} {exc.message}")
+        return error_for(str(exc.code or ""), str(exc.message), what)
     if isinstance(exc, httpx.TransportError):
         return TransientError(f"{what}: {exc!r}")
     return exc
@@ -46,33 +50,37 @@ class JobQueue:
         return response.data
 
     async def claim(
-        self, kinds: list[str], limit: int, lease_seconds: int, complete: list[int] | None = None
-    ) -> tuple[list[dict[str, Any]], set[int]]:
-        """Complete `complete` (result-less jobs this worker finished), then claim up to `limit` due jobs.
+        self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[int, Exception | None]]:
+        """Finish the jobs in `finish` (claim_jobs_v3's items), then claim up to `limit` due jobs.
 
         Returns the raw job rows (each is validated into a `Job` by the caller, so one bad row cannot hide
-        the others) and the ids actually completed (the others' leases were lost)."""
+        the others) and, for each finished id, None or the error that refused it (LeaseLost, ...)."""
         answer = await self.rpc(
-            "claim_jobs_v2",
+            "claim_jobs_v3",
             {
                 "p_worker": self.worker_id,
                 "p_kinds": kinds,
                 "p_limit": limit,
                 "p_lease_seconds": lease_seconds,
-                "p_complete": complete or [],
+                "p_finish": finish or [],
             },
         )
         answer = answer if isinstance(answer, dict) else {}
-        completed = {int(i) for i in answer.get("completed") or []}
-        return list(answer.get("jobs") or []), completed
+        finished: dict[int, Exception | None] = {}
+        for key, error in (answer.get("finished") or {}).items():
+            what = f"finishing job {key}"
+            finished[int(key)] = (
+                error_for(str(error.get("code", "")), str(error.get("message", "")), what)
+                if isinstance(error, dict)
+                else None
+            )
+        return list(answer.get("jobs") or []), finished
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         await self.rpc(
             "extend_job_lease_v1", {"p_job_id": job.id, "p_worker": self.worker_id, "p_lease_seconds": lease_seconds}
         )
-
-    async def complete(self, job: Job, result: dict[str, Any] | None) -> None:
-        await self.rpc("complete_job_v1", {"p_job_id": job.id, "p_worker": self.worker_id, "p_result": result})
 
     async def fail(self, job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
         status = await self.rpc(

@@ -1,7 +1,9 @@
 """The worker loop: claim due jobs, run them with bounded concurrency under a lease, record outcomes.
 
 Wake-ups come from Realtime (job inserts) and from a periodic sweep, so a lost event only delays work.
-Every outcome is written back through the queue functions: success, retry with backoff, or dead.
+Every outcome is written back through the queue functions: success, retry with backoff, or dead. A
+finished job (with its result, or a chat reply) goes out with the next claim (claim_jobs_v3): one request
+and one commit for everything finished since the last, sent at once when no claim is in flight.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ class JobContext:
     job: Job
     queue: JobQueue
     metrics: Metrics
+    finisher: Callable[[Job, dict[str, Any]], Awaitable[None]] | None = None
     completed: bool = False
+
+    async def finish(self, **item: Any) -> None:
+        """Finish the job with the worker's next claim: `chat_reply={...}` or `result={...}` (claim_jobs_v3).
+
+        Raises what refused it: LeaseLost (another worker owns the job), PermanentError, TransientError."""
+        assert self.finisher is not None, "JobContext.finish needs the worker's finisher"
+        await self.finisher(self.job, item)
+        self.completed = True
 
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
@@ -48,8 +59,8 @@ class Worker:
     shutdown_grace: float = 20.0
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    # Result-less jobs whose handler finished, waiting to be completed with the next claim.
-    acks: dict[int, asyncio.Future[bool]] = field(default_factory=dict)
+    # Finished jobs waiting to go out with the next claim: the claim_jobs_v3 item, and who awaits the outcome.
+    finishing: dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]] = field(default_factory=dict)
     last_claim_ok: float = field(default_factory=time.monotonic)
 
     def wake(self) -> None:
@@ -70,7 +81,7 @@ class Worker:
             self.wake_event.clear()
             free = self.concurrency - len(self.inflight)
             claimed = 0
-            if free > 0 or self.acks:  # jobs waiting for their completion hold slots: claim 0 to finish them
+            if free > 0 or self.finishing:  # finished jobs still hold their slots: claim 0 to finish them
                 try:
                     claimed = await self._claim(kinds, max(free, 0))
                     failures, self.last_claim_ok = 0, time.monotonic()
@@ -83,12 +94,23 @@ class Worker:
         await self._drain()
 
     async def _claim(self, kinds: list[str], free: int) -> int:
-        acks = list(self.acks)
-        rows, completed = await self.queue.claim(kinds, free, self.lease_seconds, complete=acks)
-        for job_id in acks:
-            ack = self.acks.pop(job_id, None)
-            if ack is not None and not ack.done():
-                ack.set_result(job_id in completed)
+        finishing = dict(self.finishing)
+        try:
+            rows, finished = await self.queue.claim(
+                kinds, free, self.lease_seconds, finish=[item for item, _ in finishing.values()]
+            )
+        except PermanentError as exc:
+            # Refused as a whole (not one item): the same request would be refused again, so the jobs it
+            # was finishing fail with the error instead of blocking every later claim.
+            for job_id, (_, outcome) in finishing.items():
+                self.finishing.pop(job_id, None)
+                if not outcome.done():
+                    outcome.set_result(exc)
+            raise
+        for job_id, (_, outcome) in finishing.items():
+            self.finishing.pop(job_id, None)
+            if not outcome.done():
+                outcome.set_result(finished.get(job_id, LeaseLost(f"job {job_id}: not finished by the claim")))
         for row in rows:
             try:
                 job = Job.model_validate(row)
@@ -111,18 +133,15 @@ class Worker:
 
     async def _execute(self, job: Job) -> None:
         started = time.monotonic()
-        ctx = JobContext(job=job, queue=self.queue, metrics=self.metrics)
+        ctx = JobContext(job=job, queue=self.queue, metrics=self.metrics, finisher=self._finish)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         fields = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts}
         log.info("job started", extra=fields)
         outcome = "succeeded"
         try:
             result = await self.handlers[job.kind](job, ctx)
-            if not ctx.completed:  # else the handler's own function completed it with its result
-                if result is None:
-                    await self._acknowledge(job)
-                else:
-                    await self.queue.complete(job, result)
+            if not ctx.completed:  # else the handler finished it itself (ctx.finish, or its own function)
+                await self._finish(job, {} if result is None else {"result": result})
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
@@ -142,17 +161,17 @@ class Worker:
             log.info("job finished", extra={**fields, "outcome": outcome, "seconds": round(elapsed, 3)})
             self.wake()  # a slot is free
 
-    async def _acknowledge(self, job: Job) -> None:
-        """Complete a result-less job with the next claim (one commit for all finished since the last)."""
-        ack: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.acks[job.id] = ack
+    async def _finish(self, job: Job, item: dict[str, Any]) -> None:
+        """Finish `job` with the next claim (one commit for all finished since the last); raise its refusal."""
+        outcome: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self.finishing[job.id] = ({"id": job.id, **item}, outcome)
         self.wake()
         try:
-            completed = await ack
+            error = await outcome
         finally:
-            self.acks.pop(job.id, None)
-        if not completed:
-            raise LeaseLost(f"job {job.id}: lease lost before its completion")
+            self.finishing.pop(job.id, None)
+        if error is not None:
+            raise error
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
         retryable, retry_after = True, None
@@ -198,7 +217,7 @@ class Worker:
         deadline = time.monotonic() + self.shutdown_grace
         pending = set(tasks)
         while pending and time.monotonic() < deadline:
-            if self.acks:
+            if self.finishing:
                 with contextlib.suppress(Exception):
                     await self._claim([], 0)
             _, pending = await asyncio.wait(pending, timeout=min(0.05, max(0.0, deadline - time.monotonic())))

@@ -318,3 +318,98 @@ async def test_claim_v2_completes_the_result_less_jobs_it_is_given(
         async with api.transaction():
             await act_as(api, "authenticated", str(uuid.uuid4()))
             await api.execute("select public.claim_jobs_v2('w1', array[$2], 1, 60, array[$1::bigint])", third, kind)
+
+
+async def claim_v3(
+    api: asyncpg.Connection, worker: str, kinds: list[str], finish: list[dict[str, Any]], limit: int = 100
+) -> tuple[dict[str, Any], str]:
+    """claim_jobs_v3's answer, and the synchronous_commit its transaction commits with."""
+    async with api.transaction():
+        await act_as(api, "service_role")
+        answer = await api.fetchval(
+            "select public.claim_jobs_v3($1, $2, $3, 60, $4::jsonb)", worker, kinds, limit, json.dumps(finish)
+        )
+        synchronous_commit = await api.fetchval("select current_setting('synchronous_commit')")
+    return dict(json.loads(answer)), str(synchronous_commit)
+
+
+async def test_claim_v3_finishes_each_item_on_its_own_then_claims(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    user_id, conversation_id = conversation
+    await send(api, user_id, conversation_id, "Hi")
+    chat = await claim_reply(api, "w1", conversation_id)
+    reply_id = json.loads(chat["payload"])["assistant_message_id"]  # type: ignore[arg-type]
+    kind = f"test_{uuid.uuid4().hex[:10]}"  # a kind of its own: tests share the database
+    await admin.execute("insert into internal.jobs (kind, payload) select $1, '{}' from generate_series(1, 5)", kind)
+    acked, with_result, lost_ack, lost_result, malformed = sorted(j["id"] for j in await claim_v2(api, "w1", [kind]))
+    await admin.execute(  # their leases expired and another worker took them over
+        "update internal.jobs set locked_by = 'w2' where id = any($1::bigint[])", [lost_ack, lost_result]
+    )
+    await admin.execute("insert into internal.jobs (kind, payload) values ($1, '{\"next\": true}')", kind)
+    reply = {
+        "message_id": reply_id,
+        "content": "Hello there",
+        "model": "m",
+        "prompt_version": "v",
+        "input_tokens": 3,
+        "output_tokens": 2,
+        "tail": " there",
+        "tail_seq": 2,
+    }
+    answer, synchronous_commit = await claim_v3(
+        api,
+        "w1",
+        [kind],
+        [
+            {"id": chat["id"], "chat_reply": reply},
+            {"id": acked},
+            {"id": with_result, "result": {"answer": 42}},
+            {"id": lost_ack},
+            {"id": lost_result, "result": {"answer": 0}},
+            {"id": malformed, "chat_reply": {**reply, "message_id": "not-a-uuid"}},
+        ],
+    )
+    finished = answer["finished"]
+    assert {k: v and v["code"] for k, v in finished.items()} == {
+        str(chat["id"]): None,
+        str(acked): None,
+        str(with_result): None,
+        str(lost_ack): "PT409",
+        str(lost_result): "PT409",
+        str(malformed): "22P02",
+    }
+    assert [j["payload"] for j in answer["jobs"]] == [{"next": True}]  # and it claimed after finishing
+    assert synchronous_commit == "on"  # finished work is flushed before the worker hears it is done
+    rows = await admin.fetch("select id, status, result from internal.jobs where kind = $1 order by id", kind)
+    assert [(r["status"], r["result"] and json.loads(r["result"])) for r in rows] == [
+        ("succeeded", None),
+        ("succeeded", {"answer": 42}),
+        ("running", None),
+        ("running", None),
+        ("running", None),  # its bad item changed nothing
+        ("running", None),  # the job claimed just now
+    ]
+    message = await admin.fetchrow("select status, content from public.messages where id = $1", uuid.UUID(reply_id))
+    assert (message["status"], message["content"]) == ("complete", "Hello there")
+    sent = await admin.fetch(
+        "select event, payload from realtime.messages where topic = $1 order by ctid", f"conversation:{conversation_id}"
+    )
+    assert [(r["event"], json.loads(r["payload"]).get("seq")) for r in sent] == [("delta", 2), ("done", None)]
+
+    nothing, synchronous_commit = await claim_v3(api, "w1", [kind], [])
+    assert nothing == {"jobs": [], "finished": {}} and synchronous_commit == "off"  # a bare claim is not flushed
+
+
+async def test_claim_v3_refuses_bad_input_and_other_roles(api: asyncpg.Connection) -> None:
+    for finish in ({"id": 1}, [{"job": 1}], ["1"]):
+        with pytest.raises(asyncpg.PostgresError) as info:
+            async with api.transaction():
+                await act_as(api, "service_role")
+                await api.execute("select public.claim_jobs_v3('w1', array['x'], 1, 60, $1::jsonb)", json.dumps(finish))
+        assert info.value.sqlstate == "22023"
+    for role in ("authenticated", "anon"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with api.transaction():
+                await act_as(api, role, str(uuid.uuid4()))
+                await api.execute("select public.claim_jobs_v3('w1', array['x'], 1, 60, '[]')")

@@ -1,5 +1,5 @@
-"""The worker loop with an in-memory queue: no wake-up is lost while a claim is in flight, and result-less
-jobs are completed together with the next claim."""
+"""The worker loop with an in-memory queue: no wake-up is lost while a claim is in flight, and finished
+jobs (with or without a result) go out together with the next claim."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shared.errors import PermanentError
 from shared.models import Job
 from workers.metrics import Metrics
+from workers.queue import LeaseLost
 from workers.runtime import JobContext, Worker
 
 
@@ -20,25 +22,32 @@ class MemoryQueue:
     def __init__(self) -> None:
         self.due: list[dict[str, Any]] = []
         self.claims = 0
-        self.completed: list[int] = []
-        self.acknowledged: list[list[int]] = []  # the `complete` list of each claim that had one
+        self.batches: list[list[int]] = []  # the finished ids of each claim that had some
+        self.results: dict[int, Any] = {}  # what each finished job was finished with
         self.lost: set[int] = set()  # jobs whose lease "another worker" took
+        self.refuse_claims: PermanentError | None = None
         self.during_claim: Callable[[], Awaitable[None]] | None = None
 
     async def claim(
-        self, kinds: list[str], limit: int, lease_seconds: int, complete: list[int] | None = None
-    ) -> tuple[list[dict[str, Any]], set[int]]:
+        self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[int, Exception | None]]:
         self.claims += 1
-        if complete:
-            self.acknowledged.append(sorted(complete))
+        if self.refuse_claims is not None:
+            raise self.refuse_claims
+        if finish:
+            self.batches.append(sorted(item["id"] for item in finish))
+        outcomes: dict[int, Exception | None] = {}
+        for item in finish or []:
+            if item["id"] in self.lost:
+                outcomes[item["id"]] = LeaseLost(f"job {item['id']}: lease lost")
+            else:
+                outcomes[item["id"]] = None
+                self.results[item["id"]] = {k: v for k, v in item.items() if k != "id"}
         rows, self.due = self.due[:limit], self.due[limit:]
         hook, self.during_claim = self.during_claim, None
         if hook is not None:
             await hook()
-        return rows, set(complete or []) - self.lost
-
-    async def complete(self, job: Job, result: dict[str, Any] | None) -> None:
-        self.completed.append(job.id)
+        return rows, outcomes
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         return None
@@ -74,18 +83,25 @@ async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() ->
     try:
         await asyncio.wait_for(done.wait(), 2)  # not the 30 s sweep
         for _ in range(100):  # its completion goes out with the claim that follows
-            if queue.acknowledged:
+            if queue.batches:
                 break
             await asyncio.sleep(0.02)
-        assert queue.acknowledged == [[1]]
+        assert queue.batches == [[1]]
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
 
 
-async def test_result_less_jobs_complete_with_the_next_claim_and_others_on_their_own() -> None:
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
     queue = MemoryQueue()
-    queue.due = [row(1), row(2), row(3), {**row(4), "kind": "with_result"}]
+    queue.due = [row(1), row(2), row(3), {**row(4), "kind": "with_result"}, {**row(5), "kind": "chat"}]
     queue.lost = {3}
     release = asyncio.Event()
 
@@ -93,35 +109,64 @@ async def test_result_less_jobs_complete_with_the_next_claim_and_others_on_their
         await release.wait()
 
     async def with_result(job: Job, ctx: JobContext) -> dict[str, Any]:
+        await release.wait()
         return {"answer": 42}
+
+    async def chat(job: Job, ctx: JobContext) -> None:
+        await release.wait()
+        await ctx.finish(chat_reply={"content": "hi"})  # the handler finishes it itself
 
     metrics = Metrics()
     worker = Worker(
         queue=queue,  # type: ignore[arg-type]
-        handlers={"noop": noop, "with_result": with_result},
+        handlers={"noop": noop, "with_result": with_result, "chat": chat},
         metrics=metrics,
-        concurrency=4,  # all four slots taken: the acknowledgements still go out (a claim of 0)
+        concurrency=5,  # all slots taken: the finished jobs still go out (a claim of 0)
         sweep_seconds=30,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
-        for _ in range(100):
-            if queue.completed:
-                break
-            await asyncio.sleep(0.02)
-        assert queue.completed == [4]  # a result goes through complete(), at once
+        await _until(lambda: len(worker.inflight) == 5)
         release.set()
-        for _ in range(100):
-            if not worker.inflight:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: not worker.inflight)
         assert not worker.inflight
-        assert [1, 2, 3] in queue.acknowledged  # one claim completed the three together
-        assert 1 not in queue.completed
+        assert [1, 2, 3, 4, 5] in queue.batches  # one claim finished all five
+        assert queue.results == {1: {}, 2: {}, 4: {"result": {"answer": 42}}, 5: {"chat_reply": {"content": "hi"}}}
         rendered = metrics.render()
         assert 'coachbase_jobs_total{kind="noop",outcome="succeeded"} 2' in rendered
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
+        assert 'coachbase_jobs_total{kind="chat",outcome="succeeded"} 1' in rendered
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+
+async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> None:
+    queue = MemoryQueue()
+    queue.due = [row(1)]
+    failed: list[tuple[int, str]] = []
+
+    async def fail(job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
+        failed.append((job_id, error))
+        return "dead"
+
+    queue.fail = fail  # type: ignore[method-assign]
+    release = asyncio.Event()
+
+    async def noop(job: Job, ctx: JobContext) -> None:
+        await release.wait()
+        queue.refuse_claims = PermanentError("claim_jobs_v3: 22023 bad item")
+
+    worker = Worker(queue=queue, handlers={"noop": noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await _until(lambda: bool(worker.inflight))
+        release.set()
+        await _until(lambda: bool(failed))
+        assert failed == [(1, "claim_jobs_v3: 22023 bad item")]  # not retried forever with every claim
+        assert not worker.finishing
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
