@@ -35,6 +35,7 @@ class JobContext:
     metrics: Metrics
     finisher: Callable[[Job, dict[str, Any]], Awaitable[None]] | None = None
     completed: bool = False
+    finished_by_claim: bool = False  # the claim that finished it also claimed what its end made due
 
     async def finish(self, **item: Any) -> None:
         """Finish the job with the worker's next claim: `chat_reply={...}` or `result={...}` (claim_jobs_v3).
@@ -42,7 +43,7 @@ class JobContext:
         Raises what refused it: LeaseLost (another worker owns the job), PermanentError, TransientError."""
         assert self.finisher is not None, "JobContext.finish needs the worker's finisher"
         await self.finisher(self.job, item)
-        self.completed = True
+        self.completed = self.finished_by_claim = True
 
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
@@ -62,6 +63,10 @@ class Worker:
     # Finished jobs waiting to go out with the next claim: the claim_jobs_v3 item, and who awaits the outcome.
     finishing: dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]] = field(default_factory=dict)
     last_claim_ok: float = field(default_factory=time.monotonic)
+    # Whether the last claim may have left due jobs for want of a slot. If not, a job finished through a
+    # claim does not ask for another: that claim already took what was due, the next job in its ordering
+    # key included.
+    slot_wanted: bool = False
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -88,6 +93,8 @@ class Worker:
                 except (TransientError, PermanentError) as exc:
                     failures += 1
                     log.warning("claim failed", extra={"error": str(exc), "consecutive": failures})
+            # Every free slot filled (or none to fill): due jobs may be left behind, so a freed slot claims.
+            self.slot_wanted = free <= 0 or claimed == free
             if free > 0 and claimed == free:
                 continue  # more may be waiting
             await self._wait(stop, self.sweep_seconds if failures == 0 else min(2.0**failures, 30.0))
@@ -141,7 +148,7 @@ class Worker:
         try:
             result = await self.handlers[job.kind](job, ctx)
             if not ctx.completed:  # else the handler finished it itself (ctx.finish, or its own function)
-                await self._finish(job, {} if result is None else {"result": result})
+                await ctx.finish(**({} if result is None else {"result": result}))
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
@@ -159,7 +166,10 @@ class Worker:
             self.metrics.inc("coachbase_jobs_total", kind=job.kind, outcome=outcome)
             self.metrics.observe("coachbase_job_seconds", elapsed, kind=job.kind)
             log.info("job finished", extra={**fields, "outcome": outcome, "seconds": round(elapsed, 3)})
-            self.wake()  # a slot is free
+            # A slot is free. Claim again if jobs may be waiting for one, or if this job ended some other
+            # way (its own function, a failure): its end can make a job due (the next in its ordering key).
+            if self.slot_wanted or not ctx.finished_by_claim:
+                self.wake()
 
     async def _finish(self, job: Job, item: dict[str, Any]) -> None:
         """Finish `job` with the next claim (one commit for all finished since the last); raise its refusal."""

@@ -170,3 +170,45 @@ async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> N
     finally:
         stop.set()
         await asyncio.wait_for(running, 5)
+
+
+async def test_a_job_finished_by_a_claim_asks_for_no_other_claim() -> None:
+    queue = MemoryQueue()
+    queue.due = [row(1)]
+    worker = Worker(queue=queue, handlers={"noop": _noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await _until(lambda: bool(queue.batches))
+        await asyncio.sleep(0.1)
+        # The claim that took it, and the one that finished it (and took what was due): no third, empty one.
+        assert queue.claims == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+
+async def test_a_job_that_completes_itself_frees_its_slot_for_the_next_in_line_at_once() -> None:
+    queue = MemoryQueue()
+    queue.due = [row(1)]
+    ran: list[int] = []
+
+    async def completes_itself(job: Job, ctx: JobContext) -> None:
+        ran.append(job.id)
+        if job.id == 1:  # its own function completed it, and the next job of its ordering key is now due
+            queue.due.append(row(2))
+            ctx.completed = True
+
+    worker = Worker(queue=queue, handlers={"noop": completes_itself}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await _until(lambda: ran == [1, 2])
+        assert ran == [1, 2]  # not after the 30 s sweep
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+
+
+async def _noop(job: Job, ctx: JobContext) -> None:
+    return None
