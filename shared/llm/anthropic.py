@@ -36,9 +36,12 @@ class AnthropicProvider:
         timeout: float = 120.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
+        # One TLS context for every client: building one loads the CA bundle (tens of ms on the event loop).
+        tls = httpx2.create_ssl_context() if http_client is None else True
+
         def make() -> anthropic.AsyncAnthropic:
             limits = httpx2.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT)
-            http = http_client or anthropic.DefaultAsyncHttpxClient(limits=limits)
+            http = http_client or anthropic.DefaultAsyncHttpxClient(limits=limits, verify=tls)
             return anthropic.AsyncAnthropic(
                 api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
             )
