@@ -2,8 +2,9 @@
 
 Reuses the pipeline benchmark's stack (embedded Postgres, gateway, one worker, fake Anthropic server) with
 a model of 300 ms to first token and 80 tokens/s. Every user keeps a conversation going: send, wait for
-`done` (or the row), send again. Reports the pipeline-overhead percentiles, replies/s, worker and gateway
-CPU and RSS, and checks in the database that nothing was lost or duplicated.
+`done` (or the row), read it for the pipeline benchmark's think time, send again. Reports the
+pipeline-overhead percentiles, replies/s, worker and gateway CPU and RSS, and checks in the database
+that nothing was lost or duplicated.
 
 BENCH_LOAD_USERS (200) and BENCH_LOAD_SECONDS (120) tune it.
 """
@@ -17,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from bench import Figure, Section
-from bench.pipeline import TPS, TTFT_MS, _check, _figure, _model_times, _phase, _stack
+from bench.pipeline import THINK_MS, TPS, TTFT_MS, _check, _figure, _model_times, _phases, _stack
 
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "200"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "120"))
@@ -27,7 +28,8 @@ def run() -> Section:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, _stack(Path(tmp), TTFT_MS, TPS) as stack:
-            timings, elapsed, usage = asyncio.run(_phase(stack, USERS, 1_000_000, SECONDS))
+            [phase] = asyncio.run(_phases(stack, USERS, [(1_000_000, SECONDS, True)]))
+            timings, elapsed, usage = phase.timings, phase.elapsed, phase.usage
             total, lost, dupes = asyncio.run(_check(stack.dsn))
     ttft, full = _model_times(len("Echo: message number 0 about my week"))
     rate = timings.replies / elapsed if elapsed else 0.0
@@ -52,6 +54,7 @@ def run() -> Section:
         targets={"0 lost, 0 duplicates": "met" if lost == 0 and dupes == 0 else f"missed ({lost}, {dupes})"},
         notes=[
             f"model: TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s (fake Anthropic SSE over HTTP); one worker process",
+            f"after each reply a user waits a think time (uniform {THINK_MS / 2:.0f} to {1.5 * THINK_MS:.0f} ms)",
             f"{total} user messages checked in the database afterwards",
             "the simulated users run in the bench process on the same 2 cores as everything else",
         ],

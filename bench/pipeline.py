@@ -2,14 +2,18 @@
 
 Starts its own embedded Postgres (migrations + seed), gateway, worker and fake Anthropic server, as
 `make dev` runs them. Each user has a conversation and a private Broadcast subscription; it sends a
-message, waits for `done`, and sends the next. Reported per message: insert → pending row (the insert's
-own round trip: the placeholder is written in the same transaction), insert → first delta at the client,
-insert → complete, and the last two minus the model's own time (time to first token; full stream time) —
-the pipeline's overhead. A second phase runs a zero-latency model flat out for replies/s. Afterwards the
-database is checked: every user message has exactly one complete reply (lost and duplicate counts).
+message, waits for `done`, reads the reply for a think time (uniform between half and one and a half
+times BENCH_PIPELINE_THINK_MS) and sends the next; users start at random within the first think time.
+Reported per message: insert → pending row (the insert's own round trip: the placeholder is written in
+the same transaction), insert → first delta at the client, insert → complete, and the last two minus
+the model's own time (time to first token; full stream time) — the pipeline's overhead. The same users
+then chat without thinking: the offered load is then above what the machine can serve and those figures
+measure queueing, not the pipeline (reported apart, no target). A last phase runs a zero-latency model
+flat out for replies/s. Afterwards the database is checked: every user message has exactly one complete
+reply (lost and duplicate counts).
 
-BENCH_PIPELINE_USERS (100), BENCH_PIPELINE_MESSAGES (5), BENCH_PIPELINE_TTFT_MS (300),
-BENCH_PIPELINE_TPS (80), BENCH_PIPELINE_SECONDS (20) tune it.
+BENCH_PIPELINE_USERS (100), BENCH_PIPELINE_MESSAGES (10), BENCH_PIPELINE_TTFT_MS (300),
+BENCH_PIPELINE_TPS (80), BENCH_PIPELINE_THINK_MS (1000), BENCH_PIPELINE_SECONDS (20) tune it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -41,9 +46,10 @@ from devstack.settings import DevstackSettings
 
 SETTINGS = DevstackSettings()
 USERS = int(os.environ.get("BENCH_PIPELINE_USERS", "100"))
-MESSAGES = int(os.environ.get("BENCH_PIPELINE_MESSAGES", "5"))
+MESSAGES = int(os.environ.get("BENCH_PIPELINE_MESSAGES", "10"))
 TTFT_MS = float(os.environ.get("BENCH_PIPELINE_TTFT_MS", "300"))
 TPS = float(os.environ.get("BENCH_PIPELINE_TPS", "80"))
+THINK_MS = float(os.environ.get("BENCH_PIPELINE_THINK_MS", "1000"))
 SECONDS = float(os.environ.get("BENCH_PIPELINE_SECONDS", "20"))
 CHUNK_CHARS = 8  # the fake model's chunk size
 
@@ -104,11 +110,15 @@ class Timings:
 @dataclass
 class SimUser:
     client: AsyncClient
+    http: httpx.AsyncClient
     conversation: str
     events: asyncio.Queue[tuple[str, float]] = field(default_factory=asyncio.Queue)
 
 
-async def _user(url: str, http: httpx.AsyncClient, coach_id: str) -> SimUser:
+async def _user(url: str, coach_id: str) -> SimUser:
+    # One connection per user, as each browser has its own: a pool shared by all users would scan every
+    # connection on each request (httpcore's housekeeping), a cost no real client pays.
+    http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
     client = await acreate_client(
         url, SETTINGS.anon_key, AsyncClientOptions(auto_refresh_token=False, httpx_client=http)
     )
@@ -118,7 +128,7 @@ async def _user(url: str, http: httpx.AsyncClient, coach_id: str) -> SimUser:
     assert session is not None
     rows: Any = (await client.table("conversations").insert({"coach_id": coach_id}).execute()).data
     conversation = rows[0]["id"]
-    user = SimUser(client, str(conversation))
+    user = SimUser(client, http, str(conversation))
     options: Any = {"config": {"private": True}}
     channel = client.channel(f"conversation:{conversation}", options)
     for event in ("delta", "done", "error"):
@@ -137,10 +147,14 @@ def _recorder(user: SimUser, event: str) -> Any:
     return record
 
 
-async def _converse(user: SimUser, count: int, timings: Timings, stop_at: float | None = None) -> None:
+async def _converse(
+    user: SimUser, count: int, timings: Timings, stop_at: float | None = None, think: random.Random | None = None
+) -> None:
     for i in range(count):
         if stop_at is not None and time.perf_counter() > stop_at:
             return
+        if think is not None:  # reading the reply before writing the next (users do not all start at once)
+            await asyncio.sleep((think.uniform(0.5, 1.5) if i else think.uniform(0, 1)) * THINK_MS / 1000)
         t0 = time.perf_counter()
         response: Any = await (
             user.client.table("messages")
@@ -211,25 +225,40 @@ def _usage(procs: dict[str, psutil.Process], before: dict[str, Any], elapsed: fl
     return out
 
 
-async def _phase(stack: Stack, users: int, messages: int, seconds: float | None) -> tuple[Timings, float, Any]:
-    limits = httpx.Limits(max_connections=users + 16, max_keepalive_connections=users + 16)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        conn = await asyncpg.connect(stack.dsn)
-        coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
-        await conn.close()
-        sims = [await _user(stack.url, http, coach_id) for _ in range(users)]
+@dataclass
+class Phase:
+    timings: Timings
+    elapsed: float
+    usage: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.timings.replies / self.elapsed if self.elapsed else 0.0
+
+
+async def _phases(stack: Stack, users: int, plans: list[tuple[int, float | None, bool]]) -> list[Phase]:
+    """Sign the users up once, then run each (messages, seconds, think) plan with all of them."""
+    conn = await asyncpg.connect(stack.dsn)
+    coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
+    await conn.close()
+    sims = [await _user(stack.url, coach_id) for _ in range(users)]
+    procs = {"worker": psutil.Process(stack.worker.pid), "gateway": psutil.Process(stack.gateway.pid)}
+    phases = []
+    for messages, seconds, think in plans:
         timings = Timings()
-        procs = {"worker": psutil.Process(stack.worker.pid), "gateway": psutil.Process(stack.gateway.pid)}
         before = {name: proc.cpu_times() for name, proc in procs.items()}
         started = time.perf_counter()
         stop_at = started + seconds if seconds else None
-        await asyncio.gather(*(_converse(u, messages, timings, stop_at) for u in sims))
+        await asyncio.gather(
+            *(_converse(u, messages, timings, stop_at, random.Random(n) if think else None) for n, u in enumerate(sims))
+        )
         elapsed = time.perf_counter() - started
-        usage = _usage(procs, before, elapsed)
-        for sim in sims:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(sim.client.realtime.close(), 5)
-    return timings, elapsed, usage
+        phases.append(Phase(timings, elapsed, _usage(procs, before, elapsed)))
+    for sim in sims:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sim.client.realtime.close(), 5)
+        await sim.http.aclose()
+    return phases
 
 
 def _model_times(text_length: int) -> tuple[float, float]:
@@ -249,35 +278,50 @@ def run() -> Section:
         warnings.simplefilter("ignore", DeprecationWarning)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             with _stack(Path(tmp) / "a", TTFT_MS, TPS) as stack:
-                timings, _, usage = asyncio.run(_phase(stack, USERS, MESSAGES, None))
+                paced, saturated = asyncio.run(_phases(stack, USERS, [(MESSAGES, None, True), (MESSAGES, None, False)]))
                 total, lost, dupes = asyncio.run(_check(stack.dsn))
             with _stack(Path(tmp) / "b", 0, 0) as fast:
-                flat, elapsed, fast_usage = asyncio.run(_phase(fast, USERS, 10_000, SECONDS))
+                [flat] = asyncio.run(_phases(fast, USERS, [(10_000, SECONDS, False)]))
                 fast_total, fast_lost, fast_dupes = asyncio.run(_check(fast.dsn))
     ttft, full = _model_times(len("Echo: message number 0 about my week"))
+    timings = paced.timings
     first = _figure(f"insert → first delta minus model TTFT ({USERS} conversations)", timings.first_delta, ttft)
     done = _figure(f"insert → complete minus model stream time ({USERS} conversations)", timings.complete, full)
-    rate = flat.replies / elapsed if elapsed else 0.0
+    busy = saturated.timings
     figures = [
         _figure(f"insert → pending row ({USERS} conversations)", timings.pending),
         _figure("insert → first delta (raw)", timings.first_delta),
         _figure("insert → complete (raw)", timings.complete),
         first,
         done,
-        Figure(f"replies/s, zero-latency model, {USERS} conversations", 0, 0, rate, flat.replies),
+        Figure(
+            f"replies/s served, {USERS} conversations, think time ~{THINK_MS:.0f} ms", 0, 0, paced.rate, timings.replies
+        ),
+        _figure("no think time (saturated): insert → first delta minus model TTFT", busy.first_delta, ttft),
+        _figure("no think time (saturated): insert → complete minus model stream time", busy.complete, full),
+        Figure("no think time (saturated): replies/s served", 0, 0, saturated.rate, busy.replies),
+        Figure(f"replies/s, zero-latency model, {USERS} conversations", 0, 0, flat.rate, flat.timings.replies),
     ]
     lost_all, dupes_all = lost + fast_lost, dupes + fast_dupes
+    rate = flat.rate
     return Section(
         "Reply pipeline (insert → Broadcast deltas → complete row)",
         figures,
         ratios={
-            "worker CPU seconds per reply (latency phase)": usage["cpu_seconds"] / max(1, timings.replies),
-            "worker RSS MB (latency phase)": usage["rss_mb"],
-            "worker CPU share of one core (throughput phase)": fast_usage["cpu_seconds"] / fast_usage["elapsed"],
+            "worker CPU ms per reply (think-time phase)": 1000 * paced.usage["cpu_seconds"] / max(1, timings.replies),
+            "worker CPU ms per reply (zero-latency phase)": 1000
+            * flat.usage["cpu_seconds"]
+            / max(1, flat.timings.replies),
+            "gateway CPU ms per reply (zero-latency phase)": 1000
+            * flat.usage["gateway_cpu_seconds"]
+            / max(1, flat.timings.replies),
+            "worker RSS MB": max(p.usage["rss_mb"] for p in (paced, saturated, flat)),
+            "worker CPU share of one core (zero-latency phase)": flat.usage["worker_cpu_share"],
             "lost replies": lost_all,
             "duplicate replies": dupes_all,
-            "replies whose Broadcast done never arrived (read from the row)": timings.missed_broadcasts
-            + flat.missed_broadcasts,
+            "replies whose Broadcast done never arrived (read from the row)": sum(
+                p.timings.missed_broadcasts for p in (paced, saturated, flat)
+            ),
         },
         targets={
             "overhead p50 ≤ 25 ms (first delta)": "met" if first.p50_ms <= 25 else f"missed ({first.p50_ms:.1f} ms)",
@@ -287,6 +331,10 @@ def run() -> Section:
         },
         notes=[
             f"model: TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s (fake Anthropic SSE over HTTP); one worker process",
+            f"{USERS} users, each in its own conversation with its own connection; after each reply a user waits "
+            f"a think time (uniform {THINK_MS / 2:.0f} to {1.5 * THINK_MS:.0f} ms) before the next message; the "
+            "overhead targets are checked there. Without it every user sends again the moment a reply ends: "
+            "the offered load is then above what this machine serves and those rows measure queueing",
             f"{total} + {fast_total} user messages checked in the database afterwards",
             "all processes (Postgres, gateway, worker, fake model, simulated users) share this machine's cores",
         ],
