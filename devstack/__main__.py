@@ -12,7 +12,7 @@ from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.settings import DevstackSettings
 from devstack.stack import LocalStack, serve_gateway
-from shared import logs
+from shared import eventloop, logs
 
 log = logging.getLogger("devstack")
 
@@ -38,14 +38,14 @@ def _command(args: argparse.Namespace, stack: LocalStack) -> None:
         print(stack.status())
         return
     if args.command == "gateway":
-        asyncio.run(serve_gateway(stack.settings, stack.superuser_dsn))
+        eventloop.run(serve_gateway(stack.settings, stack.superuser_dsn))
         return
     if args.command == "reset":
         stack.destroy_database()
     stack.start_database()
     try:
         if args.command == "up":
-            asyncio.run(_up(stack, args.workers))
+            eventloop.run(_up(stack, args.workers))
         else:
             asyncio.run(stack.prepare())
     finally:

@@ -13,6 +13,7 @@ import uuid
 import httpx
 from supabase import AsyncClientOptions, acreate_client
 
+from shared import eventloop
 from shared.broadcast import Broadcaster
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
@@ -94,7 +95,7 @@ def main() -> int:
         print(f"coachbase worker: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     setup_logging("INFO", settings.log_format)
-    asyncio.run(run(settings))
+    eventloop.run(run(settings))
     return 0
 
 
