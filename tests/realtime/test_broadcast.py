@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 import httpx
 
+from shared.broadcast import Broadcaster
 from tests.realtime.clients import Inbox, client, subscribe
 from tests.realtime.conftest import RtStack
 
@@ -199,10 +201,6 @@ async def test_rest_broadcasts_to_private_topics_pass_the_insert_policies(rt_sta
 
 
 async def test_the_workers_broadcaster_coalesces_concurrent_sends(rt_stack: RtStack) -> None:
-    import asyncio
-
-    from shared.broadcast import Broadcaster
-
     user = str(uuid.uuid4())
     topic = f"user:{user}"
     broadcaster = Broadcaster(rt_stack.api_url, rt_stack.service_role_key)
