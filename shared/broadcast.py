@@ -60,18 +60,17 @@ class Broadcaster:
 
     async def _post(self, messages: list[dict[str, Any]]) -> bool:
         self.requests += 1
-        topics = sorted({m["topic"] for m in messages})
-        where = {"topics": topics[:5], "messages": len(messages)}
         try:
             response = await self._client.post("/api/broadcast", json={"messages": messages})
         except httpx.HTTPError as exc:
             self.failures += 1
-            log.warning("broadcast failed", extra={**where, "error": repr(exc)})
+            log.warning("broadcast failed", extra={**_where(messages), "error": repr(exc)})
             return False
         if response.status_code != 202:
             self.failures += 1
             log.warning(
-                "broadcast refused", extra={**where, "status": response.status_code, "body": response.text[:200]}
+                "broadcast refused",
+                extra={**_where(messages), "status": response.status_code, "body": response.text[:200]},
             )
             return False
         return True
@@ -81,3 +80,8 @@ class Broadcaster:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._sender), 5)
         await self._client.aclose()
+
+
+def _where(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a failed request carried, for its log line (not computed for requests that succeed)."""
+    return {"topics": sorted({m["topic"] for m in messages})[:5], "messages": len(messages)}

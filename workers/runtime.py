@@ -109,15 +109,9 @@ class Worker:
         except PermanentError as exc:
             # Refused as a whole (not one item): the same request would be refused again, so the jobs it
             # was finishing fail with the error instead of blocking every later claim.
-            for job_id, (_, outcome) in finishing.items():
-                self.finishing.pop(job_id, None)
-                if not outcome.done():
-                    outcome.set_result(exc)
+            self._settle(finishing, dict.fromkeys(finishing, exc))
             raise
-        for job_id, (_, outcome) in finishing.items():
-            self.finishing.pop(job_id, None)
-            if not outcome.done():
-                outcome.set_result(finished.get(job_id, LeaseLost(f"job {job_id}: not finished by the claim")))
+        self._settle(finishing, finished)
         for row in rows:
             try:
                 job = Job.model_validate(row)
@@ -129,6 +123,17 @@ class Worker:
                 continue
             self.inflight[job.id] = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
         return len(rows)
+
+    def _settle(
+        self,
+        finishing: dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]],
+        outcomes: dict[int, Exception | None],
+    ) -> None:
+        """Hand each finished job's outcome to its handler: None, or what refused it."""
+        for job_id, (_, outcome) in finishing.items():
+            self.finishing.pop(job_id, None)
+            if not outcome.done():
+                outcome.set_result(outcomes.get(job_id, LeaseLost(f"job {job_id}: not finished by the claim")))
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
         waiters = [asyncio.create_task(self.wake_event.wait()), asyncio.create_task(stop.wait())]

@@ -73,6 +73,11 @@ async def claim_reply(api: asyncpg.Connection, worker: str, conversation_id: str
     return dict(mine[0])
 
 
+def reply_of(job: dict[str, object]) -> uuid.UUID:
+    """The assistant placeholder a chat_reply job answers into."""
+    return uuid.UUID(json.loads(str(job["payload"]))["assistant_message_id"])
+
+
 async def test_user_message_gets_a_pending_reply_and_a_job(
     api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
 ) -> None:
@@ -99,7 +104,7 @@ async def test_complete_writes_the_reply_and_finishes_the_job_once(
     user_id, conversation_id = conversation
     await send(api, user_id, conversation_id, "Hello coach")
     job = await claim_reply(api, "w1", conversation_id)
-    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    reply_id = reply_of(job)
     async with api.transaction():
         await act_as(api, "service_role")
         await api.execute("select public.checkpoint_chat_reply_v1($1, 'w1', $2, 'Hel')", job["id"], reply_id)
@@ -128,7 +133,7 @@ async def test_a_worker_without_the_lease_writes_nothing(
     user_id, conversation_id = conversation
     await send(api, user_id, conversation_id, "Hello")
     job = await claim_reply(api, "w1", conversation_id)
-    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    reply_id = reply_of(job)
     with pytest.raises(asyncpg.PostgresError) as info:
         async with api.transaction():
             await act_as(api, "service_role")
@@ -148,7 +153,7 @@ async def test_a_dead_job_fails_the_reply_with_a_readable_message(
     async with api.transaction():
         await act_as(api, "service_role")
         await api.execute("select public.fail_job_v1($1, 'w1', 'anthropic 400: bad request', false)", job["id"])
-    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    reply_id = reply_of(job)
     row = await admin.fetchrow("select status, error from public.messages where id = $1", reply_id)
     assert row["status"] == "failed"
     assert row["error"].startswith("Sorry, your coach could not reply")
@@ -265,7 +270,7 @@ async def test_complete_v2_broadcasts_the_tail_and_done_from_the_database(
     user_id, conversation_id = conversation
     await send(api, user_id, conversation_id, "Hi")
     job = await claim_reply(api, "w1", conversation_id)
-    reply_id = uuid.UUID(json.loads(job["payload"])["assistant_message_id"])  # type: ignore[arg-type]
+    reply_id = reply_of(job)
     complete = "select public.complete_chat_reply_v2($1, $2, $3, 'Hello there', 'm', 'v', 3, 2, 0, 0, $4, $5)"
     topic = f"conversation:{conversation_id}"
     with pytest.raises(asyncpg.PostgresError) as info:  # not the lease holder: nothing written, nothing sent
@@ -339,7 +344,7 @@ async def test_claim_v3_finishes_each_item_on_its_own_then_claims(
     user_id, conversation_id = conversation
     await send(api, user_id, conversation_id, "Hi")
     chat = await claim_reply(api, "w1", conversation_id)
-    reply_id = json.loads(chat["payload"])["assistant_message_id"]  # type: ignore[arg-type]
+    reply_id = str(reply_of(chat))
     kind = f"test_{uuid.uuid4().hex[:10]}"  # a kind of its own: tests share the database
     await admin.execute("insert into internal.jobs (kind, payload) select $1, '{}' from generate_series(1, 5)", kind)
     acked, with_result, lost_ack, lost_result, malformed = sorted(j["id"] for j in await claim_v2(api, "w1", [kind]))

@@ -4,7 +4,8 @@ jobs (with or without a result) go out together with the next claim."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from shared.errors import PermanentError
@@ -59,6 +60,26 @@ class MemoryQueue:
         return "failed"
 
 
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    """The worker's loop in the background; stopped (and its in-flight jobs drained) at the end."""
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll for an outcome for up to 2 s (the caller asserts it afterwards)."""
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+
+
 def row(job_id: int) -> dict[str, Any]:
     return {"id": job_id, "kind": "noop", "payload": {}, "attempts": 1, "max_attempts": 3}
 
@@ -78,25 +99,10 @@ async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() ->
         worker.wake()
 
     queue.during_claim = insert_and_signal
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await asyncio.wait_for(done.wait(), 2)  # not the 30 s sweep
-        for _ in range(100):  # its completion goes out with the claim that follows
-            if queue.batches:
-                break
-            await asyncio.sleep(0.02)
+        await _until(lambda: bool(queue.batches))  # its completion goes out with the claim that follows
         assert queue.batches == [[1]]
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 5)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(100):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
 
 
 async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
@@ -124,9 +130,7 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         concurrency=5,  # all slots taken: the finished jobs still go out (a claim of 0)
         sweep_seconds=30,
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await _until(lambda: len(worker.inflight) == 5)
         release.set()
         await _until(lambda: not worker.inflight)
@@ -137,9 +141,6 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         assert 'coachbase_jobs_total{kind="noop",outcome="succeeded"} 2' in rendered
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
         assert 'coachbase_jobs_total{kind="chat",outcome="succeeded"} 1' in rendered
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 5)
 
 
 async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> None:
@@ -159,33 +160,23 @@ async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> N
         queue.refuse_claims = PermanentError("claim_jobs_v3: 22023 bad item")
 
     worker = Worker(queue=queue, handlers={"noop": noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await _until(lambda: bool(worker.inflight))
         release.set()
         await _until(lambda: bool(failed))
         assert failed == [(1, "claim_jobs_v3: 22023 bad item")]  # not retried forever with every claim
         assert not worker.finishing
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 5)
 
 
 async def test_a_job_finished_by_a_claim_asks_for_no_other_claim() -> None:
     queue = MemoryQueue()
     queue.due = [row(1)]
     worker = Worker(queue=queue, handlers={"noop": _noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await _until(lambda: bool(queue.batches))
         await asyncio.sleep(0.1)
         # The claim that took it, and the one that finished it (and took what was due): no third, empty one.
         assert queue.claims == 2
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 5)
 
 
 async def test_a_job_that_completes_itself_frees_its_slot_for_the_next_in_line_at_once() -> None:
@@ -200,14 +191,9 @@ async def test_a_job_that_completes_itself_frees_its_slot_for_the_next_in_line_a
             ctx.completed = True
 
     worker = Worker(queue=queue, handlers={"noop": completes_itself}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with running(worker):
         await _until(lambda: ran == [1, 2])
         assert ran == [1, 2]  # not after the 30 s sweep
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 5)
 
 
 async def _noop(job: Job, ctx: JobContext) -> None:
