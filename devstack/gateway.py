@@ -71,7 +71,6 @@ def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
     db = Database(dsn=database_dsn, password=settings.db_password.get_secret_value())
     realtime_app = create_realtime_app(db, settings)
     rest_app = create_rest_app(db, settings)
-    rest_app.after_write = realtime_app.state.realtime.feed.nudge
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -50,9 +50,6 @@ class DevstackSettings(BaseSettings):
     minimum_password_length: int = 6
     max_body_bytes: int = 1_048_576
     supabase_dir: Path = REPO_ROOT / "supabase"
-    # Realtime: poll interval of the change feed while channels are joined / while none is.
-    realtime_poll_ms: int = 10
-    realtime_idle_poll_ms: int = 250
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow
     realtime_max_record_bytes: int = 1_048_576  # larger rows get "Error 413: Payload Too Large"

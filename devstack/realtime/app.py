@@ -37,13 +37,7 @@ class Realtime:
         self.settings = settings
         self.hub = Hub()
         self.services = Services(settings=settings, hub=self.hub, admin_pool=self._admin_pool)
-        self.feed = ChangeFeed(
-            role_dsn(db.dsn, "supabase_admin", db.password),
-            self._on_changes,
-            busy=lambda: self.hub.busy,
-            poll_ms=settings.realtime_poll_ms,
-            idle_poll_ms=settings.realtime_idle_poll_ms,
-        )
+        self.feed = ChangeFeed(role_dsn(db.dsn, "supabase_admin", db.password), self._on_changes)
         self.dispatcher = ChangeDispatcher(self.feed.catalog, settings.realtime_max_record_bytes)
         api = BroadcastApi(self.services)
         self.app = Starlette(

@@ -1,17 +1,22 @@
-"""The change feed: one logical replication slot (pgoutput) per database, polled through SQL.
+"""The change feed: one logical replication slot (pgoutput) per database, streamed over the replication
+protocol.
 
-Why polling `pg_logical_slot_peek_binary_changes` and not streaming: neither asyncpg nor psycopg 3
-speaks the streaming replication protocol (START_REPLICATION / CopyBoth), and a hand-written walsender
-client would be a second Postgres driver to maintain. Polling on one dedicated connection needs nothing
-but SQL; measured on this machine (pgoutput.md) an empty poll costs ~0.9 ms, so a 10 ms interval gives
-a ~6 ms median commit → fetch delay for ~6 % of a core, and a poll that returned changes is followed
-at once by the next. With no channel joined the feed backs off to `realtime_idle_poll_ms`.
+The walsender decodes each WAL record once and pushes a transaction as soon as it commits: commit →
+decoded here takes well under a millisecond on an idle machine, whoever wrote it (the gateway, a
+worker's SQL, psql). Polling `pg_logical_slot_peek_binary_changes` instead set up a decoding context
+and re-read the WAL since the slot's restart point on every call (pgoutput.md "hidden cost"): under the
+pipeline benchmark that was ~3 ms of Postgres CPU per reply and a ~10 ms median delay. Neither asyncpg
+nor psycopg 3 speaks the replication protocol (START_REPLICATION / CopyBoth); psycopg2's
+`LogicalReplicationConnection` does, and its `read_message()` never blocks, so the stream is read on the
+event loop whenever its socket is readable. Everything else (catalog lookups, per-subscriber RLS checks)
+runs on an ordinary asyncpg connection.
 
 The slot is permanent (a temporary slot dies with its session and on any ERROR in it), created when
-the feed starts after the publications it reads, so it survives client churn and a Postgres restart;
-it is peeked, processed, then advanced to the last Commit's end_lsn, and transactions at or below the
-last processed end_lsn are skipped (a crash may replay them). On start a leftover slot is fast-forwarded
-(nobody was listening); on stop the slot is dropped so that it never pins WAL or blocks DROP DATABASE.
+the feed starts after the publications it reads, so it survives client churn and a Postgres restart.
+Each processed transaction's Commit end_lsn is reported back as flushed; transactions at or below the
+last processed end_lsn are skipped (a reconnect may replay them). On start a leftover slot is
+fast-forwarded (nobody was listening); on stop the slot is dropped so that it never pins WAL or blocks
+DROP DATABASE.
 
 Publications read: `supabase_realtime` (Postgres Changes, only its tables) and
 `supabase_realtime_messages_publication` (INSERTs into realtime.messages: broadcasts from the database
@@ -24,11 +29,12 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
+import psycopg2
+import psycopg2.extras
 
 from devstack.realtime.catalog import Catalog, TableInfo
 from devstack.realtime.changes import Change, ChangeDispatcher
@@ -46,12 +52,12 @@ SESSION_SETTINGS = {
     "extra_float_digits": "1",
     "application_name": "devstack_realtime",
 }
-PEEK_SQL = f"""
-select data from pg_logical_slot_peek_binary_changes($1, null, $2,
-  'proto_version', '1', 'publication_names', '{CHANGES_PUBLICATION},{MESSAGES_PUBLICATION}')
-"""
-BATCH_CHANGES = 5000  # a soft limit: a transaction is never split
-SNAPSHOT_EVERY_S = 0.1
+STREAM_OPTIONS = {"proto_version": "1", "publication_names": f"{CHANGES_PUBLICATION},{MESSAGES_PUBLICATION}"}
+# Let the rest of the gateway run every this many stream messages while a big transaction arrives.
+YIELD_EVERY = 256
+# With nothing to read, say where we are at least this often (the server drops a silent replica after
+# wal_sender_timeout, 60 s by default); psycopg2 also answers the server's keepalive requests itself.
+STATUS_EVERY_S = 10.0
 
 Sink = Callable[[asyncpg.Connection, list[Change]], Awaitable[None]]
 
@@ -84,38 +90,30 @@ def to_change(table: TableInfo, msg: RowChange, commit_time: datetime) -> Change
 
 
 class ChangeFeed:
-    """Reads the slot on its own connection and hands every committed transaction's changes to `sink`."""
+    """Streams the slot and hands every committed transaction's changes to `sink`, in commit order."""
 
-    def __init__(self, dsn: str, sink: Sink, *, busy: Callable[[], bool], poll_ms: int, idle_poll_ms: int) -> None:
+    def __init__(self, dsn: str, sink: Sink) -> None:
         self.dsn = dsn
         self.sink = sink
-        self.busy = busy
-        self.poll_s = poll_ms / 1000
-        self.idle_poll_s = idle_poll_ms / 1000
         self.catalog = Catalog()
         self.slot: str | None = None
         self.ready = asyncio.Event()
         self._last_end_lsn = 0
+        self._reported_lsn = 0
         self._fresh_start = True
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
-        self._nudged = asyncio.Event()
-
-    def nudge(self) -> None:
-        """A write just committed through this gateway: poll now rather than at the next interval."""
-        self._nudged.set()
+        self._stream: psycopg2.extensions.connection | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="devstack-realtime-feed")
 
     async def stop(self) -> None:
-        """Stop polling and drop the slot from a fresh session (the polling one may be mid-query)."""
+        """Stop streaming and drop the slot from a fresh session."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._conn is not None:
-            self._conn.terminate()
-            self._conn = None
+        self._close()
         if self.slot is None:
             return
         try:
@@ -124,7 +122,7 @@ class ChangeFeed:
             log.warning("could not drop the realtime slot", extra={"slot": self.slot, "error": str(exc)})
             return
         try:
-            for _ in range(50):  # the terminated backend releases the slot within moments
+            for _ in range(50):  # the walsender releases the slot within moments of the stream closing
                 dropped = await conn.fetchval(
                     "select count(pg_drop_replication_slot(slot_name)) from pg_replication_slots"
                     " where slot_name = $1 and not active",
@@ -140,13 +138,24 @@ class ChangeFeed:
         finally:
             await conn.close()
 
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(stream.fileno())
+            with contextlib.suppress(Exception):
+                stream.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
     async def _run(self) -> None:
         delay = 0.1
         while True:
             try:
                 await self._connect()
                 delay = 0.1
-                await self._poll_forever()
+                await self._stream_forever()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed must outlive any error: log it, reconnect, carry on
@@ -154,11 +163,11 @@ class ChangeFeed:
                 log.warning(
                     "realtime feed interrupted; reconnecting",
                     extra={"error": f"{type(exc).__name__}: {exc}", "retry_s": delay},
-                    exc_info=not isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError),
+                    exc_info=not isinstance(
+                        exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | psycopg2.Error
+                    ),
                 )
-                if self._conn is not None:
-                    self._conn.terminate()
-                    self._conn = None
+                self._close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -176,8 +185,24 @@ class ChangeFeed:
         self.slot = slot_name(await conn.fetchval("select current_database()"))
         await self._ensure_slot(conn, self.slot)
         await ChangeDispatcher.prepare(conn)
+        # Connecting (SCRAM) and START_REPLICATION block: off the event loop.
+        self._stream = await asyncio.to_thread(self._open_stream, self.slot)
         self.ready.set()
         log.info("realtime feed ready", extra={"slot": self.slot})
+
+    def _open_stream(self, slot: str) -> psycopg2.extensions.connection:
+        stream = psycopg2.connect(
+            self.dsn,
+            connection_factory=psycopg2.extras.LogicalReplicationConnection,
+            application_name=SESSION_SETTINGS["application_name"],
+            connect_timeout=10,
+        )
+        try:
+            stream.cursor().start_replication(slot_name=slot, decode=False, options=STREAM_OPTIONS)
+        except BaseException:
+            stream.close()
+            raise
+        return stream
 
     async def _ensure_slot(self, conn: asyncpg.Connection, slot: str) -> None:
         row = await conn.fetchrow("select active from pg_replication_slots where slot_name = $1", slot)
@@ -189,31 +214,27 @@ class ChangeFeed:
             await conn.execute("select pg_replication_slot_advance($1, pg_current_wal_lsn())", slot)
         self._fresh_start = False
 
-    async def _poll_forever(self) -> None:
-        assert self._conn is not None
-        snapshot_at = time.monotonic()
-        while True:
-            self._nudged.clear()  # a nudge from here on is for changes this poll may not see
-            got = await self.poll_once(self._conn)
-            if got and time.monotonic() - snapshot_at > SNAPSHOT_EVERY_S:
-                # A running-xacts record lets the slot's restart point move on under load, so that each
-                # peek re-decodes less WAL (pgoutput.md "hidden cost": 21 % → 8 % CPU in the measurement).
-                await self._conn.execute("select pg_log_standby_snapshot()")
-                snapshot_at = time.monotonic()
-            if not got:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._nudged.wait(), self.poll_s if self.busy() else self.idle_poll_s)
-
-    async def poll_once(self, conn: asyncpg.Connection) -> int:
-        """Process one batch of whole transactions; returns how many messages it held."""
-        rows = await conn.fetch(PEEK_SQL, self.slot, BATCH_CHANGES)
-        if not rows:
-            return 0
+    async def _stream_forever(self) -> None:
+        assert self._conn is not None and self._stream is not None
+        conn, cursor, fd = self._conn, self._stream.cursor(), self._stream.fileno()
         pending: list[Change] = []
         commit_time: datetime | None = None
-        last_end = 0
-        for row in rows:
-            msg = decode(row["data"])
+        unyielded = 0
+        while True:
+            message = cursor.read_message()  # never blocks: None when nothing whole is buffered
+            if message is None:
+                if self._last_end_lsn > self._reported_lsn:
+                    cursor.send_feedback(flush_lsn=self._last_end_lsn, force=True)
+                    self._reported_lsn = self._last_end_lsn
+                if not await self._readable(fd, STATUS_EVERY_S):
+                    cursor.send_feedback(force=True)
+                unyielded = 0
+                continue
+            unyielded += 1
+            if unyielded >= YIELD_EVERY:
+                unyielded = 0
+                await asyncio.sleep(0)
+            msg = decode(message.payload)
             if isinstance(msg, Begin):
                 pending, commit_time = [], msg.commit_time
             elif isinstance(msg, Relation):
@@ -223,11 +244,26 @@ class ChangeFeed:
                 if table is not None and commit_time is not None:
                     pending.append(to_change(table, msg, commit_time))
             elif isinstance(msg, Commit):
-                last_end = msg.end_lsn
-                if msg.end_lsn > self._last_end_lsn and pending:
-                    await self.sink(conn, pending)
-                self._last_end_lsn = max(self._last_end_lsn, msg.end_lsn)
+                if msg.end_lsn > self._last_end_lsn:
+                    if pending:
+                        await self.sink(conn, pending)
+                    self._last_end_lsn = msg.end_lsn
                 pending = []
-        if last_end:
-            await conn.execute("select pg_replication_slot_advance($1, $2::pg_lsn)", self.slot, last_end)
-        return len(rows)
+
+    @staticmethod
+    async def _readable(fd: int, seconds: float) -> bool:
+        """Wait until the stream's socket has data (True) or `seconds` pass (False)."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[bool] = loop.create_future()
+
+        def settle(readable: bool) -> None:
+            if not ready.done():
+                ready.set_result(readable)
+
+        timer = loop.call_later(seconds, settle, False)
+        loop.add_reader(fd, settle, True)
+        try:
+            return await ready
+        finally:
+            timer.cancel()
+            loop.remove_reader(fd)

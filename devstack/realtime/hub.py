@@ -56,10 +56,6 @@ class Hub:
     def change_channels(self) -> list[Channel]:
         return list(self._pg)
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._topics)
-
     def broadcast(
         self,
         sub_topic: str,

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -82,9 +81,6 @@ class RestApp:
         self._pool_lock = asyncio.Lock()
         self._plans: Memo[Plan] = Memo(1024)
         self._tokens: Memo[dict[str, Any]] = Memo(1024)
-        # Called after each committed write: the gateway points it at the Realtime feed, which reads the
-        # slot at once instead of at its next poll (the changes of a write made here are already in the WAL).
-        self.after_write: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self.watcher.start()
@@ -257,8 +253,6 @@ class RestApp:
                     await tx.rollback()
                 else:
                     await tx.commit()
-                    if not plan.readonly and self.after_write is not None:
-                        self.after_write()
         except (OSError, asyncpg.InterfaceError) as exc:
             log.warning("database connection error: %s", exc)
             raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
