@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from shared.http import transport as http_transport
+
 log = logging.getLogger("shared.broadcast")
 
 MAX_BATCH = 100
@@ -28,8 +30,7 @@ class Broadcaster:
             base_url=supabase_url.rstrip("/") + "/realtime/v1",
             headers={"apikey": key, "Authorization": f"Bearer {key}"},
             timeout=httpx.Timeout(5.0),
-            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
-            transport=transport,
+            transport=transport or http_transport(2),
         )
         self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._sender: asyncio.Task[None] | None = None

@@ -15,6 +15,7 @@ from supabase import AsyncClientOptions, acreate_client
 
 from shared import eventloop
 from shared.broadcast import Broadcaster
+from shared.http import transport
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
 from shared.prompts import ChatPromptSettings
@@ -43,10 +44,8 @@ async def run(settings: WorkerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    # REST calls are short, so a few connections serve many concurrent jobs; a larger pool costs CPU, as
-    # httpcore checks every idle connection's socket on each request.
-    limits = httpx.Limits(max_connections=REST_CONNECTIONS, max_keepalive_connections=REST_CONNECTIONS)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    # REST calls are short: a few connections serve many concurrent jobs.
+    async with httpx.AsyncClient(timeout=30, transport=transport(REST_CONNECTIONS)) as http:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
         chat = ChatReplyHandler(

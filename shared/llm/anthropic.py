@@ -14,8 +14,8 @@ import anthropic
 import httpx2
 
 from shared.errors import PermanentError, TransientError
+from shared.http import MODEL_CONNECTIONS, use_aiohttp
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
-from shared.llm.shards import PER_CLIENT, Shards
 
 log = logging.getLogger("shared.llm.anthropic")
 
@@ -36,18 +36,14 @@ class AnthropicProvider:
         timeout: float = 120.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        # One TLS context for every client: building one loads the CA bundle (tens of ms on the event loop).
-        tls = httpx2.create_ssl_context() if http_client is None else True
-
-        def make() -> anthropic.AsyncAnthropic:
-            limits = httpx2.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT)
-            http = http_client or anthropic.DefaultAsyncHttpxClient(limits=limits, verify=tls)
-            return anthropic.AsyncAnthropic(
-                api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http
-            )
-
-        # A client passed in (tests: recorded responses) serves every request; otherwise small clients.
-        self._clients = Shards(make, per_client=None if http_client else PER_CLIENT)
+        if http_client is None:  # else a client passed in (tests: recorded responses)
+            limits = httpx2.Limits(max_connections=MODEL_CONNECTIONS, max_keepalive_connections=MODEL_CONNECTIONS)
+            # The SDK's aiohttp client (see shared/http.py); httpx's own where the environment names a proxy.
+            factory = anthropic.DefaultAioHttpClient if use_aiohttp() else anthropic.DefaultAsyncHttpxClient
+            http_client = factory(limits=limits)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
+        )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         """Text deltas as they arrive, then one Completion.
@@ -60,22 +56,21 @@ class AnthropicProvider:
         model, stop_reason, saw_stop = prompt.model, None, False
         usage: dict[str, int] = {}
         try:
-            with self._clients.lease() as client:
-                events = await client.messages.create(**_request(prompt), stream=True)
-                async with events:
-                    async for event in events:
-                        if event.type == "content_block_delta":
-                            if event.delta.type == "text_delta" and event.delta.text:
-                                parts.append(event.delta.text)
-                                yield TextDelta(event.delta.text)
-                        elif event.type == "message_start":
-                            model = event.message.model
-                            _merge_usage(usage, event.message.usage)
-                        elif event.type == "message_delta":
-                            stop_reason = event.delta.stop_reason or stop_reason
-                            _merge_usage(usage, event.usage)
-                        elif event.type == "message_stop":
-                            saw_stop = True
+            events = await self._client.messages.create(**_request(prompt), stream=True)
+            async with events:
+                async for event in events:
+                    if event.type == "content_block_delta":
+                        if event.delta.type == "text_delta" and event.delta.text:
+                            parts.append(event.delta.text)
+                            yield TextDelta(event.delta.text)
+                    elif event.type == "message_start":
+                        model = event.message.model
+                        _merge_usage(usage, event.message.usage)
+                    elif event.type == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        _merge_usage(usage, event.usage)
+                    elif event.type == "message_stop":
+                        saw_stop = True
         except anthropic.APIError as exc:
             raise classify(exc) from exc
         if not saw_stop:
@@ -99,14 +94,13 @@ class AnthropicProvider:
             kwargs["tools"] = [{"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}]
             kwargs["tool_choice"] = {"type": "tool", "name": tool.name}
         try:
-            with self._clients.lease() as client:
-                message = await client.messages.create(**kwargs)
+            message = await self._client.messages.create(**kwargs)
         except anthropic.APIError as exc:
             raise classify(exc) from exc
         return _completion(message)
 
     async def aclose(self) -> None:
-        await self._clients.aclose(lambda client: client.close())
+        await self._client.close()
 
 
 def classify(exc: anthropic.APIError) -> TransientError | PermanentError:

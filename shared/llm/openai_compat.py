@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 
 from shared.errors import PermanentError, TransientError
+from shared.http import MODEL_CONNECTIONS
+from shared.http import transport as http_transport
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
-from shared.llm.shards import PER_CLIENT, Shards
 
 log = logging.getLogger("shared.llm.openai")
 
@@ -31,49 +32,40 @@ class OpenAICompatibleProvider:
         timeout: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        # One TLS context for every client: building one loads the CA bundle (tens of ms on the event loop).
-        tls = httpx.create_ssl_context()
-
-        def make() -> httpx.AsyncClient:
-            return httpx.AsyncClient(
-                verify=tls,
-                base_url=base_url.rstrip("/"),
-                headers={"Authorization": f"Bearer {api_key}"},
-                timeout=httpx.Timeout(timeout, connect=10.0),
-                transport=transport,
-                limits=httpx.Limits(max_connections=PER_CLIENT, max_keepalive_connections=PER_CLIENT),
-            )
-
-        # A transport passed in (tests: recorded responses) is one client; otherwise small clients.
-        self._clients = Shards(make, per_client=None if transport else PER_CLIENT)
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            # aiohttp underneath (shared/http.py) unless a transport is passed in (tests: recorded responses).
+            transport=transport or http_transport(MODEL_CONNECTIONS),
+        )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         body = {**_request(prompt), "stream": True, "stream_options": {"include_usage": True}}
         parts: list[str] = []
         usage, model, finish = Usage(), prompt.model, None
         try:
-            with self._clients.lease() as client:
-                async with client.stream("POST", "/chat/completions", json=body) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        raise _status_error(response)
-                    done = False
-                    async for chunk in _sse_json(response):
-                        if chunk is None:
-                            done = True
-                            break
-                        if "error" in chunk:
-                            raise TransientError(f"in-stream error: {_error_text(chunk)}")
-                        model = chunk.get("model") or model
-                        usage = _usage(chunk.get("usage")) or usage
-                        for choice in chunk.get("choices") or []:
-                            text = (choice.get("delta") or {}).get("content")
-                            finish = choice.get("finish_reason") or finish
-                            if text:
-                                parts.append(text)
-                                yield TextDelta(text)
-                    if not done and finish is None:
-                        raise TransientError("the model's stream ended before [DONE]")
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _status_error(response)
+                done = False
+                async for chunk in _sse_json(response):
+                    if chunk is None:
+                        done = True
+                        break
+                    if "error" in chunk:
+                        raise TransientError(f"in-stream error: {_error_text(chunk)}")
+                    model = chunk.get("model") or model
+                    usage = _usage(chunk.get("usage")) or usage
+                    for choice in chunk.get("choices") or []:
+                        text = (choice.get("delta") or {}).get("content")
+                        finish = choice.get("finish_reason") or finish
+                        if text:
+                            parts.append(text)
+                            yield TextDelta(text)
+                if not done and finish is None:
+                    raise TransientError("the model's stream ended before [DONE]")
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
         yield Completion(text="".join(parts), model=model, usage=usage, stop_reason=finish)
@@ -89,8 +81,7 @@ class OpenAICompatibleProvider:
             ]
             body["tool_choice"] = {"type": "function", "function": {"name": tool.name}}
         try:
-            with self._clients.lease() as client:
-                response = await client.post("/chat/completions", json=body)
+            response = await self._client.post("/chat/completions", json=body)
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
         if response.status_code >= 400:
@@ -107,7 +98,7 @@ class OpenAICompatibleProvider:
         )
 
     async def aclose(self) -> None:
-        await self._clients.aclose(lambda client: client.aclose())
+        await self._client.aclose()
 
 
 def _request(prompt: Prompt) -> dict[str, Any]:
