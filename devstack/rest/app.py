@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,12 +32,38 @@ log = logging.getLogger("devstack.rest")
 
 JSON_TYPE = "application/json; charset=utf-8"
 OBJECT_TYPE = "application/vnd.pgrst.object+json; charset=utf-8"
-_SETUP = (
-    "select pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('role', $2, true),"
-    " pg_catalog.set_config('request.jwt.claims', $3, true), pg_catalog.set_config('request.method', $4, true),"
-    " pg_catalog.set_config('request.path', $5, true), pg_catalog.set_config('request.headers', $6, true),"
-    " pg_catalog.set_config('request.cookies', $7, true)"
+# The request's settings, as PostgREST makes them, all transaction-local.
+_SETTINGS = (
+    "search_path",
+    "role",
+    "request.jwt.claims",
+    "request.method",
+    "request.path",
+    "request.headers",
+    "request.cookies",
 )
+
+
+def _dollar_quoted(value: str) -> str:
+    """`value` as a dollar-quoted literal: read verbatim whatever it holds (quotes, backslashes,
+    standard_conforming_strings). The tag is one `value` does not contain, so nothing in it can close the
+    literal: the closing `$tag$` starts with `$` and the tag holds none, so it cannot begin in `value`
+    without `value` containing `$tag`."""
+    tag = "v"
+    while "$" + tag in value:
+        tag = "v" + secrets.token_hex(4)
+    return f"${tag}${value}${tag}$"
+
+
+def _begin(readonly: bool, setup: list[str]) -> str:
+    """BEGIN and the request's settings in one simple-query round trip (one less per request)."""
+    if any("\x00" in value for value in setup):
+        raise ApiError(400, "PGRST100", "NUL characters are not allowed in request headers or claims")
+    values = ", ".join(
+        f"pg_catalog.set_config('{name}', {_dollar_quoted(value)}, true)"
+        for name, value in zip(_SETTINGS, setup, strict=True)
+    )
+    return f"begin{' read only' if readonly else ''}; select {values}"
 
 
 class RestConfig(BaseSettings):
@@ -232,27 +259,25 @@ class RestApp:
         pool = await self.pool()
         try:
             async with pool.acquire() as conn:
-                tx = conn.transaction(readonly=plan.readonly)
-                await tx.start()
                 try:
-                    await conn.execute(_SETUP, *setup)
+                    await conn.execute(_begin(plan.readonly, setup))
                     row = await conn.fetchrow(plan.sql, *plan.params)
                     total = await _total(conn, plan, row)
                     if plan.singular and row["page_total"] != 1 and not plan.void:
                         raise singular_error(row["page_total"])
                 except asyncpg.PostgresError as exc:
-                    await tx.rollback()
+                    await _rollback(conn)
                     raise from_postgres(exc, caller.authed) from None
                 except BaseException:
                     with contextlib.suppress(Exception):
-                        await tx.rollback()
+                        await _rollback(conn)
                     raise
                 if rollback:
                     # As PostgREST: deferred constraints still get checked before the rollback.
                     await conn.execute("set constraints all immediate")
-                    await tx.rollback()
+                    await conn.execute("rollback")
                 else:
-                    await tx.commit()
+                    await conn.execute("commit")
         except (OSError, asyncpg.InterfaceError) as exc:
             log.warning("database connection error: %s", exc)
             raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
@@ -336,6 +361,12 @@ def _csv(body: str) -> str:
 def error_response(exc: ApiError) -> Response:
     headers = {"Proxy-Status": f"PostgREST; error={exc.code}", **exc.headers}
     return Response(exc.body(), exc.status, headers, media_type=JSON_TYPE)
+
+
+async def _rollback(conn: asyncpg.Connection) -> None:
+    """End the request's transaction, if it began: the pooled connection goes back clean (no RESET)."""
+    if conn.is_in_transaction():
+        await conn.execute("rollback")
 
 
 def _route_path(scope: Scope) -> str:

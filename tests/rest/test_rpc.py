@@ -79,3 +79,22 @@ def test_rows_of_a_table_type_can_embed(anon: Client) -> None:
     rows = anon.rpc("todos_titled", {"q": "alpha"}).select("id, notes(body), author:authors!author_id(name)").execute()
     assert rows.data[0]["author"] == {"name": "Ana"}
     assert sorted(n["body"] for n in rows.data[0]["notes"]) == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "$v$, true); drop table public.items; --",
+        "$v",
+        "it's $$ quoted \\' $$",
+        "$v$$v$'$v1$",
+        "\\x00 is not a NUL; \\",
+    ],
+)
+def test_request_settings_reach_sql_verbatim_whatever_they_hold(rest: RestStack, probe: str) -> None:
+    # BEGIN and the settings go in one round trip with the values dollar-quoted: nothing in a header or a
+    # cookie can end the literal.
+    headers = {"apikey": SETTINGS.anon_key, "x-probe": probe, "Cookie": f"sid={probe.replace(';', '')}"}
+    got = httpx.get(f"{rest.api_url}/rest/v1/rpc/whoami", headers=headers).json()
+    assert got["header"] == probe and got["cookie"] == probe.replace(";", "")
+    assert rest.sql("select count(*) as n from public.items")[0]["n"] > 0  # still there
