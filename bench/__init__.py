@@ -34,6 +34,19 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def cpu_reference_ms() -> float:
+    """A fixed single-core workload's time (the best of three): this VM's speed varies over a day by up to
+    half, so a section that depends on CPU states it beside its figures for runs to be compared."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
+
+
 def latency(name: str, call: Callable[[], object], count: int, warmup: int = 200) -> Figure:
     """Run `call` sequentially and report its p50/p99 (ms) and the sequential rate."""
     for _ in range(warmup):

@@ -40,7 +40,7 @@ import psutil
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from bench import Figure, Section, percentile
+from bench import Figure, Section, cpu_reference_ms, percentile
 from bench._stack import gateway, postgres, process, wait_http
 from devstack.postgres import free_port
 from devstack.settings import DevstackSettings
@@ -280,6 +280,7 @@ def _figure(name: str, samples: list[float], minus: float = 0.0) -> Figure:
 
 
 def run() -> Section:
+    reference = cpu_reference_ms()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
@@ -342,6 +343,8 @@ def run() -> Section:
             "overhead targets are checked there. Without it every user sends again the moment a reply ends: "
             "the offered load is then above what this machine serves and those rows measure queueing",
             f"{total} + {fast_total} user messages checked in the database afterwards",
+            f"machine speed before the run: a fixed CPU loop took {reference:.0f} ms (lower is faster); on a shared"
+            " VM it varies through the day and the latency percentiles with it: compare runs by it",
             "all processes (Postgres, gateway, worker, fake model, simulated users) share this machine's cores",
         ],
     )

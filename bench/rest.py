@@ -198,7 +198,8 @@ def _section(figures: list[Figure]) -> Section:
         notes=[
             f"{COUNT} sequential requests per latency figure, {SECONDS:.0f} s per concurrent figure;"
             " client, gateway and Postgres share the same cores.",
-            "Each gateway request is one transaction: BEGIN, set_config(role, claims, …), the statement, COMMIT.",
+            "Each gateway request is one transaction in three round trips: BEGIN with set_config(role, claims, …),"
+            " the statement, COMMIT.",
             "Throughput is measured with a minimal asyncio HTTP/1.1 client in its own process: the official"
             " async client (httpx) saturates a core on its own long before the gateway does.",
         ],
