@@ -104,6 +104,9 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> uvicorn.Se
         log_config=None,
         access_log=False,
         ws_max_size=16 * 1024 * 1024,
+        # As the Realtime server (Phoenix sockets without `compress`): no permessage-deflate. Compressing
+        # every small frame cost the gateway and each client CPU for nothing on a local link.
+        ws_per_message_deflate=False,
         limit_concurrency=2000,
         # Longer than clients' own idle expiry (httpx: 5 s; uvicorn's default is also 5 s): otherwise a
         # client can reuse a pooled connection in the instant the server closes it and get a ReadError.

@@ -110,3 +110,11 @@ async def test_a_rejoin_replaces_the_channel_without_closing_it(rt_stack: RtStac
         assert (await _recv(ws))["event"] == "broadcast"  # delivered once: the first channel is gone
         await ws.send(json.dumps({"event": "heartbeat", "topic": "phoenix", "payload": {}, "ref": "4"}))
         assert (await _recv(ws))["ref"] == "4"
+
+
+async def test_frames_are_not_compressed_as_on_the_realtime_server(rt_stack: RtStack) -> None:
+    # The client offers permessage-deflate (websockets does by default); Phoenix sockets without
+    # `compress` decline it, and so does the gateway.
+    async with websockets.connect(f"{rt_stack.ws_url}?apikey={rt_stack.anon_key}&vsn=1.0.0") as ws:
+        assert ws.response is not None
+        assert "sec-websocket-extensions" not in {name.lower() for name in ws.response.headers}
