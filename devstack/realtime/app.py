@@ -15,6 +15,7 @@ from devstack.db import Database, role_dsn
 from devstack.realtime import protocol
 from devstack.realtime.authz import AuthError, verify
 from devstack.realtime.broadcast import BroadcastApi, broadcast_row
+from devstack.realtime.catalog import TableInfo
 from devstack.realtime.changes import Change, ChangeDispatcher
 from devstack.realtime.feed import ChangeFeed
 from devstack.realtime.hub import Hub
@@ -37,7 +38,7 @@ class Realtime:
         self.settings = settings
         self.hub = Hub()
         self.services = Services(settings=settings, hub=self.hub, admin_pool=self._admin_pool)
-        self.feed = ChangeFeed(role_dsn(db.dsn, "supabase_admin", db.password), self._on_changes)
+        self.feed = ChangeFeed(role_dsn(db.dsn, "supabase_admin", db.password), self._on_changes, self._wants)
         self.dispatcher = ChangeDispatcher(self.feed.catalog, settings.realtime_max_record_bytes)
         api = BroadcastApi(self.services)
         self.app = Starlette(
@@ -58,6 +59,12 @@ class Realtime:
 
     async def _admin_pool(self) -> asyncpg.Pool:
         return await self.db.pool("supabase_admin")
+
+    def _wants(self, table: TableInfo, kind: str) -> bool:
+        """Broadcasts from the database always; a row change when a joined binding matches it."""
+        if (table.schema, table.name) == MESSAGES_TABLE:
+            return True
+        return self.hub.wants_change(table.schema, table.name, kind)
 
     async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
         channels = self.hub.change_channels

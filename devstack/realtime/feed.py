@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import struct
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -59,7 +60,13 @@ YIELD_EVERY = 256
 # wal_sender_timeout, 60 s by default); psycopg2 also answers the server's keepalive requests itself.
 STATUS_EVERY_S = 10.0
 
+# pgoutput's row-change tags, each followed by the relation's id (pgoutput.md "Message layouts").
+ROW_CHANGES = {b"I": "INSERT", b"U": "UPDATE", b"D": "DELETE"}
+RELID = struct.Struct(">I")
+
 Sink = Callable[[asyncpg.Connection, list[Change]], Awaitable[None]]
+# Whether any joined channel wants changes of this kind to this table (the sink decides who gets them).
+Wants = Callable[[TableInfo, str], bool]
 
 
 def slot_name(database: str) -> str:
@@ -92,9 +99,10 @@ def to_change(table: TableInfo, msg: RowChange, commit_time: datetime) -> Change
 class ChangeFeed:
     """Streams the slot and hands every committed transaction's changes to `sink`, in commit order."""
 
-    def __init__(self, dsn: str, sink: Sink) -> None:
+    def __init__(self, dsn: str, sink: Sink, wants: Wants = lambda table, kind: True) -> None:
         self.dsn = dsn
         self.sink = sink
+        self.wants = wants
         self.catalog = Catalog()
         self.slot: str | None = None
         self.ready = asyncio.Event()
@@ -234,7 +242,10 @@ class ChangeFeed:
             if unyielded >= YIELD_EVERY:
                 unyielded = 0
                 await asyncio.sleep(0)
-            msg = decode(message.payload)
+            payload = message.payload
+            if payload[:1] in ROW_CHANGES and not self._wanted(payload):
+                continue  # nobody listens to this table and event: skip decoding the row
+            msg = decode(payload)
             if isinstance(msg, Begin):
                 pending, commit_time = [], msg.commit_time
             elif isinstance(msg, Relation):
@@ -249,6 +260,11 @@ class ChangeFeed:
                         await self.sink(conn, pending)
                     self._last_end_lsn = msg.end_lsn
                 pending = []
+
+    def _wanted(self, payload: bytes) -> bool:
+        """Whether a row change (I/U/D: the tag, then the relation's id) is for anyone listening now."""
+        table = self.catalog.get(RELID.unpack_from(payload, 1)[0])
+        return table is None or self.wants(table, ROW_CHANGES[payload[:1]])
 
     @staticmethod
     async def _readable(fd: int, seconds: float) -> bool:

@@ -56,6 +56,10 @@ class Hub:
     def change_channels(self) -> list[Channel]:
         return list(self._pg)
 
+    def wants_change(self, schema: str, table: str, kind: str) -> bool:
+        """Whether any joined channel has a Postgres Changes binding for this table and event."""
+        return any(binding.matches(schema, table, kind) for channel in self._pg for binding in channel.bindings)
+
     def broadcast(
         self,
         sub_topic: str,

@@ -7,6 +7,8 @@ import struct
 import pytest
 
 from devstack.realtime import pgoutput
+from devstack.realtime.catalog import TableInfo
+from devstack.realtime.feed import ChangeFeed
 from devstack.realtime.filters import FilterError, parse
 from devstack.realtime.values import PgType, convert, make_type
 
@@ -116,3 +118,25 @@ def test_pgoutput_messages_decode() -> None:
 def test_pattern_operators(text: str, value: str | None, expected: bool) -> None:
     (condition,) = parse(text)
     assert condition.holds({"s": value}, {"s": _type("text")}) is expected
+
+
+def test_the_feed_decodes_only_row_changes_someone_listens_to() -> None:
+    asked: list[tuple[str, str]] = []
+
+    def wants(table: TableInfo, kind: str) -> bool:
+        asked.append((table.name, kind))
+        return kind == "INSERT"
+
+    async def sink(conn: object, changes: object) -> None:
+        return None
+
+    feed = ChangeFeed("postgresql://unused", sink, wants)  # type: ignore[arg-type]
+    relation = pgoutput.Relation(16400, "public", "items", "d", (pgoutput.RelationColumn("id", 20, True),))
+    feed.catalog._tables[16400] = TableInfo(relation, {}, ("id",), False, 0.0)
+    head = struct.pack("!I", 16400)
+    assert feed._wanted(b"I" + head + b"N" + _tuple("1"))
+    assert not feed._wanted(b"U" + head + b"N" + _tuple("1"))
+    assert not feed._wanted(b"D" + head + b"K" + _tuple("1"))
+    assert asked == [("items", "INSERT"), ("items", "UPDATE"), ("items", "DELETE")]
+    # A relation not learnt yet is decoded (and learnt from its R message first, as pgoutput sends it).
+    assert feed._wanted(b"U" + struct.pack("!I", 99999) + b"N" + _tuple("1"))
