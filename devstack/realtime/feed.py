@@ -9,7 +9,9 @@ pipeline benchmark that was ~3 ms of Postgres CPU per reply and a ~10 ms median 
 nor psycopg 3 speaks the replication protocol (START_REPLICATION / CopyBoth); psycopg2's
 `LogicalReplicationConnection` does, and its `read_message()` never blocks, so the stream is read on the
 event loop whenever its socket is readable. Everything else (catalog lookups, per-subscriber RLS checks)
-runs on an ordinary asyncpg connection.
+runs on an ordinary asyncpg connection. A row change no joined binding wants (`wants`, asked when it is
+read) is not decoded at all: a channel joining while that transaction is being read misses its rows,
+within Realtime's at-most-once.
 
 The slot is permanent (a temporary slot dies with its session and on any ERROR in it), created when
 the feed starts after the publications it reads, so it survives client churn and a Postgres restart.
