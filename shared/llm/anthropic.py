@@ -6,6 +6,7 @@ honours the `retry_after` carried by `TransientError`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,31 +49,42 @@ class AnthropicProvider:
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         """Text deltas as they arrive, then one Completion.
 
-        Reads the SDK's raw event stream (`create(stream=True)`) and keeps only the text, model, stop
-        reason and usage: the `messages.stream()` helper rebuilds a snapshot of the whole message on every
-        event, which under load was a large share of the worker's CPU.
+        The SDK sends the request (headers, retries off, status errors as APIStatusError); the event
+        stream's JSON is read here and only the text, model, stop reason and usage are kept. The SDK's
+        own stream builds a pydantic model of every event, about a third of the worker's CPU per model
+        call under load; the `messages.stream()` helper also rebuilds a snapshot of the whole message on
+        every event.
         """
         parts: list[str] = []
         model, stop_reason, saw_stop = prompt.model, None, False
         usage: dict[str, int] = {}
         try:
-            events = await self._client.messages.create(**_request(prompt), stream=True)
-            async with events:
-                async for event in events:
-                    if event.type == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            parts.append(event.delta.text)
-                            yield TextDelta(event.delta.text)
-                    elif event.type == "message_start":
-                        model = event.message.model
-                        _merge_usage(usage, event.message.usage)
-                    elif event.type == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
-                        _merge_usage(usage, event.usage)
-                    elif event.type == "message_stop":
+            request = self._client.messages.with_streaming_response.create(**_request(prompt), stream=True)
+            async with request as response:
+                async for event in _sse_json(response.iter_lines()):
+                    kind = event.get("type")
+                    if kind == "content_block_delta":
+                        delta = event.get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            parts.append(delta["text"])
+                            yield TextDelta(delta["text"])
+                    elif kind == "message_start":
+                        message = event.get("message") or {}
+                        model = message.get("model") or model
+                        _merge_usage(usage, message.get("usage"))
+                    elif kind == "message_delta":
+                        stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
+                        _merge_usage(usage, event.get("usage"))
+                    elif kind == "message_stop":
                         saw_stop = True
+                    elif kind == "error":
+                        raise _stream_error(event.get("error") or {}, response.headers)
         except anthropic.APIError as exc:
             raise classify(exc) from exc
+        except httpx2.TransportError as exc:  # the connection broke mid-stream
+            raise TransientError(f"anthropic stream broken: {exc!r}") from exc
+        except json.JSONDecodeError as exc:
+            raise TransientError(f"anthropic sent an event that is not JSON: {exc}") from exc
         if not saw_stop:
             raise TransientError("the model's stream ended before message_stop")
         yield Completion(
@@ -155,10 +167,38 @@ def _completion(message: Any) -> Completion:
 
 def _merge_usage(into: dict[str, int], usage: Any) -> None:
     """Usage counts are cumulative: message_start has the input side, message_delta the latest totals."""
+    if not isinstance(usage, dict):
+        return
     for name in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
-        value = getattr(usage, name, None)
+        value = usage.get(name)
         if isinstance(value, int):
             into[name] = value
+
+
+async def _sse_json(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON `data` of each server-sent event (every Anthropic event carries its own `type`)."""
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif not line and data:
+            event = json.loads("\n".join(data))
+            data = []
+            if isinstance(event, dict):
+                yield event
+    if data:
+        event = json.loads("\n".join(data))
+        if isinstance(event, dict):
+            yield event
+
+
+def _stream_error(error: dict[str, Any], headers: httpx2.Headers) -> TransientError | PermanentError:
+    """An `error` event inside a 200 stream (overloaded_error and the like), classified as classify() does."""
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    message = f"anthropic 200 {kind or ''}: {error.get('message', '')}".replace("  ", " ")
+    if kind in _RETRYABLE_TYPES:
+        return TransientError(message, retry_after=_retry_after(headers))
+    return PermanentError(message)
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str | None:

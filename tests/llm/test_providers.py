@@ -189,3 +189,25 @@ async def test_offline_provider_is_deterministic_and_labelled() -> None:
     assert "You are Maya, a calm sleep coach." in final.text
     structured = await provider.complete(PROMPT, TOOL)
     assert set(structured.tool_input or {}) == {"summary", "focus"}
+
+
+def _stream_of(*events: str) -> AnthropicProvider:
+    """A 200 event stream made of `events` (data lines), for errors no recording holds."""
+    body = "".join(f"data: {event}\n\n" for event in events).encode()
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    return AnthropicProvider("sk-ant-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+
+
+async def test_anthropic_error_event_of_a_kind_not_worth_retrying_is_permanent() -> None:
+    start = '{"type":"message_start","message":{"model":"claude-sonnet-4-6","usage":{"input_tokens":3}}}'
+    error = '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long"}}'
+    with pytest.raises(PermanentError, match="invalid_request_error: prompt is too long"):
+        await collect(_stream_of(start, error))
+
+
+async def test_anthropic_event_that_is_not_json_is_transient() -> None:
+    with pytest.raises(TransientError, match="not JSON"):
+        await collect(_stream_of('{"type":"message_start"', "{}"))
