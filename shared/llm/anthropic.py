@@ -17,6 +17,7 @@ import httpx2
 from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS, use_aiohttp
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.sse import sse_data
 
 log = logging.getLogger("shared.llm.anthropic")
 
@@ -61,8 +62,9 @@ class AnthropicProvider:
         try:
             request = self._client.messages.with_streaming_response.create(**_request(prompt), stream=True)
             async with request as response:
-                async for event in _sse_json(response.iter_lines()):
-                    kind = event.get("type")
+                async for data in sse_data(response.iter_lines()):
+                    event = json.loads(data)
+                    kind = event.get("type") if isinstance(event, dict) else None
                     if kind == "content_block_delta":
                         delta = event.get("delta") or {}
                         if delta.get("type") == "text_delta" and delta.get("text"):
@@ -173,23 +175,6 @@ def _merge_usage(into: dict[str, int], usage: Any) -> None:
         value = usage.get(name)
         if isinstance(value, int):
             into[name] = value
-
-
-async def _sse_json(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON `data` of each server-sent event (every Anthropic event carries its own `type`)."""
-    data: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            data.append(line[6:] if line.startswith("data: ") else line[5:])
-        elif not line and data:
-            event = json.loads("\n".join(data))
-            data = []
-            if isinstance(event, dict):
-                yield event
-    if data:
-        event = json.loads("\n".join(data))
-        if isinstance(event, dict):
-            yield event
 
 
 def _stream_error(error: dict[str, Any], headers: httpx2.Headers) -> TransientError | PermanentError:

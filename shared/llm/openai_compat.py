@@ -17,6 +17,7 @@ from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS
 from shared.http import transport as http_transport
 from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.sse import sse_data
 
 log = logging.getLogger("shared.llm.openai")
 
@@ -113,11 +114,9 @@ def _request(prompt: Prompt) -> dict[str, Any]:
 
 
 async def _sse_json(response: httpx.Response) -> AsyncIterator[dict[str, Any] | None]:
-    """Data-only SSE lines as JSON objects; `None` for the closing `[DONE]`."""
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
+    """Each event's JSON object; `None` for the closing `[DONE]`."""
+    async for event in sse_data(response.aiter_lines()):
+        data = event.strip()
         if data == "[DONE]":
             yield None
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextDelta, 
 from shared.llm.anthropic import AnthropicProvider
 from shared.llm.offline import OFFLINE_MODEL, OfflineProvider
 from shared.llm.openai_compat import OpenAICompatibleProvider
+from shared.llm.sse import sse_data
 
 RECORDINGS = Path(__file__).parent / "recordings"
 PROMPT = Prompt(
@@ -211,3 +213,11 @@ async def test_anthropic_error_event_of_a_kind_not_worth_retrying_is_permanent()
 async def test_anthropic_event_that_is_not_json_is_transient() -> None:
     with pytest.raises(TransientError, match="not JSON"):
         await collect(_stream_of('{"type":"message_start"', "{}"))
+
+
+async def test_sse_data_joins_an_events_lines_and_keeps_a_cut_last_event() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["event: ping", 'data: {"a":', "data:1}", "", ": comment", "", "data: tail"]:
+            yield line
+
+    assert [data async for data in sse_data(lines())] == ['{"a":\n1}', "tail"]
