@@ -47,6 +47,8 @@ class JobContext:
 
 
 Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
+# Finished jobs by id: the claim_jobs_v3 item that finishes each, and the future its handler awaits.
+Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
 
 @dataclass
@@ -60,8 +62,8 @@ class Worker:
     shutdown_grace: float = 20.0
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    # Finished jobs waiting to go out with the next claim: the claim_jobs_v3 item, and who awaits the outcome.
-    finishing: dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]] = field(default_factory=dict)
+    # Finished jobs waiting to go out with the next claim.
+    finishing: Finishing = field(default_factory=dict)
     last_claim_ok: float = field(default_factory=time.monotonic)
     # Whether the last claim may have left due jobs for want of a slot. If not, a job finished through a
     # claim does not ask for another: that claim already took what was due, the next job in its ordering
@@ -126,7 +128,7 @@ class Worker:
 
     def _settle(
         self,
-        finishing: dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]],
+        finishing: Finishing,
         outcomes: dict[int, Exception | None],
     ) -> None:
         """Hand each finished job's outcome to its handler: None, or what refused it."""

@@ -150,9 +150,7 @@ class ChangeFeed:
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(stream.fileno())
+        if stream is not None:  # no reader is left on its socket: _readable removes its own
             with contextlib.suppress(Exception):
                 stream.close()
         conn, self._conn = self._conn, None

@@ -122,13 +122,16 @@ def classify(exc: anthropic.APIError) -> TransientError | PermanentError:
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
         return TransientError(f"anthropic unreachable: {exc}")
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        kind = _error_type(exc)
-        message = f"anthropic {status} {kind or ''}: {_error_message(exc)}".replace("  ", " ")
-        if status in _RETRYABLE_4XX or status >= 500 or (status == 200 and kind in _RETRYABLE_TYPES):
-            return TransientError(message, retry_after=_retry_after(exc.response.headers))
-        return PermanentError(message)
+        return _classified(exc.status_code, _error_type(exc), _error_message(exc), exc.response.headers)
     return TransientError(f"anthropic error: {exc}")
+
+
+def _classified(status: int, kind: str | None, text: str, headers: httpx2.Headers) -> TransientError | PermanentError:
+    """An API error (HTTP status, or 200 for an `error` event inside a stream) → our kinds."""
+    message = f"anthropic {status} {kind or ''}: {text}".replace("  ", " ")
+    if status in _RETRYABLE_4XX or status >= 500 or (status == 200 and kind in _RETRYABLE_TYPES):
+        return TransientError(message, retry_after=_retry_after(headers))
+    return PermanentError(message)
 
 
 def _request(prompt: Prompt) -> dict[str, Any]:
@@ -178,12 +181,9 @@ def _merge_usage(into: dict[str, int], usage: Any) -> None:
 
 
 def _stream_error(error: dict[str, Any], headers: httpx2.Headers) -> TransientError | PermanentError:
-    """An `error` event inside a 200 stream (overloaded_error and the like), classified as classify() does."""
+    """An `error` event inside a 200 stream (overloaded_error and the like)."""
     kind = error.get("type") if isinstance(error.get("type"), str) else None
-    message = f"anthropic 200 {kind or ''}: {error.get('message', '')}".replace("  ", " ")
-    if kind in _RETRYABLE_TYPES:
-        return TransientError(message, retry_after=_retry_after(headers))
-    return PermanentError(message)
+    return _classified(200, kind, str(error.get("message", "")), headers)
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str | None:
