@@ -56,6 +56,31 @@ def test_request_settings_are_visible_to_sql(rest: RestStack, alice: User) -> No
     assert got["cookie"] == "abc123"
 
 
+def test_no_setting_carries_over_to_the_next_request(rest: RestStack, alice: User) -> None:
+    # Sequential requests share a pooled connection (the pool hands back the one just released): a
+    # read-only anonymous request with a header and a cookie, then signed-in requests with neither (one of
+    # them a write), alternately, each seeing only its own settings.
+    url = f"{rest.api_url}/rest/v1/rpc/whoami"
+    signed_in = {"apikey": SETTINGS.anon_key, "Authorization": f"Bearer {alice.token}"}
+    for n in range(4):
+        headers = {"apikey": SETTINGS.anon_key, "x-probe": "anon's", "Cookie": "sid=anon"}
+        got = httpx.get(url, headers=headers).json()
+        assert (got["role"], got["header"], got["cookie"], got["read_only"]) == ("anon", "anon's", "anon", "on")
+        got = httpx.post(url, json={}, headers=signed_in).json()
+        assert (got["role"], got["sub"], got["method"], got["header"], got["cookie"]) == (
+            "authenticated",
+            alice.id,
+            "POST",
+            None,
+            None,
+        )
+        written = httpx.post(
+            f"{rest.api_url}/rest/v1/rpc/make_item", json={"id": 880_000 + n, "name": f"rw {n}"}, headers=signed_in
+        )
+        assert written.status_code == 200, written.text  # not read-only, as the GET before it was
+        assert httpx.get(url, headers={"apikey": SETTINGS.anon_key}).json()["sub"] is None
+
+
 def test_raise_is_400_with_hint(anon: Client) -> None:
     with pytest.raises(APIError) as err:
         anon.rpc("boom", {}).execute()
