@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -94,7 +96,21 @@ class LocalStack:
         return "\n".join(f"{label:>{width}}: {value}" for label, value in rows)
 
 
-def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> uvicorn.Server:
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, with work to do before it stops serving: the workers' own shutdown (finishing or
+    releasing their jobs) goes through the API, so they stop first."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.before_shutdown: list[Callable[[], Awaitable[None]]] = []
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for hook in self.before_shutdown:
+            await hook()
+        await super().shutdown(sockets)
+
+
+def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> GatewayServer:
     from devstack.gateway import create_app
 
     config = uvicorn.Config(
@@ -113,7 +129,7 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> uvicorn.Se
         timeout_keep_alive=75,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(config)
+    return GatewayServer(config)
 
 
 async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, workers: int = 0, banner: str = "") -> None:
@@ -128,16 +144,29 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, worke
     if banner:
         print(banner, flush=True)
     supervisor = asyncio.create_task(supervise_workers(settings, workers)) if workers else None
-    try:
-        await serving
-    finally:
-        if supervisor is not None:
+
+    async def stop_workers() -> None:
+        if supervisor is not None and not supervisor.done():
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
 
+    server.before_shutdown.append(stop_workers)
+    try:
+        await serving
+    finally:
+        await stop_workers()
 
-async def supervise_workers(settings: DevstackSettings, count: int) -> None:
-    """Run `python -m workers` processes against the gateway, restarting any that exits, until cancelled."""
+
+WORKER_COMMAND = (sys.executable, "-m", "workers")
+
+
+async def supervise_workers(settings: DevstackSettings, count: int, command: Sequence[str] = WORKER_COMMAND) -> None:
+    """Run `python -m workers` processes against the gateway, restarting any that exits, until cancelled.
+
+    Each runs in a session of its own: Ctrl-C in the terminal reaches only the devstack, which stops the
+    workers itself when it is cancelled (SIGTERM: each finishes or releases its jobs) and says so. Were
+    they in the terminal's process group, they would get the SIGINT first and exit, and the supervisor
+    would restart them while the devstack shuts down."""
     env = {
         **os.environ,
         "SUPABASE_URL": settings.api_url,
@@ -155,7 +184,7 @@ async def supervise_workers(settings: DevstackSettings, count: int) -> None:
                 "COACHBASE_WORKER_ID": f"devstack-worker-{index}",
                 "COACHBASE_METRICS_PORT": str(base_port + index if base_port else 0),
             }
-            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "workers", env=worker_env)
+            proc = await asyncio.create_subprocess_exec(*command, env=worker_env, start_new_session=True)
             procs[index] = proc
             started = time.monotonic()
             code = await proc.wait()
@@ -169,7 +198,9 @@ async def supervise_workers(settings: DevstackSettings, count: int) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        for proc in procs.values():
-            if proc.returncode is None:
-                proc.terminate()
+        running = [proc for proc in procs.values() if proc.returncode is None]
+        if running:
+            log.info("stopping workers", extra={"count": len(running)})
+        for proc in running:
+            proc.terminate()
         await asyncio.gather(*(p.wait() for p in procs.values()), return_exceptions=True)

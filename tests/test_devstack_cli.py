@@ -1,4 +1,5 @@
-"""`make dev`'s command end to end: a real process starts Postgres and the gateway, a client signs up."""
+"""`make dev`'s command end to end: a real process starts Postgres, the gateway and a worker, a client signs
+up, Ctrl-C stops it all in order."""
 
 from __future__ import annotations
 
@@ -46,7 +47,12 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-            [sys.executable, "-m", "devstack", "up"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "devstack", "up"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal's foreground job
         )
     try:
         _wait_for(lambda: _healthy(url), 60, "the gateway", log)
@@ -64,12 +70,17 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
             response = await client.auth.sign_up({"email": email, "password": "a-long-password"})
         assert response.user is not None and response.user.email == email
         assert response.session is not None
+        _wait_for(lambda: "worker started" in log.read_text(), 30, "the worker", log)
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole process group
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-    assert proc.returncode == 0, log.read_text()
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    # The devstack stops its worker itself, while the API still serves it, and does not restart it.
+    assert "restarting" not in output, output
+    assert output.index("stopping workers") < output.index("worker stopped") < output.index("Shutting down"), output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
