@@ -47,15 +47,20 @@ def cpu_reference_ms() -> float:
     return best
 
 
-def latency(name: str, call: Callable[[], object], count: int, warmup: int = 200) -> Figure:
-    """Run `call` sequentially and report its p50/p99 (ms) and the sequential rate."""
+def interleaved(calls: list[tuple[str, Callable[[], object]]], count: int, warmup: int = 200) -> list[Figure]:
+    """Run each named call `count` times, one after another in turn, and report each one's p50/p99 (ms)
+    and sequential rate (1 / mean latency). Taking turns call by call, the figures share every moment of
+    the run: the VM's drift cannot favour one of them, and their differences are measured paired."""
     for _ in range(warmup):
-        call()
-    samples = []
-    started = time.perf_counter()
+        for _, call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(count):
-        t0 = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - t0) * 1000)
-    elapsed = time.perf_counter() - started
-    return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), count / elapsed, count)
+        for own, (_, call) in zip(samples, calls, strict=True):
+            t0 = time.perf_counter()
+            call()
+            own.append((time.perf_counter() - t0) * 1000)
+    return [
+        Figure(name, percentile(own, 0.5), percentile(own, 0.99), 1000 * len(own) / sum(own), len(own))
+        for own, (name, _) in zip(samples, calls, strict=True)
+    ]
