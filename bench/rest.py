@@ -178,7 +178,7 @@ def _section(figures: list[Figure]) -> Section:
     raw = by["select 1 row: httpx → gateway"]
     direct = by["select 1 row: psycopg direct"]
     light = by[LIGHT]
-    added = gateway.p50_ms - direct.p50_ms
+    added, raw_added = gateway.p50_ms - direct.p50_ms, raw.p50_ms - direct.p50_ms
     rate = light.throughput or 0
     return Section(
         "REST (/rest/v1) vs direct SQL",
@@ -186,14 +186,17 @@ def _section(figures: list[Figure]) -> Section:
         ratios={
             "select p50: gateway (supabase-py) / psycopg": gateway.p50_ms / direct.p50_ms,
             "select p50 added: supabase-py + gateway (ms)": added,
-            "select p50 added: httpx + gateway (ms)": raw.p50_ms - direct.p50_ms,
+            "select p50 added: httpx + gateway (ms)": raw_added,
+            "select p50: supabase-py's own request building and parsing (supabase-py - httpx, ms)": gateway.p50_ms
+            - raw.p50_ms,
             "insert p50: gateway (supabase-py) / psycopg": by["insert 1 row: supabase-py → gateway"].p50_ms
             / by["insert 1 row: psycopg direct"].p50_ms,
             "select req/s: gateway (16 connections) / asyncpg direct (32 tasks)": rate
             / (by["select 1 row, 32 concurrent: asyncpg pool of 8, direct"].throughput or 1),
         },
         targets={
-            "≤ 1 ms added at p50, one-row select (supabase-py)": "met" if added <= 1 else f"missed ({added:.2f} ms)",
+            "≤ 1 ms added at p50, one-row select, through the official client (supabase-py)": _within(added, 1.0),
+            "≤ 1 ms added at p50, one-row select, the gateway alone (a plain httpx client)": _within(raw_added, 1.0),
             "≥ 2,000 req/s, one-row select": "met" if rate >= 2000 else f"missed ({rate:,.0f} req/s)",
         },
         notes=[
@@ -206,3 +209,7 @@ def _section(figures: list[Figure]) -> Section:
             " async client (httpx) saturates a core on its own long before the gateway does.",
         ],
     )
+
+
+def _within(value_ms: float, limit_ms: float) -> str:
+    return "met" if value_ms <= limit_ms else f"missed ({value_ms:.2f} ms)"
