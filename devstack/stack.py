@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -143,7 +143,9 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, worke
         raise RuntimeError(f"the gateway could not listen on {settings.host}:{settings.api_port}")
     if banner:
         print(banner, flush=True)
-    supervisor = asyncio.create_task(supervise_workers(settings, workers)) if workers else None
+    supervisor = (
+        asyncio.create_task(supervise_workers(settings, workers, lambda: server.should_exit)) if workers else None
+    )
 
     async def stop_workers() -> None:
         if supervisor is not None and not supervisor.done():
@@ -157,16 +159,15 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, worke
         await stop_workers()
 
 
-WORKER_COMMAND = (sys.executable, "-m", "workers")
-
-
-async def supervise_workers(settings: DevstackSettings, count: int, command: Sequence[str] = WORKER_COMMAND) -> None:
+async def supervise_workers(
+    settings: DevstackSettings, count: int, stopping: Callable[[], bool] = lambda: False
+) -> None:
     """Run `python -m workers` processes against the gateway, restarting any that exits, until cancelled.
 
-    Each runs in a session of its own: Ctrl-C in the terminal reaches only the devstack, which stops the
-    workers itself when it is cancelled (SIGTERM: each finishes or releases its jobs) and says so. Were
-    they in the terminal's process group, they would get the SIGINT first and exit, and the supervisor
-    would restart them while the devstack shuts down."""
+    Cancelled, it stops them (SIGTERM: each finishes or releases its jobs) and waits. A worker that exits
+    once `stopping()` is true is not restarted: Ctrl-C in the terminal reaches the workers too (they share
+    its process group, so closing the terminal also ends them), and they may exit before the devstack
+    gets to stop them."""
     env = {
         **os.environ,
         "SUPABASE_URL": settings.api_url,
@@ -184,10 +185,13 @@ async def supervise_workers(settings: DevstackSettings, count: int, command: Seq
                 "COACHBASE_WORKER_ID": f"devstack-worker-{index}",
                 "COACHBASE_METRICS_PORT": str(base_port + index if base_port else 0),
             }
-            proc = await asyncio.create_subprocess_exec(*command, env=worker_env, start_new_session=True)
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "workers", env=worker_env)
             procs[index] = proc
             started = time.monotonic()
             code = await proc.wait()
+            if stopping():
+                log.info("worker stopped with the devstack", extra={"worker": index, "code": code})
+                return
             log.warning("worker exited; restarting", extra={"worker": index, "code": code, "in_seconds": delay})
             delay = 1.0 if time.monotonic() - started > 30 else min(delay * 2, 30.0)
             await asyncio.sleep(delay)

@@ -3,6 +3,7 @@ up, Ctrl-C stops it all in order."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,7 +73,8 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
         assert response.session is not None
         _wait_for(lambda: "worker started" in log.read_text(), 30, "the worker", log)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole process group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole process group
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
@@ -80,7 +82,7 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
             raise
     output = log.read_text()
     assert proc.returncode == 0, output
-    # The devstack stops its worker itself, while the API still serves it, and does not restart it.
+    # The worker got the Ctrl-C too: it stops while the API still serves it, and is not restarted.
     assert "restarting" not in output, output
-    assert output.index("stopping workers") < output.index("worker stopped") < output.index("Shutting down"), output
+    assert output.index("workers: worker stopped") < output.index("Shutting down"), output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
