@@ -22,7 +22,8 @@ def role_dsn(superuser_dsn: str, role: str, password: str) -> str:
 
 @dataclass
 class Database:
-    """Pools for the gateway: `auth` as supabase_auth_admin (GoTrue), `api` as authenticator (PostgREST).
+    """Pools for the gateway's services, one per role: `auth()` as supabase_auth_admin (GoTrue), and
+    `pool(role)` for the others (Realtime: supabase_admin). The REST app keeps its own authenticator pool.
 
     Pools open lazily on first use so the gateway starts even while Postgres is still coming up.
     """
@@ -52,9 +53,6 @@ class Database:
 
     async def auth(self) -> asyncpg.Pool:
         return await self.pool("supabase_auth_admin")
-
-    async def api(self) -> asyncpg.Pool:
-        return await self.pool("authenticator")
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
