@@ -75,9 +75,11 @@ def test_update_and_delete_with_filters(signed_in: Client) -> None:
     assert signed_in.table("todos").select("id").eq("id", row["id"]).execute().data == []
 
 
-def test_insert_with_embed_in_returned_rows(signed_in: Client) -> None:
-    note = signed_in.table("notes").insert({"todo_id": 1, "body": unique()}).select("body, todos(title)").execute()
+def test_insert_with_embed_in_returned_rows(signed_in: Client, rest: RestStack) -> None:
+    body = unique()
+    note = signed_in.table("notes").insert({"todo_id": 1, "body": body}).select("body, todos(title)").execute()
     assert note.data[0]["todos"] == {"title": "seed alpha"}
+    rest.sql("delete from public.notes where body = $1", body)  # the read tests count todo 1's notes
 
 
 def test_single_on_mutation_rolls_back_when_not_one_row(rest: RestStack, alice: User) -> None:
@@ -117,8 +119,10 @@ def test_foreign_key_and_not_null_and_bad_json(rest: RestStack, alice: User) -> 
     assert (null.status_code, null.json()["code"]) == (400, "23502")
     bad = httpx.post(url, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
     assert (bad.status_code, bad.json()["code"]) == (400, "PGRST102")
-    post = httpx.post(url, json={"todo_id": 1, "body": "x"}, headers=headers)
+    body = unique()
+    post = httpx.post(url, json={"todo_id": 1, "body": body}, headers=headers)
     assert post.status_code == 201 and post.content == b""
+    rest.sql("delete from public.notes where body = $1", body)  # the read tests count todo 1's notes
 
 
 def test_delete_body_from_supabase_py_is_ignored(signed_in: Client) -> None:
