@@ -22,6 +22,7 @@ from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
 from workers.chat import ChatReplyHandler
 from workers.checkins import checkin_analysis_handler, recommendations_handler, user_summary_handler
+from workers.checkpoints import Checkpoints
 from workers.conversations import ConversationSummaryHandler, FollowupHandler
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
@@ -48,15 +49,17 @@ async def run(settings: WorkerSettings) -> None:
     async with httpx.AsyncClient(timeout=30, transport=transport(REST_CONNECTIONS)) as http:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
+        queue = JobQueue(client, worker_id)
         chat = ChatReplyHandler(
             provider=provider,
             broadcaster=broadcaster,
             prompt_settings=ChatPromptSettings(model=settings.chat_model),
+            checkpoints=Checkpoints(queue),
             delta_interval=settings.delta_interval_ms / 1000,
             checkpoint_seconds=settings.checkpoint_seconds,
         )
         worker = Worker(
-            queue=JobQueue(client, worker_id),
+            queue=queue,
             handlers={
                 "chat_reply": chat,
                 "checkin_analysis": checkin_analysis_handler(provider, settings.analysis_model),

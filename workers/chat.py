@@ -1,5 +1,6 @@
 """The chat reply handler: build the prompt, stream the model's answer as batched Broadcast deltas,
-checkpoint the partial text into the row about once a second, then complete the row and the job at once.
+checkpoint the partial text into the row about once a second (every stream's checkpoints together, see
+workers/checkpoints.py), then complete the row and the job at once.
 
 The context comes with the claim (claim_jobs_v2), and the reply is completed with the worker's next
 claim (claim_jobs_v3 → complete_chat_reply_v2), where the database broadcasts the last delta and `done`:
@@ -17,6 +18,7 @@ from shared.broadcast import Broadcaster
 from shared.llm.base import Completion, LLMProvider, TextDelta
 from shared.models import ChatReplyPayload, Job
 from shared.prompts import ChatPromptSettings, build_chat_prompt, needs_compaction, with_operator_settings
+from workers.checkpoints import Checkpoints
 from workers.queue import LeaseLost
 from workers.runtime import JobContext
 
@@ -63,6 +65,7 @@ class ChatReplyHandler:
     provider: LLMProvider
     broadcaster: Broadcaster
     prompt_settings: ChatPromptSettings
+    checkpoints: Checkpoints
     delta_interval: float = 0.15
     checkpoint_seconds: float = 1.0
 
@@ -132,7 +135,7 @@ class ChatReplyHandler:
                     parts.append(event.text)
                     await batcher.add(event.text)
                     if time.monotonic() - last_checkpoint >= checkpoint_every:
-                        await self._checkpoint(job, ctx, reply_id, "".join(parts))
+                        await self._checkpoint(job, reply_id, "".join(parts))
                         last_checkpoint = time.monotonic()
                 else:
                     final = event
@@ -143,12 +146,9 @@ class ChatReplyHandler:
             raise RuntimeError("the provider's stream ended without a completion")
         return final, batcher
 
-    async def _checkpoint(self, job: Job, ctx: JobContext, reply_id: str, text: str) -> None:
+    async def _checkpoint(self, job: Job, reply_id: str, text: str) -> None:
         try:
-            await ctx.queue.rpc(
-                "checkpoint_chat_reply_v1",
-                {"p_job_id": job.id, "p_worker": ctx.queue.worker_id, "p_message_id": reply_id, "p_content": text},
-            )
+            await self.checkpoints.save(job.id, reply_id, text)
         except LeaseLost:
             raise
         except Exception as exc:  # a missed checkpoint only delays catch-up; the final write is what counts

@@ -28,6 +28,18 @@ def error_for(code: str, message: str, what: str) -> CoachbaseError:
     return PermanentError(f"{what}: {code} {message}")
 
 
+def outcomes(answer: object, what: str) -> dict[int, Exception | None]:
+    """A per-job answer ({"<job id>": null | {"code", "message"}}) → None or the error that refused each."""
+    result: dict[int, Exception | None] = {}
+    for key, error in (answer if isinstance(answer, dict) else {}).items():
+        result[int(key)] = (
+            error_for(str(error.get("code", "")), str(error.get("message", "")), f"{what} {key}")
+            if isinstance(error, dict)
+            else None
+        )
+    return result
+
+
 def translate(exc: Exception, what: str) -> Exception:
     """Library errors at the edge → our kinds."""
     if isinstance(exc, APIError):
@@ -67,15 +79,7 @@ class JobQueue:
             },
         )
         answer = answer if isinstance(answer, dict) else {}
-        finished: dict[int, Exception | None] = {}
-        for key, error in (answer.get("finished") or {}).items():
-            what = f"finishing job {key}"
-            finished[int(key)] = (
-                error_for(str(error.get("code", "")), str(error.get("message", "")), what)
-                if isinstance(error, dict)
-                else None
-            )
-        return list(answer.get("jobs") or []), finished
+        return list(answer.get("jobs") or []), outcomes(answer.get("finished"), "finishing job")
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         await self.rpc(

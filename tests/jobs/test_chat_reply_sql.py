@@ -127,6 +127,39 @@ async def test_complete_writes_the_reply_and_finishes_the_job_once(
     assert tuple(usage) == ("chat_reply", "claude-x", 10, 5)
 
 
+async def test_checkpoints_of_several_replies_in_one_call_each_on_its_own(
+    api: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
+    # Two replies streamed by w1, one of them meanwhile taken over by w2: one call stores both partial
+    # texts it may store and refuses the other (PT409), without undoing the first.
+    (user_a, first), (user_b, second) = await new_conversation(admin), await new_conversation(admin)
+    await send(api, user_a, first, "One")
+    mine = await claim_reply(api, "w1", first)
+    await send(api, user_b, second, "Two")
+    lost = await claim_reply(api, "w1", second)
+    await admin.execute("update internal.jobs set locked_by = 'w2' where id = $1", lost["id"])
+    items = [
+        {"job_id": mine["id"], "message_id": str(reply_of(mine)), "content": "Partial o"},
+        {"job_id": lost["id"], "message_id": str(reply_of(lost)), "content": "Partial t"},
+    ]
+    async with api.transaction():
+        await act_as(api, "service_role")
+        outcome = json.loads(
+            await api.fetchval("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps(items))
+        )
+    assert outcome[str(mine["id"])] is None
+    assert outcome[str(lost["id"])]["code"] == "PT409"
+    stored = await admin.fetch(
+        "select id, status, content from public.messages where id = any($1::uuid[])", [reply_of(mine), reply_of(lost)]
+    )
+    by_id = {row["id"]: (row["status"], row["content"]) for row in stored}
+    assert by_id == {reply_of(mine): ("streaming", "Partial o"), reply_of(lost): ("pending", "")}
+    with pytest.raises(asyncpg.InvalidParameterValueError):
+        async with api.transaction():
+            await act_as(api, "service_role")
+            await api.execute("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps([{"id": 1}]))
+
+
 async def test_a_worker_without_the_lease_writes_nothing(
     api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
 ) -> None:
@@ -171,6 +204,7 @@ async def test_users_cannot_write_replies_or_call_worker_functions(
         ),
         ("select public.complete_chat_reply_v1(1, 'w', $1, 'x', 'm', 'v', 1, 1)", (uuid.UUID(message_id),)),
         ("select public.checkpoint_chat_reply_v1(1, 'w', $1, 'x')", (uuid.UUID(message_id),)),
+        ("select public.checkpoint_chat_replies_v1('w', $1)", (json.dumps([{"job_id": 1, "message_id": message_id}]),)),
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with api.transaction():
