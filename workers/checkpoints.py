@@ -17,6 +17,9 @@ from shared.errors import TransientError
 from workers.queue import JobQueue, outcomes
 
 MAX_BATCH = 200
+# Text per call: a request body stays well under the 1 MiB API gateways commonly accept, even with every
+# character taking four bytes in UTF-8. A longer single text still goes, on its own.
+MAX_BATCH_CHARS = 200_000
 
 
 class Checkpoints:
@@ -38,7 +41,7 @@ class Checkpoints:
 
     async def _send_pending(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            batch = self._take()
             answered: dict[int, Exception | None] = {}
             failure: Exception | None = None
             try:
@@ -56,3 +59,14 @@ class Checkpoints:
                         job_id = item["job_id"]
                         missing = TransientError(f"checkpoint of job {job_id}: not in the answer")
                         saved.set_result(failure or answered.get(job_id, missing))
+
+    def _take(self) -> list[tuple[dict[str, Any], asyncio.Future[Exception | None]]]:
+        """The next call's checkpoints: at least one, then up to MAX_BATCH or MAX_BATCH_CHARS of text."""
+        count, chars = 0, 0
+        for item, _ in self._pending:
+            chars += len(item["content"])
+            if count and (count == MAX_BATCH or chars > MAX_BATCH_CHARS):
+                break
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        return batch
