@@ -14,12 +14,9 @@ import asyncio
 from typing import Any
 
 from shared.errors import TransientError
-from workers.queue import JobQueue, outcomes
+from workers.queue import JobQueue, fitting, outcomes
 
 MAX_BATCH = 200
-# Text per call: a request body stays well under the 1 MiB API gateways commonly accept, even with every
-# character taking four bytes in UTF-8. A longer single text still goes, on its own.
-MAX_BATCH_CHARS = 200_000
 
 
 class Checkpoints:
@@ -61,12 +58,7 @@ class Checkpoints:
                         saved.set_result(failure or answered.get(job_id, missing))
 
     def _take(self) -> list[tuple[dict[str, Any], asyncio.Future[Exception | None]]]:
-        """The next call's checkpoints: at least one, then up to MAX_BATCH or MAX_BATCH_CHARS of text."""
-        count, chars = 0, 0
-        for item, _ in self._pending:
-            chars += len(item["content"])
-            if count and (count == MAX_BATCH or chars > MAX_BATCH_CHARS):
-                break
-            count += 1
+        """The next call's checkpoints: up to MAX_BATCH, and MAX_REQUEST_CHARS of text (at least one)."""
+        count = fitting(len(item["content"]) for item, _ in self._pending[:MAX_BATCH])
         batch, self._pending = self._pending[:count], self._pending[count:]
         return batch

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +23,7 @@ from pydantic import ValidationError
 from shared.errors import PermanentError, TransientError
 from shared.models import Job
 from workers.metrics import Metrics
-from workers.queue import JobQueue, LeaseLost
+from workers.queue import JobQueue, LeaseLost, fitting
 
 log = logging.getLogger("workers.runtime")
 
@@ -103,7 +105,9 @@ class Worker:
         await self._drain()
 
     async def _claim(self, kinds: list[str], free: int) -> int:
-        finishing = dict(self.finishing)
+        finishing = self._finish_batch()
+        if len(finishing) < len(self.finishing):
+            self.wake()  # the rest go with the claim right after this one
         try:
             rows, finished = await self.queue.claim(
                 kinds, free, self.lease_seconds, finish=[item for item, _ in finishing.values()]
@@ -125,6 +129,14 @@ class Worker:
                 continue
             self.inflight[job.id] = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
         return len(rows)
+
+    def _finish_batch(self) -> Finishing:
+        """What the next claim finishes: every finished job, up to MAX_REQUEST_CHARS of items (at least one).
+
+        A claim refused as a whole fails every job it was finishing; after an outage many long replies
+        can be waiting, and a request body over the API gateway's limit would be refused for its size."""
+        count = fitting(len(json.dumps(item)) for item, _ in self.finishing.values())
+        return dict(itertools.islice(self.finishing.items(), count))
 
     def _settle(
         self,

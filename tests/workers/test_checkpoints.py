@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 
 from shared.errors import TransientError
-from workers.checkpoints import MAX_BATCH_CHARS, Checkpoints
-from workers.queue import JobQueue, LeaseLost
+from workers.checkpoints import Checkpoints
+from workers.queue import MAX_REQUEST_CHARS, JobQueue, LeaseLost
 
 
 class CheckpointQueue:
@@ -83,12 +83,12 @@ async def test_a_call_carries_at_most_max_batch_chars_of_text_but_always_one_che
     saver = checkpoints(queue)
     first = asyncio.create_task(saver.save(1, "m1", "a"))
     await queue.called.wait()
-    half = "x" * (MAX_BATCH_CHARS // 2)
+    half = "x" * (MAX_REQUEST_CHARS // 2)
     rest = [
         asyncio.create_task(saver.save(2, "m2", half)),
         asyncio.create_task(saver.save(3, "m3", half)),
         asyncio.create_task(saver.save(4, "m4", half)),  # would pass the limit: next call
-        asyncio.create_task(saver.save(5, "m5", "y" * (MAX_BATCH_CHARS + 1))),  # alone, however long
+        asyncio.create_task(saver.save(5, "m5", "y" * (MAX_REQUEST_CHARS + 1))),  # alone, however long
     ]
     await asyncio.sleep(0)
     queue.release.set()

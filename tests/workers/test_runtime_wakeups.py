@@ -11,7 +11,7 @@ from typing import Any
 from shared.errors import PermanentError
 from shared.models import Job
 from workers.metrics import Metrics
-from workers.queue import LeaseLost
+from workers.queue import MAX_REQUEST_CHARS, LeaseLost
 from workers.runtime import JobContext, Worker
 
 
@@ -141,6 +141,28 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         assert 'coachbase_jobs_total{kind="noop",outcome="succeeded"} 2' in rendered
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
         assert 'coachbase_jobs_total{kind="chat",outcome="succeeded"} 1' in rendered
+
+
+async def test_a_claim_finishes_at_most_max_finish_chars_of_items_and_the_rest_go_at_once() -> None:
+    # Five long replies finished together (as after an outage): no claim carries more than the limit
+    # (a body the API would refuse fails every job in it), and the rest do not wait for the sweep.
+    queue = MemoryQueue()
+    queue.due = [row(n) for n in range(1, 6)]
+    release = asyncio.Event()
+    text = "x" * (MAX_REQUEST_CHARS // 3)
+
+    async def long_reply(job: Job, ctx: JobContext) -> None:
+        await release.wait()
+        await ctx.finish(chat_reply={"content": text})
+
+    worker = Worker(queue=queue, handlers={"noop": long_reply}, metrics=Metrics(), concurrency=5, sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: len(worker.inflight) == 5)
+        release.set()
+        await _until(lambda: not worker.inflight)
+        assert not worker.inflight  # all finished well before the 30 s sweep
+    assert sorted(job for batch in queue.batches for job in batch) == [1, 2, 3, 4, 5]
+    assert len(queue.batches) >= 3 and all(len(batch) <= 2 for batch in queue.batches)
 
 
 async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> None:
