@@ -1,22 +1,22 @@
 """Realtime Broadcast from a server: messages through the REST endpoint, coalesced, best effort.
 
 One request is in flight at a time; messages sent while it is (the deltas of every conversation this
-worker is streaming) go together in the next one, up to `MAX_BATCH`. A worker streaming 100 replies
-at once sends a few requests per tick instead of one per delta: the same group-commit idea as the
-job queue's acknowledgements. An idle broadcaster sends a message at once.
+worker is streaming) go together in the next one, up to `MAX_BATCH` (shared/coalesce.py, as for the
+worker's checkpoints). A worker streaming 100 replies at once sends a few requests per tick instead of
+one per delta: the same group-commit idea as the job queue's acknowledgements. An idle broadcaster
+sends a message at once.
 
 The database row stays the truth; a broadcast that fails is logged and the reply carries on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
 import httpx
 
+from shared.coalesce import Coalescer
 from shared.http import transport as http_transport
 
 log = logging.getLogger("shared.broadcast")
@@ -32,32 +32,24 @@ class Broadcaster:
             timeout=httpx.Timeout(5.0),
             transport=transport or http_transport(2),
         )
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._calls: Coalescer[dict[str, Any], bool] = Coalescer(
+            self._send, lambda _message, _error: False, max_items=MAX_BATCH, name="broadcaster"
+        )
         self.failures = 0
         self.requests = 0
 
     async def send(self, topic: str, event: str, payload: dict[str, Any], *, private: bool = True) -> bool:
         """Broadcast one message on `topic`; False (and logged) when Realtime did not take it."""
-        sent: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append(({"topic": topic, "event": event, "payload": payload, "private": private}, sent))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_pending(), name="broadcaster")
-        return await asyncio.shield(sent)
+        return await self._calls.submit({"topic": topic, "event": event, "payload": payload, "private": private})
 
-    async def _send_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+    async def _send(self, messages: list[dict[str, Any]]) -> list[bool]:
+        try:
+            ok = await self._post(messages)
+        except Exception:  # e.g. a payload that is not JSON: these senders get False, the next batch goes
+            self.failures += 1
+            log.exception("broadcast failed", extra={"messages": len(messages)})
             ok = False
-            try:
-                ok = await self._post([message for message, _ in batch])
-            except Exception:  # e.g. a payload that is not JSON: the senders get False, the next batch goes
-                self.failures += 1
-                log.exception("broadcast failed", extra={"messages": len(batch)})
-            finally:  # also when cancelled: nobody waits forever
-                for _, sent in batch:
-                    if not sent.done():
-                        sent.set_result(ok)
+        return [ok] * len(messages)
 
     async def _post(self, messages: list[dict[str, Any]]) -> bool:
         self.requests += 1
@@ -77,9 +69,7 @@ class Broadcaster:
         return True
 
     async def aclose(self) -> None:
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._sender), 5)
+        await self._calls.flushed(5)
         await self._client.aclose()
 
 

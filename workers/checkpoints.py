@@ -10,11 +10,11 @@ worker's checkpoint goes out at once. Each caller still hears its own outcome: N
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from shared.coalesce import Coalescer
 from shared.errors import TransientError
-from workers.queue import JobQueue, fitting, outcomes
+from workers.queue import JobQueue, outcomes
 
 MAX_BATCH = 200
 
@@ -22,43 +22,26 @@ MAX_BATCH = 200
 class Checkpoints:
     def __init__(self, queue: JobQueue) -> None:
         self.queue = queue
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[Exception | None]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._calls: Coalescer[dict[str, Any], Exception | None] = Coalescer(
+            self._send, _not_stored, max_items=MAX_BATCH, size=lambda item: len(item["content"]), name="checkpoints"
+        )
         self.requests = 0
 
     async def save(self, job_id: int, message_id: str, content: str) -> None:
         """Store `content` as the reply's partial text; raise what refused it (LeaseLost, ...)."""
-        saved: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
-        self._pending.append(({"job_id": job_id, "message_id": message_id, "content": content}, saved))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_pending(), name="checkpoints")
-        error = await asyncio.shield(saved)
+        error = await self._calls.submit({"job_id": job_id, "message_id": message_id, "content": content})
         if error is not None:
             raise error
 
-    async def _send_pending(self) -> None:
-        while self._pending:
-            batch = self._take()
-            answered: dict[int, Exception | None] = {}
-            failure: Exception | None = None
-            try:
-                self.requests += 1
-                answer = await self.queue.rpc(
-                    "checkpoint_chat_replies_v1",
-                    {"p_worker": self.queue.worker_id, "p_items": [item for item, _ in batch]},
-                )
-                answered = outcomes(answer, "checkpoint of job")
-            except Exception as exc:  # the whole call failed: every item in it did
-                failure = exc
-            finally:  # also when cancelled: nobody waits forever
-                for item, saved in batch:
-                    if not saved.done():
-                        job_id = item["job_id"]
-                        missing = TransientError(f"checkpoint of job {job_id}: not in the answer")
-                        saved.set_result(failure or answered.get(job_id, missing))
+    async def _send(self, items: list[dict[str, Any]]) -> list[Exception | None]:
+        self.requests += 1
+        answer = await self.queue.rpc(
+            "checkpoint_chat_replies_v1", {"p_worker": self.queue.worker_id, "p_items": items}
+        )
+        answered = outcomes(answer, "checkpoint of job")
+        return [answered[item["job_id"]] if item["job_id"] in answered else _not_stored(item, None) for item in items]
 
-    def _take(self) -> list[tuple[dict[str, Any], asyncio.Future[Exception | None]]]:
-        """The next call's checkpoints: up to MAX_BATCH, and MAX_REQUEST_CHARS of text (at least one)."""
-        count = fitting(len(item["content"]) for item, _ in self._pending[:MAX_BATCH])
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        return batch
+
+def _not_stored(item: dict[str, Any], error: Exception | None) -> Exception:
+    """A checkpoint's outcome when its call failed (that error) or its answer lacks it."""
+    return error or TransientError(f"checkpoint of job {item['job_id']}: not in the answer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -27,22 +26,6 @@ def error_for(code: str, message: str, what: str) -> CoachbaseError:
     if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002"):
         return TransientError(f"{what}: {code} {message}")
     return PermanentError(f"{what}: {code} {message}")
-
-
-# What one call carries at most, in characters of its items: a request body stays well under the 1 MiB
-# API gateways commonly accept, even at four bytes per character. A longer single item still goes.
-MAX_REQUEST_CHARS = 200_000
-
-
-def fitting(sizes: Iterable[int], limit: int = MAX_REQUEST_CHARS) -> int:
-    """How many of the leading items, of these sizes, one call carries: within `limit`, at least one."""
-    count, total = 0, 0
-    for size in sizes:
-        total += size
-        if count and total > limit:
-            break
-        count += 1
-    return count
 
 
 def outcomes(answer: object, what: str) -> dict[int, Exception | None]:

@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.coalesce import fitting
 from shared.errors import PermanentError, TransientError
 from shared.models import Job
 from workers.metrics import Metrics
-from workers.queue import JobQueue, LeaseLost, fitting
+from workers.queue import JobQueue, LeaseLost
 
 log = logging.getLogger("workers.runtime")
 

@@ -8,9 +8,10 @@ from typing import Any, cast
 
 import pytest
 
+from shared.coalesce import MAX_REQUEST_CHARS
 from shared.errors import TransientError
 from workers.checkpoints import Checkpoints
-from workers.queue import MAX_REQUEST_CHARS, JobQueue, LeaseLost
+from workers.queue import JobQueue, LeaseLost
 
 
 class CheckpointQueue:

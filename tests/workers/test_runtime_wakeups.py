@@ -8,10 +8,11 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from shared.coalesce import MAX_REQUEST_CHARS
 from shared.errors import PermanentError
 from shared.models import Job
 from workers.metrics import Metrics
-from workers.queue import MAX_REQUEST_CHARS, LeaseLost
+from workers.queue import LeaseLost
 from workers.runtime import JobContext, Worker
 
 
