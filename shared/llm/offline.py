@@ -47,7 +47,7 @@ class OfflineProvider:
 
 
 def reply_text(prompt: Prompt) -> str:
-    last_user = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
+    last_user = next((m.text for m in reversed(prompt.messages) if m.role == "user"), "")
     words = " ".join(last_user.split())
     quoted = words if len(words) <= 160 else words[:157].rstrip() + "…"
     intro = _first_sentence(prompt.system[0].text) if prompt.system else ""
@@ -66,7 +66,7 @@ def _first_sentence(text: str) -> str:
 
 
 def _usage(prompt: Prompt, text: str) -> Usage:
-    words_in = sum(len(m.content.split()) for m in prompt.messages) + sum(len(b.text.split()) for b in prompt.system)
+    words_in = sum(len(m.text.split()) for m in prompt.messages) + sum(len(b.text.split()) for b in prompt.system)
     return Usage(input_tokens=words_in, output_tokens=len(text.split()))
 
 
