@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,12 @@ import httpx2
 import pytest
 
 from shared.errors import PermanentError, TransientError
-from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextDelta, Tool
+from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextBlock, TextDelta, Tool, ToolResult, ToolUse
 from shared.llm.anthropic import AnthropicProvider
 from shared.llm.offline import OFFLINE_MODEL, OfflineProvider
 from shared.llm.openai_compat import OpenAICompatibleProvider
 from shared.llm.sse import sse_data
+from shared.llm.tool_input import INVALID_JSON
 
 RECORDINGS = Path(__file__).parent / "recordings"
 PROMPT = Prompt(
@@ -221,3 +223,195 @@ async def test_sse_data_joins_an_events_lines_and_keeps_a_cut_last_event() -> No
             yield line
 
     assert [data async for data in sse_data(lines())] == ['{"a":\n1}', "tail"]
+
+
+# --- Tools: offered in `stream`, called (in parallel), answered in the next request ---------------------
+
+PLAN_TOOLS = (
+    Tool(
+        name="add_plan_item",
+        description="Add an item to the user's plan for a day",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "notes": {"type": "string"},
+                "priority": {"type": "string", "enum": ["low", "medium", "high", "urgent"]},
+            },
+            "required": ["title"],
+        },
+    ),
+    Tool(
+        name="list_goals",
+        description="The user's active goals",
+        input_schema={"type": "object", "properties": {}},
+    ),
+)
+WALK = ToolUse("toolu_01Hq7XbWcN3kE2mR9sT4vYpL", "add_plan_item", {"title": "20-minute walk after lunch"})
+LIGHTS = ToolUse("toolu_01Vd8KfZpQ2sN6wJ3xRt5mGa", "add_plan_item", {"title": "Lights out by 22:30"})
+# The step after the model called two tools: one call worked, one failed, and the user added a line.
+FOLLOW_UP = Prompt(
+    model="claude-sonnet-4-6",
+    system=[SystemBlock("You are Maya, a calm sleep coach.", cache=True)],
+    messages=[
+        ChatMessage("user", "Plan my day around better sleep."),
+        ChatMessage("assistant", (TextBlock("I'll add both to today's plan."), WALK, LIGHTS)),
+        ChatMessage(
+            "user",
+            (
+                ToolResult(WALK.id, '{"id": "7d2c", "position": 1}'),
+                ToolResult(LIGHTS.id, "a plan item's title must be unique for the day", is_error=True),
+                TextBlock("Also, what were my goals again?"),
+            ),
+        ),
+    ],
+    max_tokens=256,
+    tools=PLAN_TOOLS,
+)
+
+
+def tool_stream(*pieces: str, stop_reason: str = "tool_use") -> list[str]:
+    """An Anthropic event stream (data lines) with one tool_use block whose input arrives as `pieces`."""
+    block = {"type": "tool_use", "id": "toolu_01Edge", "name": "add_plan_item", "input": {}}
+    return [
+        '{"type":"message_start","message":{"model":"claude-sonnet-4-6","usage":{"input_tokens":9}}}',
+        json.dumps({"type": "content_block_start", "index": 0, "content_block": block}),
+        *(
+            json.dumps(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}}
+            )
+            for p in pieces
+        ),
+        '{"type":"content_block_stop","index":0}',
+        json.dumps({"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 5}}),
+        '{"type":"message_stop"}',
+    ]
+
+
+async def test_anthropic_stream_offers_tools_and_returns_parallel_calls_in_block_order() -> None:
+    replay = AnthropicReplay("anthropic_stream_tool_use.http")
+    prompt = replace(PROMPT, tools=PLAN_TOOLS)
+    deltas, final = await collect(replay.provider(), prompt)
+
+    assert deltas == ["I'll add both", " to today's plan."]
+    assert final.text == "I'll add both to today's plan."
+    assert final.stop_reason == "tool_use"
+    assert final.tool_calls == (
+        ToolUse(WALK.id, "add_plan_item", {"title": "20-minute walk after lunch", "priority": "high"}),
+        ToolUse(
+            LIGHTS.id,
+            "add_plan_item",
+            {"title": "Lights out by 22:30", "notes": "No screens after 22:00 — read instead"},
+        ),
+    )
+    assert final.tool_input is None
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (812, 96, 1536)
+    sent = json.loads(replay.requests[0].content)
+    assert sent["tools"] == [
+        {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in PLAN_TOOLS
+    ]
+    assert sent["tool_choice"] == {"type": "auto"}
+
+
+async def test_anthropic_stream_without_tools_sends_none() -> None:
+    replay = AnthropicReplay("anthropic_stream_text.http")
+    _, final = await collect(replay.provider())
+    assert final.tool_calls == ()
+    sent = json.loads(replay.requests[0].content)
+    assert "tools" not in sent and "tool_choice" not in sent
+
+
+async def test_anthropic_tool_input_cut_short_by_max_tokens_is_marked_invalid() -> None:
+    _, final = await collect(AnthropicReplay("anthropic_stream_tool_use_cut.http").provider(), FOLLOW_UP)
+    assert final.stop_reason == "max_tokens"
+    assert final.tool_calls == (
+        ToolUse(
+            "toolu_01Nc4TgS8wXe1LqZ5oPk3RfJ",
+            "add_plan_item",
+            {INVALID_JSON: '{"title": "Stretch for ten minutes", "notes": "Neck and sh'},
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        ((), {}),  # a tool without parameters may send no piece at all
+        (("",), {}),
+        (('{"title": ', '"Walk"}'), {"title": "Walk"}),
+        (("[1, ", "2]"), {INVALID_JSON: "[1, 2]"}),  # JSON, but not an object
+        (('"walk"',), {INVALID_JSON: '"walk"'}),
+        (('{"title": "Walk"', "}}"), {INVALID_JSON: '{"title": "Walk"}}'}),
+        (('{"minutes": NaN}',), {INVALID_JSON: '{"minutes": NaN}'}),  # Python reads NaN; jsonb does not
+        (('{"title": "a\\u0000b"}',), {INVALID_JSON: '{"title": "a\\u0000b"}'}),  # NUL: Postgres refuses it
+        (('{"title": "\\ud83d"}',), {INVALID_JSON: '{"title": "\\ud83d"}'}),  # a lone surrogate
+        (("{\x00",), {INVALID_JSON: "{\ufffd"}),  # the raw text is kept storable too
+        (("[" * 100_000,), {INVALID_JSON: "[" * 2000}),  # deeper than the parser goes; at most 2,000 chars
+    ],
+)
+async def test_anthropic_tool_input_that_is_no_usable_object_never_crashes(
+    pieces: tuple[str, ...], expected: dict[str, Any]
+) -> None:
+    _, final = await collect(_stream_of(*tool_stream(*pieces)))
+    assert final.tool_calls == (ToolUse("toolu_01Edge", "add_plan_item", expected),)
+
+
+async def test_anthropic_follow_up_sends_calls_and_results_as_blocks() -> None:
+    replay = AnthropicReplay("anthropic_stream_text.http", "anthropic_tool_use.http")
+    provider = replay.provider()
+    await collect(provider, FOLLOW_UP)
+    await provider.complete(FOLLOW_UP, TOOL)  # structured output over the same history
+
+    expected = [
+        {"role": "user", "content": "Plan my day around better sleep."},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "I'll add both to today's plan."},
+                {"type": "tool_use", "id": WALK.id, "name": "add_plan_item", "input": WALK.input},
+                {"type": "tool_use", "id": LIGHTS.id, "name": "add_plan_item", "input": LIGHTS.input},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": WALK.id, "content": '{"id": "7d2c", "position": 1}'},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": LIGHTS.id,
+                    "content": "a plan item's title must be unique for the day",
+                    "is_error": True,
+                },
+                {"type": "text", "text": "Also, what were my goals again?"},
+            ],
+        },
+    ]
+    streamed, structured = (json.loads(r.content) for r in replay.requests)
+    assert streamed["messages"] == expected
+    assert structured["messages"] == expected
+    assert structured["tool_choice"] == {"type": "tool", "name": "save_analysis"}
+
+
+async def test_anthropic_blocks_the_api_would_refuse_are_left_out_or_moved() -> None:
+    """Empty text is left out; a user turn's tool results go before its text (the API wants them first)."""
+    replay = AnthropicReplay("anthropic_stream_text.http")
+    invalid = ToolUse("toolu_01Bad", "add_plan_item", {INVALID_JSON: '{"title": "Walk'})
+    prompt = replace(
+        FOLLOW_UP,
+        messages=[
+            ChatMessage("user", "Plan my day."),
+            ChatMessage("assistant", (TextBlock(""), invalid)),
+            ChatMessage("user", (TextBlock("Thanks."), ToolResult(invalid.id, "input is not JSON", is_error=True))),
+        ],
+    )
+    await collect(replay.provider(), prompt)
+    assert json.loads(replay.requests[0].content)["messages"][1:] == [
+        {"role": "assistant", "content": [{"type": "tool_use", **asdict(invalid)}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": invalid.id, "content": "input is not JSON", "is_error": True},
+                {"type": "text", "text": "Thanks."},
+            ],
+        },
+    ]
