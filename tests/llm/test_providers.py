@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -164,10 +165,12 @@ async def test_openai_compatible_stream() -> None:
     provider, seen = openai_provider("openai_stream.http")
     deltas, final = await collect(provider)
     assert deltas == ["Hello", " there"]
-    assert (final.text, final.model, final.stop_reason) == ("Hello there", "llama3.2", "stop")
+    assert (final.text, final.model, final.stop_reason) == ("Hello there", "llama3.2", "end_turn")  # from "stop"
+    assert final.tool_calls == ()
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 4)
     sent = json.loads(seen[0].content)
     assert sent["messages"][0]["role"] == "system"
+    assert "tools" not in sent
     assert str(seen[0].url) == "http://models.local/v1/chat/completions"
 
 
@@ -414,4 +417,199 @@ async def test_anthropic_blocks_the_api_would_refuse_are_left_out_or_moved() -> 
                 {"type": "text", "text": "Thanks."},
             ],
         },
+    ]
+
+
+def _openai_stream_of(*chunks: dict[str, Any]) -> tuple[OpenAICompatibleProvider, list[httpx.Request]]:
+    """A Chat Completions stream of `chunks` then [DONE], for server quirks no recording holds."""
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    return OpenAICompatibleProvider("http://models.local/v1", "k", transport=httpx.MockTransport(handler)), seen
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"model": "llama3.2", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+async def test_openai_compatible_stream_joins_tool_call_pieces_per_index() -> None:
+    provider, seen = openai_provider("openai_stream_tool_calls.http")
+    deltas, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+
+    assert deltas == ["Adding both", " now."]
+    assert (final.text, final.model, final.stop_reason) == ("Adding both now.", "gpt-4.1-mini-2025-04-14", "tool_use")
+    assert final.tool_calls == (
+        ToolUse(
+            "call_Xq3F8mYzKp2LwR7vB1nT6dHs",
+            "add_plan_item",
+            {"title": "20-minute walk after lunch", "priority": "high"},
+        ),
+        ToolUse(
+            "call_Rb9JtN4cWs6QeA2zM8kLy5Vg",
+            "add_plan_item",
+            {"title": "Lights out by 22:30", "notes": "No screens after 22:00 — read instead"},
+        ),
+    )
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (734, 61, 512)
+    sent = json.loads(seen[0].content)
+    assert sent["tools"] == [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
+        for t in PLAN_TOOLS
+    ]
+    assert "tool_choice" not in sent  # "auto" is the default when tools are sent
+    assert sent["stream_options"] == {"include_usage": True}
+
+
+async def test_openai_compatible_parallel_calls_all_at_index_0_stay_apart() -> None:
+    """Ollama sends each parallel call whole, every one at index 0 (ollama/ollama#15457)."""
+
+    def whole(call_id: str, title: str) -> dict[str, Any]:
+        function = {"name": "add_plan_item", "arguments": json.dumps({"title": title})}
+        return _chunk({"tool_calls": [{"id": call_id, "index": 0, "type": "function", "function": function}]})
+
+    provider, _ = _openai_stream_of(
+        _chunk({"role": "assistant", "content": ""}),
+        whole("call_a1b2c3d4", "Walk"),
+        whole("call_e5f6g7h8", "Read"),
+        _chunk({}, "tool_calls"),
+    )
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert [(c.id, c.input) for c in final.tool_calls] == [
+        ("call_a1b2c3d4", {"title": "Walk"}),
+        ("call_e5f6g7h8", {"title": "Read"}),
+    ]
+
+
+async def test_openai_compatible_call_ids_are_unique_in_the_conversation() -> None:
+    """A missing id, or one the conversation already holds (llama.cpp repeats one id), is replaced."""
+
+    def call(index: int, call_id: str | None, title: str) -> dict[str, Any]:
+        piece: dict[str, Any] = {
+            "index": index,
+            "function": {"name": "add_plan_item", "arguments": json.dumps({"title": title})},
+        }
+        if call_id is not None:
+            piece["id"] = call_id
+        return _chunk({"tool_calls": [piece]})
+
+    provider, _ = _openai_stream_of(
+        call(0, WALK.id, "Walk"),
+        call(1, "call_same", "Read"),
+        call(2, "call_same", "Nap"),
+        call(3, None, "Tea"),
+        _chunk({}, "tool_calls"),
+    )
+    _, final = await collect(provider, FOLLOW_UP)  # FOLLOW_UP already holds WALK.id
+    ids = [c.id for c in final.tool_calls]
+    assert [c.input["title"] for c in final.tool_calls] == ["Walk", "Read", "Nap", "Tea"]
+    assert ids[1] == "call_same"
+    assert len(set(ids)) == 4 and WALK.id not in ids
+    assert all(re.fullmatch("[A-Za-z0-9]{9}", i) for i in (ids[0], ids[2], ids[3]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (['{"title": "Wal', "k"], {INVALID_JSON: '{"title": "Walk'}),
+        (["[]"], {INVALID_JSON: "[]"}),
+        ([""], {}),
+        ([], {}),
+    ],
+)
+async def test_openai_compatible_arguments_that_are_no_object_are_marked_invalid(
+    arguments: list[str], expected: dict[str, Any]
+) -> None:
+    first = {"index": 0, "id": "call_x", "type": "function", "function": {"name": "list_goals", "arguments": ""}}
+    pieces = [_chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in arguments]
+    provider, _ = _openai_stream_of(_chunk({"tool_calls": [first]}), *pieces, _chunk({}, "tool_calls"))
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert final.tool_calls == (ToolUse("call_x", "list_goals", expected),)
+
+
+@pytest.mark.parametrize(
+    ("finish", "expected"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("content_filter", "refusal"),
+        ("eos", "eos"),
+    ],
+)
+async def test_openai_compatible_finish_reasons_read_as_stop_reasons(finish: str, expected: str) -> None:
+    provider, _ = _openai_stream_of(_chunk({"content": "Hi"}), _chunk({}, finish))
+    _, final = await collect(provider)
+    assert final.stop_reason == expected
+
+
+async def test_openai_compatible_calls_ended_with_stop_read_as_tool_use() -> None:
+    """Some servers end a turn of tool calls with finish_reason "stop"; there are calls to answer."""
+    first = {"index": 0, "id": "call_x", "function": {"name": "list_goals", "arguments": "{}"}}
+    provider, _ = _openai_stream_of(_chunk({"tool_calls": [first]}), _chunk({}, "stop"))
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert (final.stop_reason, len(final.tool_calls)) == ("tool_use", 1)
+
+
+async def test_openai_compatible_follow_up_sends_tool_calls_and_tool_messages() -> None:
+    provider, seen = openai_provider("openai_stream.http", "openai_tool_call.http")
+    await collect(provider, FOLLOW_UP)
+    await provider.complete(FOLLOW_UP, TOOL)  # structured output over the same history
+
+    expected = [
+        {"role": "system", "content": "You are Maya, a calm sleep coach."},
+        {"role": "user", "content": "Plan my day around better sleep."},
+        {
+            "role": "assistant",
+            "content": "I'll add both to today's plan.",
+            "tool_calls": [
+                {
+                    "id": WALK.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": '{"title": "20-minute walk after lunch"}'},
+                },
+                {
+                    "id": LIGHTS.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": '{"title": "Lights out by 22:30"}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": WALK.id, "content": '{"id": "7d2c", "position": 1}'},
+        {"role": "tool", "tool_call_id": LIGHTS.id, "content": "a plan item's title must be unique for the day"},
+        {"role": "user", "content": "Also, what were my goals again?"},
+    ]
+    streamed, structured = (json.loads(r.content) for r in seen)
+    assert streamed["messages"] == expected
+    assert structured["messages"] == expected
+    assert structured["tool_choice"] == {"type": "function", "function": {"name": "save_analysis"}}
+
+
+async def test_openai_compatible_turn_of_calls_without_text_sends_null_content() -> None:
+    provider, seen = openai_provider("openai_stream.http")
+    prompt = replace(
+        FOLLOW_UP,
+        messages=[
+            ChatMessage("user", "Plan my day."),
+            ChatMessage("assistant", (WALK,)),
+            ChatMessage("user", (ToolResult(WALK.id, "{}"),)),
+        ],
+    )
+    await collect(provider, prompt)
+    assert json.loads(seen[0].content)["messages"][2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": WALK.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": json.dumps(WALK.input)},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": WALK.id, "content": "{}"},
     ]
