@@ -613,3 +613,29 @@ async def test_openai_compatible_turn_of_calls_without_text_sends_null_content()
         },
         {"role": "tool", "tool_call_id": WALK.id, "content": "{}"},
     ]
+
+
+async def test_offline_provider_calls_no_tools_and_says_so() -> None:
+    provider = OfflineProvider(chunk_delay=0)
+    deltas, final = await collect(provider, FOLLOW_UP)  # tools offered, and a real model's calls in history
+    assert final.tool_calls == ()
+    assert final.stop_reason == "end_turn"
+    assert "".join(deltas) == final.text
+    assert final.text.startswith("[offline coach")
+    assert "can't use tools without a language model" in final.text
+    assert "nothing was added to a plan" in final.text
+    assert "Also, what were my goals again?" in final.text  # the user's words, not a tool result
+    # The usage estimate counts the calls and results too.
+    without_blocks = replace(FOLLOW_UP, messages=[FOLLOW_UP.messages[0]])
+    assert final.usage.input_tokens > (await collect(provider, without_blocks))[1].usage.input_tokens + 20
+
+    _, plain = await collect(provider, replace(FOLLOW_UP, tools=()))
+    assert "tools" not in plain.text
+    results_only = replace(
+        FOLLOW_UP, messages=[*FOLLOW_UP.messages[:2], ChatMessage("user", (ToolResult(WALK.id, "{}"),))]
+    )
+    _, after_results = await collect(provider, results_only)
+    assert "Plan my day around better sleep." in after_results.text  # the last words the user wrote
+    structured = await provider.complete(FOLLOW_UP, TOOL)
+    assert set(structured.tool_input or {}) == {"summary", "focus"}
+    assert structured.tool_calls == ()
