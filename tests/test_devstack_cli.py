@@ -86,3 +86,40 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     assert "restarting" not in output, output
     assert output.index("workers: worker stopped") < output.index("Shutting down"), output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
+
+
+def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
+    """SIGTERM (a service manager, `kill`) stops `up` as Ctrl-C does: uvicorn re-raises the signal once it has
+    shut down, which must not end the process before it stops Postgres."""
+    api_port, db_port = free_port(), free_port()
+    log = tmp_path / "up.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
+        "DEVSTACK_API_PORT": str(api_port),
+        "DEVSTACK_DB_PORT": str(db_port),
+        "DEVSTACK_MAIL_PORT": str(free_port()),
+    }
+    url = f"http://127.0.0.1:{api_port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up", "--workers", "0"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(lambda: _healthy(url), 60, "the gateway", log)
+        assert (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)  # to the devstack alone, not its process group
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running:\n" + output

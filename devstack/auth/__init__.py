@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from devstack import tokens
 from devstack.auth import account, admin, errors, grants
 from devstack.auth.web import API_VERSION_HEADER, AuthConfig, AuthContext, json_response, wants_2024_errors
 from devstack.db import Database
@@ -71,6 +72,11 @@ async def _settings(_: Request, __: AuthContext) -> Response:
     return json_response(_settings_body())
 
 
+async def _jwks(_: Request, __: AuthContext) -> Response:
+    """The public signing keys, which supabase-js `getClaims()` verifies user tokens with."""
+    return json_response(tokens.jwks(), headers={"Cache-Control": "public, max-age=600"})
+
+
 async def _health(_: Request, __: AuthContext) -> Response:
     return json_response(
         {"version": "devstack", "name": "GoTrue", "description": "GoTrue is a user registration and authentication API"}
@@ -114,6 +120,7 @@ def create_auth_app(db: Database, settings: DevstackSettings) -> Starlette:
     table: list[tuple[str, Handler, list[str]]] = [
         ("/health", _health, ["GET"]),
         ("/settings", _settings, ["GET"]),
+        ("/.well-known/jwks.json", _jwks, ["GET"]),
         ("/signup", grants.signup, ["POST"]),
         ("/token", grants.token, ["POST"]),
         ("/user", account.get_user, ["GET"]),

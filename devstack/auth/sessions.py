@@ -84,7 +84,7 @@ async def start_session(conn: asyncpg.Connection, user_id: UUID, client: Client,
 
 
 def access_token(config: AuthConfig, user: Row, grant: Grant) -> tuple[str, int]:
-    """The HS256 access token with GoTrue's claims, and its expiry (unix seconds)."""
+    """The access token (ES256, the signing key) with GoTrue's claims, and its expiry (unix seconds)."""
     issued_at = tokens.now()
     expires_at = issued_at + config.jwt_expiry
     claims = {
@@ -103,7 +103,7 @@ def access_token(config: AuthConfig, user: Row, grant: Grant) -> tuple[str, int]
         "session_id": str(grant.session_id),
         "is_anonymous": bool(user["is_anonymous"]),
     }
-    return tokens.encode(claims, config.jwt_secret), expires_at
+    return tokens.sign_user(claims), expires_at
 
 
 def session_payload(
