@@ -1,4 +1,4 @@
-"""The devstack API gateway: one ASGI app on :54321 routing /auth/v1 (and later /rest/v1, /realtime/v1)."""
+"""The devstack API gateway: one ASGI app on :54321 routing /auth/v1, /rest/v1, /realtime/v1 and /storage/v1."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.auth import create_auth_app
 from devstack.db import Database
+from devstack.project import Project
 from devstack.realtime import create_realtime_app
 from devstack.rest import create_rest_app
 from devstack.settings import DevstackSettings
+from devstack.storage import create_storage_app
 
 log = logging.getLogger("devstack.gateway")
 
@@ -69,6 +71,7 @@ async def _health(_: Request) -> JSONResponse:
 def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
     """Build the gateway; `database_dsn` is a superuser DSN from which each service derives its role."""
     db = Database(dsn=database_dsn, password=settings.db_password.get_secret_value())
+    project = Project.load(settings.supabase_dir / "config.toml")
     realtime_app = create_realtime_app(db, settings)
     rest_app = create_rest_app(db, settings)
 
@@ -89,6 +92,7 @@ def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
         Mount("/auth/v1", app=create_auth_app(db, settings)),
         Mount("/realtime/v1", app=realtime_app),
         Mount("/rest/v1", app=rest_app),
+        Mount("/storage/v1", app=create_storage_app(db, settings, project)),
     ]
     middleware = [
         Middleware(

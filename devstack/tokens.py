@@ -31,8 +31,8 @@ DEMO_SIGNING_JWK: dict[str, Any] = {
     "y": "P6IXMvA2WYXSHSOMTBH2jsw_9rrzGy89FjPf6oOsIxQ",
     "d": "dIhR8wywJlqlua4y_yMq2SLhlFXDZJBCvFrY1DCHyVU",
 }
-_PRIVATE_KEY = ECAlgorithm.from_jwk(json.dumps(DEMO_SIGNING_JWK))
-_PUBLIC_KEY = ECAlgorithm.from_jwk(json.dumps({k: v for k, v in DEMO_SIGNING_JWK.items() if k != "d"}))
+_PRIVATE_KEY: Any = ECAlgorithm.from_jwk(json.dumps(DEMO_SIGNING_JWK))
+_PUBLIC_KEY: Any = ECAlgorithm.from_jwk(json.dumps({k: v for k, v in DEMO_SIGNING_JWK.items() if k != "d"}))
 ALGORITHMS = ("HS256", "ES256")
 
 

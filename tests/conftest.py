@@ -126,6 +126,7 @@ def gateway_process(database: str, log_path: Path, extra_env: dict[str, str] | N
         "DATABASE_URL": database,
         "DEVSTACK_API_PORT": str(port),
         "DEVSTACK_HOST": "127.0.0.1",
+        "DEVSTACK_DATA_DIR": str(log_path.parent / "data"),  # Storage's bytes
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }

@@ -107,6 +107,9 @@ async def test_what_supabase_lets_migrations_do(fresh_db: str, tmp_path: Path) -
         alter publication supabase_realtime add table public.profiles;
         create policy "Members read their topics" on realtime.messages for select to authenticated
           using (realtime.topic() = 'user:' || (select auth.uid())::text);
+        insert into storage.buckets (id, name, public) values ('avatars', 'avatars', true);
+        create policy "Avatars are readable by anyone" on storage.objects for select to anon
+          using (bucket_id = 'avatars');
         """,
     )
     await migrate.apply_migrations(postgres, tmp_path)
