@@ -137,9 +137,9 @@ async def _check_nonce(ctx: AuthContext, conn: asyncpg.Connection, user: Row, no
         raise errors.bad_request(errors.REAUTHENTICATION_NEEDED, "Password update requires reauthentication")
     stored = await conn.fetchval(
         "select reauthentication_token from auth.users"
-        " where id = $1 and reauthentication_sent_at > now() - $2::interval",
+        " where id = $1 and reauthentication_sent_at > now() - make_interval(secs => $2)",
         user["id"],
-        f"{ctx.config.project.otp_expiry} seconds",
+        float(ctx.config.project.otp_expiry),
     )
     if not onetime.reauthentication_nonce_matches(user, stored or "", nonce):
         raise errors.unprocessable(errors.REAUTHENTICATION_NOT_VALID, "Requested nonce is invalid or expired")

@@ -116,11 +116,11 @@ async def find(
         for column in columns:
             if otp:
                 address = "email_change" if column == "email_change_token_new" else "email"
-                digest = f"encode(sha224(convert_to({address} || $2, 'UTF8')), 'hex')"
-                condition = f"lower({address}) = lower($1) and {column} in ({digest}, 'pkce_' || {digest})"
+                digest = f"encode(sha224(convert_to({address} || $2::text, 'UTF8')), 'hex')"
+                condition = f"lower({address}) = lower($1::text) and {column} in ({digest}, 'pkce_' || {digest})"
                 args: tuple[str, ...] = (email, otp)
             else:
-                condition = f"{column} <> '' and {column} in ($1, 'pkce_' || $1)"
+                condition = f"{column} <> '' and {column} in ($1::text, 'pkce_' || $1::text)"
                 args = (hashed,)
             row = await conn.fetchrow(
                 f"select {users.USER_COLUMNS}, {column} as matched, {sent_column} as sent from auth.users"
