@@ -74,7 +74,13 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 def gateway(dsn: str, tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process)."""
     port = free_port()
-    env = {"DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
+    env = {
+        "DATABASE_URL": dsn,
+        "DEVSTACK_API_PORT": str(port),
+        "DEVSTACK_HOST": "127.0.0.1",
+        "DEVSTACK_DATA_DIR": str(tmp / "data"),  # Storage's bytes, in the benchmark's own folder
+        "DEVSTACK_MAIL_PORT": "0",
+    }
     args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
     with process(args, env, tmp / "gateway.log") as proc:
         url = f"http://127.0.0.1:{port}"

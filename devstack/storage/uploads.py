@@ -17,12 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from devstack import tokens
-from devstack.storage import errors
+from devstack.storage import body, errors
 from devstack.storage.caller import Caller, as_caller
 from devstack.storage.context import StorageContext, json_response
 from devstack.storage.files import Staged, check_key
@@ -84,24 +83,20 @@ async def receive(request: Request, ctx: StorageContext, limit: int) -> Upload:
     multipart = content_type.lower().startswith("multipart/form-data")
     if declared.isdigit() and int(declared) > limit + (MULTIPART_OVERHEAD if multipart else 0):
         raise errors.too_large()
+    writer = ctx.files.writer(limit)
     if not multipart:
-        staged = await ctx.files.stage_stream(request.stream(), limit)
+        raw = await body.receive_raw(request, writer)
         return Upload(
-            staged,
+            raw.staged,
             content_type or DEFAULT_MIME,
             _cache_control(request.headers.get("cache-control")),
             _user_metadata(request.headers.get("x-metadata"), encoded=True),
         )
-    async with request.form(max_files=1, max_fields=16) as form:
-        part = next((value for _, value in form.multi_items() if isinstance(value, UploadFile)), None)
-        if part is None:
-            raise errors.invalid_request("No content provided")
-        staged = await asyncio.to_thread(ctx.files.stage_file, part.file, limit)
-        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
-    mimetype = fields.get("contentType") or part.content_type or DEFAULT_MIME
+    received = await body.receive_multipart(request, writer, content_type)
+    fields = received.fields
     return Upload(
-        staged,
-        mimetype,
+        received.staged,
+        fields.get("contentType") or received.content_type or DEFAULT_MIME,
         _cache_control(fields.get("cacheControl") or request.headers.get("cache-control")),
         _user_metadata(fields.get("metadata"), encoded=False),
     )
