@@ -43,6 +43,7 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
         "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
         "DEVSTACK_API_PORT": str(api_port),
         "DEVSTACK_DB_PORT": str(db_port),
+        "DEVSTACK_MAIL_PORT": str(free_port()),
         "COACHBASE_METRICS_PORT": "0",
     }
     url = f"http://127.0.0.1:{api_port}"
@@ -91,14 +92,14 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
 def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     """SIGTERM (a service manager, `kill`) stops `up` as Ctrl-C does: uvicorn re-raises the signal once it has
     shut down, which must not end the process before it stops Postgres."""
-    api_port, db_port = free_port(), free_port()
+    api_port, db_port, mail_port = free_port(), free_port(), free_port()
     log = tmp_path / "up.log"
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
         "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
         "DEVSTACK_API_PORT": str(api_port),
         "DEVSTACK_DB_PORT": str(db_port),
-        "DEVSTACK_MAIL_PORT": str(free_port()),
+        "DEVSTACK_MAIL_PORT": str(mail_port),
     }
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
@@ -113,6 +114,8 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     try:
         _wait_for(lambda: _healthy(url), 60, "the gateway", log)
         assert (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+        mail = httpx.get(f"http://127.0.0.1:{mail_port}/api/v1/messages", timeout=5)  # the mail catcher
+        assert mail.status_code == 200 and mail.json()["messages"] == []
     finally:
         proc.send_signal(signal.SIGTERM)  # to the devstack alone, not its process group
         try:
