@@ -138,10 +138,9 @@ async def empty_bucket(request: Request, ctx: StorageContext) -> Response:
     async with as_caller(await ctx.pool(), caller, "storage.bucket.empty") as conn:
         if await conn.fetchval("select id from storage.buckets where id = $1", bucket) is None:
             raise errors.no_such_bucket()
-        await conn.execute("delete from storage.objects where bucket_id = $1", bucket)
-        left = await conn.fetchval("select count(*) from storage.objects where bucket_id = $1", bucket)
-    if left == 0:
-        ctx.files.remove_bucket(bucket)
+        deleted = await conn.fetch("delete from storage.objects where bucket_id = $1 returning name", bucket)
+    for row in deleted:
+        ctx.files.keep_only(bucket, row["name"], None)
     return json_response({"message": "Successfully emptied"})
 
 

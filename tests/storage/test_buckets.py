@@ -35,8 +35,11 @@ def test_service_role_manages_buckets(storage: StorageStack) -> None:
     with pytest.raises(StorageApiError) as not_empty:
         admin.delete_bucket(name)
     assert not_empty.value.status == "409"
+    on_disk = storage.stack.gateway_log.parent / "data" / "storage" / name  # the gateway's DEVSTACK_DATA_DIR
+    assert [p.read_bytes() for p in on_disk.rglob("*") if p.is_file()] == [b"png"]
     assert admin.empty_bucket(name) == {"message": "Successfully emptied"}
     assert files.list("u") == []
+    assert [p for p in on_disk.rglob("*") if p.is_file()] == []
     assert admin.delete_bucket(name) == {"message": "Successfully deleted"}
     with pytest.raises(StorageApiError) as gone:
         admin.get_bucket(name)
