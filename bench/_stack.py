@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -40,11 +41,23 @@ def postgres(tmp: Path, *, schema: str | None = None) -> Iterator[str]:
         if schema is None:
             asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         else:
-            asyncio.run(migrate.bootstrap(dsn, PASSWORD))
-            asyncio.run(execute(role_dsn(dsn, "postgres", PASSWORD), schema))
+            asyncio.run(with_schema(dsn, schema))
         yield dsn
     finally:
         server.stop("immediate")
+
+
+async def with_schema(dsn: str, schema: str) -> None:
+    """The platform bootstrap, then `schema` run as `postgres`."""
+    await migrate.bootstrap(dsn, PASSWORD)
+    await execute(role_dsn(dsn, "postgres", PASSWORD), schema)
+
+
+def database(dsn: str, name: str) -> str:
+    """Create database `name` on `dsn`'s server; its superuser DSN."""
+    asyncio.run(execute(dsn, f'create database "{name}" owner postgres'))
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 async def execute(dsn: str, sql: str) -> None:
@@ -71,18 +84,24 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 @contextlib.contextmanager
-def gateway(dsn: str, tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process)."""
+def gateway(
+    dsn: str, tmp: Path, env: dict[str, str] | None = None, name: str = "gateway"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process).
+
+    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`."""
     port = free_port()
     env = {
+        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324).
+        "DEVSTACK_DATA_DIR": str(tmp / "data"),
+        "DEVSTACK_MAIL_PORT": "0",
+        **(env or {}),
         "DATABASE_URL": dsn,
         "DEVSTACK_API_PORT": str(port),
         "DEVSTACK_HOST": "127.0.0.1",
-        "DEVSTACK_DATA_DIR": str(tmp / "data"),  # Storage's bytes, in the benchmark's own folder
-        "DEVSTACK_MAIL_PORT": "0",
     }
     args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
-    with process(args, env, tmp / "gateway.log") as proc:
+    with process(args, env, tmp / f"{name}.log") as proc:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health")
         yield url, proc

@@ -56,6 +56,9 @@ class DevstackSettings(BaseSettings):
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow
     realtime_max_record_bytes: int = 1_048_576  # larger rows get "Error 413: Payload Too Large"
+    # The longest the change feed waits for a streamed transaction to become visible before checking RLS
+    # (devstack/realtime/changes.py). 0 checks at once, as before issue 15: changes may then be dropped.
+    realtime_visibility_wait_s: float = 5.0
 
     @property
     def api_url(self) -> str:

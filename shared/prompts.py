@@ -46,7 +46,7 @@ def fit_history(history: list[ChatMessage], budget_tokens: int) -> list[ChatMess
     kept: list[ChatMessage] = []
     used = 0
     for message in reversed(history):
-        cost = estimate_tokens(message.content)
+        cost = estimate_tokens(message.text)
         if kept and used + cost > budget_tokens:
             break
         kept.append(message)
@@ -58,11 +58,12 @@ def fit_history(history: list[ChatMessage], budget_tokens: int) -> list[ChatMess
 
 
 def _merge_consecutive(messages: list[ChatMessage]) -> list[ChatMessage]:
-    """Join same-role neighbours (e.g. two user messages in a row after a failed reply)."""
+    """Join same-role text neighbours (e.g. two user messages in a row after a failed reply)."""
     merged: list[ChatMessage] = []
     for message in messages:
-        if merged and merged[-1].role == message.role:
-            merged[-1] = ChatMessage(message.role, merged[-1].content + "\n\n" + message.content)
+        last = merged[-1] if merged else None
+        if last is not None and last.role == message.role and isinstance(last.content, str):
+            merged[-1] = ChatMessage(message.role, last.content + "\n\n" + message.text)
         else:
             merged.append(message)
     return merged

@@ -39,7 +39,9 @@ class Realtime:
         self.hub = Hub()
         self.services = Services(settings=settings, hub=self.hub, admin_pool=self._admin_pool)
         self.feed = ChangeFeed(role_dsn(db.dsn, "supabase_admin", db.password), self._on_changes, self._wants)
-        self.dispatcher = ChangeDispatcher(self.feed.catalog, settings.realtime_max_record_bytes)
+        self.dispatcher = ChangeDispatcher(
+            self.feed.catalog, settings.realtime_max_record_bytes, settings.realtime_visibility_wait_s
+        )
         api = BroadcastApi(self.services)
         self.app = Starlette(
             routes=[

@@ -5,6 +5,14 @@ and UPDATE of tables without a primary key give "Error 400", a primary key the r
 "Error 401"; on tables with RLS each distinct (role, claims) runs `select exists(… where pk = …)` as that
 role with `request.jwt.claims` set; DELETEs skip RLS and then carry only the key. A row over
 `max_record_bytes` is sent with "Error 413: Payload Too Large" and only its values of ≤ 64 bytes.
+
+Visibility: the walsender streams a transaction once its commit record is flushed, and the committing
+session leaves the list of running transactions only after that (after a synchronous standby confirmed
+it, when there is one). A check that read the row in between would find nothing and drop the change for
+every subscriber allowed to see it. So the same call first waits, in Postgres, until the transaction is
+visible to new snapshots (`pg_visible_in_snapshot` of its xid against `pg_current_snapshot()`): one
+in-memory test when it already is, as nearly always, and a 1 ms poll only while it is not, up to
+`realtime_visibility_wait_s` (5 s). Nothing is added in front of changes that need no read.
 """
 
 from __future__ import annotations
@@ -26,13 +34,44 @@ from devstack.realtime.values import convert
 log = logging.getLogger("devstack.realtime")
 
 SMALL_VALUE_BYTES = 64
-RLS_FUNCTION = """
-create or replace function pg_temp.devstack_rls_visible(query text, keys text[], roles text[], claims text[])
-returns boolean[] language plpgsql as $$
+# Functions of the feed's own session (pg_temp): created once per connection by `prepare`.
+RLS_FUNCTIONS = """
+-- Wait until transaction `xid` is visible to new snapshots, at most `seconds` (a commit held by a
+-- synchronous standby that never answers); past that the check reads anyway and may drop the change.
+create or replace function pg_temp.devstack_await_visible(xid bigint, seconds double precision)
+returns void language plpgsql as $$
+declare
+  snap pg_snapshot;
+  xmax bigint;
+  deadline timestamptz := clock_timestamp() + make_interval(secs => seconds);
+begin
+  loop
+    -- Every evaluation takes a new snapshot (a volatile function under READ COMMITTED).
+    snap := pg_current_snapshot();
+    xmax := pg_snapshot_xmax(snap)::text::bigint;
+    -- pgoutput sends the 32-bit xid: widen it with the epoch of the snapshot's xmax.
+    exit when pg_visible_in_snapshot(
+      (xmax + (((xid - (xmax & 4294967295)) + 2147483648) % 4294967296 + 4294967296) % 4294967296
+        - 2147483648)::text::xid8,
+      snap);
+    if clock_timestamp() > deadline then
+      raise warning 'devstack realtime: transaction % still not visible after % s', xid, seconds;
+      exit;
+    end if;
+    perform pg_sleep(0.001);
+  end loop;
+end $$;
+
+create or replace function pg_temp.devstack_rls_visible(
+  query text, keys text[], roles text[], claims text[], xid bigint, wait_s double precision
+) returns boolean[] language plpgsql as $$
 declare
   result boolean[] := '{}';
   ok boolean;
 begin
+  if wait_s > 0 then
+    perform pg_temp.devstack_await_visible(xid, wait_s);
+  end if;
   for i in 1 .. coalesce(array_length(roles, 1), 0) loop
     begin
       perform set_config('role', roles[i], true), set_config('request.jwt.claims', claims[i], true);
@@ -46,7 +85,7 @@ begin
   end loop;
   perform set_config('request.jwt.claims', '', true);
   return result;
-end $$
+end $$;
 """
 
 
@@ -60,6 +99,7 @@ class Change:
     new: dict[str, str | None]
     old: dict[str, str | None]
     size: int
+    xid: int  # the transaction's id as pgoutput sends it (32 bits)
 
     @property
     def filter_record(self) -> dict[str, str | None]:
@@ -90,13 +130,14 @@ def _matching(channel: Channel, change: Change) -> dict[Select, list[int]]:
 class ChangeDispatcher:
     """Sends each change to the channels that asked for it and may see it."""
 
-    def __init__(self, catalog: Catalog, max_record_bytes: int) -> None:
+    def __init__(self, catalog: Catalog, max_record_bytes: int, visibility_wait_s: float = 5.0) -> None:
         self.catalog = catalog
         self.max_record_bytes = max_record_bytes
+        self.visibility_wait_s = visibility_wait_s
 
     @staticmethod
     async def prepare(conn: asyncpg.Connection) -> None:
-        await conn.execute(RLS_FUNCTION)
+        await conn.execute(RLS_FUNCTIONS)
 
     async def dispatch(self, conn: asyncpg.Connection, change: Change, channels: list[Channel]) -> None:
         by_role: dict[str, Members] = defaultdict(list)
@@ -134,11 +175,13 @@ class ChangeDispatcher:
         claim_sets = sorted({channel.claims_json for channel, _, _ in members})
         keys = [change.new.get(col) for col in table.pk]
         allowed = await conn.fetchval(
-            "select pg_temp.devstack_rls_visible($1, $2, $3, $4)",
+            "select pg_temp.devstack_rls_visible($1, $2, $3, $4, $5, $6)",
             table.exists_sql(),
             keys,
             [role] * len(claim_sets),
             claim_sets,
+            change.xid,
+            self.visibility_wait_s,
         )
         visible = {claims for claims, ok in zip(claim_sets, allowed, strict=True) if ok}
         return [member for member in members if member[0].claims_json in visible]

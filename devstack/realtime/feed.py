@@ -33,7 +33,6 @@ import logging
 import re
 import struct
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import asyncpg
 import psycopg2
@@ -86,7 +85,7 @@ def _row(table: TableInfo, values: Tuple | None, *, key_only: bool = False) -> d
     return row
 
 
-def to_change(table: TableInfo, msg: RowChange, commit_time: datetime) -> Change:
+def to_change(table: TableInfo, msg: RowChange, begin: Begin) -> Change:
     new = _row(table, msg.new)
     old = _row(table, msg.old, key_only=msg.old_is_key)
     if msg.kind == "UPDATE":
@@ -95,7 +94,7 @@ def to_change(table: TableInfo, msg: RowChange, commit_time: datetime) -> Change
         if not old:
             old = {k: new.get(k) for k in table.pk}
     size = sum(len(v) for v in (*new.values(), *old.values()) if v)
-    return Change(table, msg.kind, commit_time, new, old, size)
+    return Change(table, msg.kind, begin.commit_time, new, old, size, begin.xid)
 
 
 class ChangeFeed:
@@ -226,7 +225,7 @@ class ChangeFeed:
         assert self._conn is not None and self._stream is not None
         conn, cursor, fd = self._conn, self._stream.cursor(), self._stream.fileno()
         pending: list[Change] = []
-        commit_time: datetime | None = None
+        begin: Begin | None = None
         unyielded = 0
         while True:
             message = cursor.read_message()  # never blocks: None when nothing whole is buffered
@@ -247,13 +246,13 @@ class ChangeFeed:
                 continue  # nobody listens to this table and event: skip decoding the row
             msg = decode(payload)
             if isinstance(msg, Begin):
-                pending, commit_time = [], msg.commit_time
+                pending, begin = [], msg
             elif isinstance(msg, Relation):
                 await self.catalog.learn(conn, msg)
             elif isinstance(msg, RowChange):
                 table = self.catalog.get(msg.relid)
-                if table is not None and commit_time is not None:
-                    pending.append(to_change(table, msg, commit_time))
+                if table is not None and begin is not None:
+                    pending.append(to_change(table, msg, begin))
             elif isinstance(msg, Commit):
                 if msg.end_lsn > self._last_end_lsn:
                     if pending:

@@ -181,12 +181,3 @@ async def make_user(stack: Stack, coach_id: str) -> AsyncIterator[UserFactory]:
             await asyncio.wait_for(client.realtime.close(), 5)
     for pool in pools:
         await pool.aclose()
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")

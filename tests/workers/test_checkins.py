@@ -13,7 +13,8 @@ from postgrest.exceptions import APIError
 from realtime import RealtimeSubscribeStates
 
 from tests.conftest import Stack
-from tests.workers.conftest import User, UserFactory, WorkerProcess, wait_until
+from tests.waiting import wait_until
+from tests.workers.conftest import User, UserFactory, WorkerProcess
 
 
 def answers_for(questions: list[dict[str, Any]]) -> dict[str, Any]:

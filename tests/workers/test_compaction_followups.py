@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 
 from tests.conftest import Stack
-from tests.workers.conftest import User, UserFactory, WorkerProcess, wait_until
+from tests.waiting import wait_until
+from tests.workers.conftest import User, UserFactory, WorkerProcess
 from tests.workers.test_checkins import analysed, checkin
 
 TURN = "Here is what happened this week in some detail. " * 12  # about 600 characters, 150 tokens

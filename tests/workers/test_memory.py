@@ -11,7 +11,8 @@ import pytest
 from postgrest.exceptions import APIError
 
 from tests.conftest import Stack
-from tests.workers.conftest import User, UserFactory, WorkerProcess, wait_until
+from tests.waiting import wait_until
+from tests.workers.conftest import User, UserFactory, WorkerProcess
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from realtime import RealtimeSubscribeStates
 
 from tests.conftest import Stack
-from tests.workers.conftest import User, UserFactory, WorkerProcess, wait_until
+from tests.waiting import wait_until
+from tests.workers.conftest import User, UserFactory, WorkerProcess
 
 
 async def replies(user: User, conversation_id: str) -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ from realtime import RealtimeSubscribeStates
 from devstack.postgres import free_port
 from devstack.settings import REPO_ROOT
 from tests.conftest import Stack
-from tests.workers.conftest import UserFactory, WorkerProcess, wait_until
+from tests.waiting import wait_until
+from tests.workers.conftest import UserFactory, WorkerProcess
 
 
 def start_gateway(database: str, port: int, log: Path) -> subprocess.Popen[bytes]:
