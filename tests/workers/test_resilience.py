@@ -26,7 +26,8 @@ from tests.workers.conftest import UserFactory, WorkerProcess
 
 
 def start_gateway(database: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database, "DEVSTACK_API_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database, "DEVSTACK_API_PORT": str(port), "DEVSTACK_MAIL_PORT": "0"}
+    env["PYTHONUNBUFFERED"] = "1"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "devstack", "gateway"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
