@@ -28,17 +28,22 @@ PASSWORD = SETTINGS.db_password.get_secret_value()
 
 
 @contextlib.contextmanager
-def postgres(tmp: Path, *, schema: str | None = None) -> Iterator[str]:
+def postgres(tmp: Path, *, schema: str | None = None, root: Path = REPO_ROOT) -> Iterator[str]:
     """An embedded Postgres; yields its superuser DSN.
 
-    Without `schema`: every migration and the seed (`supabase db reset`). With it: the platform bootstrap
-    only, then `schema` run as `postgres` (benchmarks of the devstack itself, on tables of their own).
+    Without `schema`: every migration and the seed (`supabase db reset`) of the code at `root` (another
+    checkout's: its own bootstrap and migrations, applied by its own devstack in a subprocess). With it:
+    the platform bootstrap only, then `schema` run as `postgres` (benchmarks of the devstack itself).
     """
     server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
     server.start()
     try:
         dsn = server.dsn()
-        if schema is None:
+        if schema is None and root != REPO_ROOT:
+            reset = "import asyncio, sys; from pathlib import Path; from devstack import migrate; "
+            reset += "asyncio.run(migrate.reset(sys.argv[1], sys.argv[2], Path('supabase')))"
+            subprocess.run([sys.executable, "-c", reset, dsn, PASSWORD], cwd=root, check=True, capture_output=True)
+        elif schema is None:
             asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         else:
             asyncio.run(with_schema(dsn, schema))
@@ -69,10 +74,13 @@ async def execute(dsn: str, sql: str) -> None:
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess of the repository's Python code, its output in `log`; terminated (then killed) at the end."""
+def process(
+    args: list[str], env: dict[str, str], log: Path, root: Path = REPO_ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess of the Python code at `root` (this repository's, or a baseline checkout's: run from its
+    folder, its packages come first), its output in `log`; terminated (then killed) at the end."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
@@ -85,23 +93,25 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 @contextlib.contextmanager
 def gateway(
-    dsn: str, tmp: Path, env: dict[str, str] | None = None, name: str = "gateway"
+    dsn: str, tmp: Path, env: dict[str, str] | None = None, name: str = "gateway", root: Path = REPO_ROOT
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process).
 
-    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`."""
+    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`; `root` is the code's checkout."""
     port = free_port()
     env = {
-        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324).
+        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324); no Auth rate
+        # limits (hundreds of simulated users sign up from one address within seconds).
         "DEVSTACK_DATA_DIR": str(tmp / "data"),
         "DEVSTACK_MAIL_PORT": "0",
+        "DEVSTACK_AUTH_RATE_LIMITS": "false",
         **(env or {}),
         "DATABASE_URL": dsn,
         "DEVSTACK_API_PORT": str(port),
         "DEVSTACK_HOST": "127.0.0.1",
     }
     args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
-    with process(args, env, tmp / f"{name}.log") as proc:
+    with process(args, env, tmp / f"{name}.log", root) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health")
         yield url, proc
