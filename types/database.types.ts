@@ -245,6 +245,60 @@ export type Database = {
           },
         ]
       }
+      crisis_resources: {
+        Row: {
+          country: string
+          created_at: string
+          emergency: boolean
+          hours: string | null
+          id: string
+          is_active: boolean
+          language: string
+          name: string
+          notes: string
+          phone: string | null
+          sort_order: number
+          text: string | null
+          updated_at: string
+          url: string | null
+          verified_at: string | null
+        }
+        Insert: {
+          country: string
+          created_at?: string
+          emergency?: boolean
+          hours?: string | null
+          id?: string
+          is_active?: boolean
+          language: string
+          name: string
+          notes?: string
+          phone?: string | null
+          sort_order?: number
+          text?: string | null
+          updated_at?: string
+          url?: string | null
+          verified_at?: string | null
+        }
+        Update: {
+          country?: string
+          created_at?: string
+          emergency?: boolean
+          hours?: string | null
+          id?: string
+          is_active?: boolean
+          language?: string
+          name?: string
+          notes?: string
+          phone?: string | null
+          sort_order?: number
+          text?: string | null
+          updated_at?: string
+          url?: string | null
+          verified_at?: string | null
+        }
+        Relationships: []
+      }
       daily_plans: {
         Row: {
           created_at: string
@@ -356,6 +410,7 @@ export type Database = {
           model: string | null
           output_tokens: number | null
           prompt_version: string | null
+          reply_kind: Database["public"]["Enums"]["reply_kind"] | null
           reply_to: string | null
           role: Database["public"]["Enums"]["message_role"]
           status: Database["public"]["Enums"]["message_status"]
@@ -374,6 +429,7 @@ export type Database = {
           model?: string | null
           output_tokens?: number | null
           prompt_version?: string | null
+          reply_kind?: Database["public"]["Enums"]["reply_kind"] | null
           reply_to?: string | null
           role?: Database["public"]["Enums"]["message_role"]
           status?: Database["public"]["Enums"]["message_status"]
@@ -392,6 +448,7 @@ export type Database = {
           model?: string | null
           output_tokens?: number | null
           prompt_version?: string | null
+          reply_kind?: Database["public"]["Enums"]["reply_kind"] | null
           reply_to?: string | null
           role?: Database["public"]["Enums"]["message_role"]
           status?: Database["public"]["Enums"]["message_status"]
@@ -479,6 +536,7 @@ export type Database = {
           avatar_path: string | null
           birth_date: string | null
           coach_id: string | null
+          country: string | null
           created_at: string
           display_name: string | null
           id: string
@@ -493,6 +551,7 @@ export type Database = {
           avatar_path?: string | null
           birth_date?: string | null
           coach_id?: string | null
+          country?: string | null
           created_at?: string
           display_name?: string | null
           id: string
@@ -507,6 +566,7 @@ export type Database = {
           avatar_path?: string | null
           birth_date?: string | null
           coach_id?: string | null
+          country?: string | null
           created_at?: string
           display_name?: string | null
           id?: string
@@ -803,6 +863,12 @@ export type Database = {
         Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json
       }
+      safety_decisions_v1: { Args: { p_message_ids: string[] }; Returns: Json }
+      set_user_plan: {
+        Args: { p_plan: string; p_set_by?: string; p_user_id: string }
+        Returns: undefined
+      }
+      usage_status: { Args: Record<PropertyKey, never>; Returns: Json }
     }
     Enums: {
       checkin_status: "draft" | "completed"
@@ -817,6 +883,7 @@ export type Database = {
       profile_sex: "female" | "male" | "other" | "prefer_not_to_say"
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
+      reply_kind: "coaching" | "crisis" | "fallback"
       tool_call_status: "pending" | "succeeded" | "failed"
     }
     CompositeTypes: {
@@ -957,6 +1024,7 @@ export const Constants = {
       profile_sex: ["female", "male", "other", "prefer_not_to_say"],
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
+      reply_kind: ["coaching", "crisis", "fallback"],
       tool_call_status: ["pending", "succeeded", "failed"],
     },
   },

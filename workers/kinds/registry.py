@@ -13,6 +13,7 @@ from workers.kinds import (
     conversation_summary,
     followup,
     recommendations,
+    safety_assessment,
     user_summary,
 )
 from workers.kinds.base import Deps, Handler, KindSpec
@@ -26,6 +27,7 @@ KINDS: dict[str, KindSpec] = {
         user_summary.SPEC,
         conversation_summary.SPEC,
         followup.SPEC,
+        safety_assessment.SPEC,
     )
 }
 
