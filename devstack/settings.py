@@ -49,6 +49,8 @@ class DevstackSettings(BaseSettings):
     refresh_token_reuse_interval: int = 10  # seconds
     minimum_password_length: int = 6
     max_body_bytes: int = 1_048_576
+    # The JSON a REST request's to-many embeds may build before it fails with 400 (devstack/rest/guard.py).
+    rest_max_json_bytes: int = 64 * 1_048_576
     supabase_dir: Path = REPO_ROOT / "supabase"
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow

@@ -53,6 +53,10 @@ class RestStack:
     def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
         return asyncio.run(_fetch(self.dsn, query, *args))
 
+    def sql_as_postgres(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """As the non-superuser `postgres`, whose rights are what Supabase's SQL editor has."""
+        return asyncio.run(_fetch(role_dsn(self.dsn, "postgres", PASSWORD), query, *args))
+
     def user(self) -> User:
         """A confirmed auth.users row and an access token for it (no dependency on /auth/v1)."""
         user_id, email = str(uuid.uuid4()), f"{uuid.uuid4().hex[:10]}@example.com"
@@ -107,7 +111,9 @@ def rest(pg_server: str, platform_template: str, tmp_path_factory: pytest.TempPa
     try:
         asyncio.run(_apply(dsn, HERE / "schema.sql", HERE / "seed.sql"))
         log = tmp_path_factory.mktemp("rest-gateway") / "gateway.log"
-        with gateway_process(dsn, log, {"PGRST_DB_SCHEMAS": EXPOSED}) as url:
+        # A 1 MiB budget for embedded JSON (64 MiB by default) keeps the bounded-embed test quick.
+        env = {"PGRST_DB_SCHEMAS": EXPOSED, "DEVSTACK_REST_MAX_JSON_BYTES": str(1 << 20)}
+        with gateway_process(dsn, log, env) as url:
             stack = RestStack(url, dsn, log)
             yield stack
             for http in stack.http_clients:
