@@ -16,6 +16,7 @@ from supabase import Client, ClientOptions, create_client
 from devstack import tokens
 from devstack.db import role_dsn
 from tests.conftest import PASSWORD, SETTINGS, _admin, _with_database, gateway_process
+from tests.waiting import poll
 
 HERE = Path(__file__).parent
 EXPOSED = "public,graphql_public,extra"
@@ -140,3 +141,28 @@ def bob(rest: RestStack) -> User:
 @pytest.fixture(scope="session")
 def signed_in(rest: RestStack, alice: User) -> Client:
     return rest.client(alice.token)
+
+
+FEATURES = ("db_aggregates_enabled", "db_plan_enabled")
+
+
+def _aggregates_answer(rest: RestStack) -> int:
+    url = f"{rest.api_url}/rest/v1/todos?select=id.count()"
+    return httpx.get(url, headers={"apikey": SETTINGS.anon_key}).status_code
+
+
+@pytest.fixture
+def features(rest: RestStack) -> Iterator[None]:
+    """Aggregates and plans enabled the Supabase way (as `postgres`), and disabled again afterwards."""
+    database = rest.sql("select current_database()")[0][0]
+    for name in FEATURES:
+        rest.sql_as_postgres(f"alter role authenticator in database \"{database}\" set pgrst.{name} = 'true'")
+    rest.sql_as_postgres("notify pgrst, 'reload config'")
+    poll(lambda: _aggregates_answer(rest) == 200, "aggregates never got enabled")
+    try:
+        yield
+    finally:
+        for name in FEATURES:
+            rest.sql_as_postgres(f'alter role authenticator in database "{database}" reset pgrst.{name}')
+        rest.sql_as_postgres("notify pgrst, 'reload config'")
+        poll(lambda: _aggregates_answer(rest) == 400, "aggregates never got disabled")

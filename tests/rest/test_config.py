@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,30 +20,6 @@ from devstack import tokens
 from tests.conftest import SETTINGS
 from tests.rest.conftest import RestStack, User
 from tests.waiting import poll
-
-FEATURES = ("db_aggregates_enabled", "db_plan_enabled")
-
-
-def _aggregates_answer(rest: RestStack) -> int:
-    url = f"{rest.api_url}/rest/v1/todos?select=id.count()"
-    return httpx.get(url, headers={"apikey": SETTINGS.anon_key}).status_code
-
-
-@pytest.fixture
-def features(rest: RestStack) -> Iterator[None]:
-    """Aggregates and plans enabled the Supabase way (as `postgres`), and disabled again afterwards."""
-    database = rest.sql("select current_database()")[0][0]
-    for name in FEATURES:
-        rest.sql_as_postgres(f"alter role authenticator in database \"{database}\" set pgrst.{name} = 'true'")
-    rest.sql_as_postgres("notify pgrst, 'reload config'")
-    poll(lambda: _aggregates_answer(rest) == 200, "aggregates never got enabled")
-    try:
-        yield
-    finally:
-        for name in FEATURES:
-            rest.sql_as_postgres(f'alter role authenticator in database "{database}" reset pgrst.{name}')
-        rest.sql_as_postgres("notify pgrst, 'reload config'")
-        poll(lambda: _aggregates_answer(rest) == 400, "aggregates never got disabled")
 
 
 def test_aggregates_are_off_until_enabled(rest: RestStack) -> None:
