@@ -49,6 +49,11 @@ class DevstackSettings(BaseSettings):
     refresh_token_reuse_interval: int = 10  # seconds
     minimum_password_length: int = 6
     max_body_bytes: int = 1_048_576
+    # Connections (devstack/connections.py): read deadlines, and how many a client may hold half-sent.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 4096
+    max_pending_per_client: int = 128
     # The JSON a REST request's to-many embeds may build before it fails with 400 (devstack/rest/guard.py).
     rest_max_json_bytes: int = 64 * 1_048_576
     supabase_dir: Path = REPO_ROOT / "supabase"

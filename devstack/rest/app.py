@@ -366,6 +366,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "PGRST102", "The client went away before sending the whole body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
