@@ -60,6 +60,9 @@ class DevstackSettings(BaseSettings):
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow
     realtime_max_record_bytes: int = 1_048_576  # larger rows get "Error 413: Payload Too Large"
+    # Supabase's tenant defaults: max_channels_per_client 100, max_payload_size_in_kb 3000.
+    realtime_max_channels_per_client: int = 100
+    realtime_max_payload_bytes: int = 3000 * 1024
     # The longest the change feed waits for a streamed transaction to become visible before checking RLS
     # (devstack/realtime/changes.py). 0 checks at once, as before issue 15: changes may then be dropped.
     realtime_visibility_wait_s: float = 5.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from devstack import jsonlimits
 from devstack.auth import errors
 from devstack.db import Database
 from devstack.settings import DevstackSettings
@@ -126,9 +126,11 @@ async def parse_params(request: Request, model: type[P], limit: int, *, empty_ok
             return model()
         raise errors.bad_request(errors.BAD_JSON, "Could not parse request body as JSON: unexpected end of JSON input")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = jsonlimits.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and JsonTooDeep are ValueErrors
         raise errors.bad_request(errors.BAD_JSON, f"Could not parse request body as JSON: {exc}") from exc
+    if _holds_nul(data):  # Postgres text and jsonb cannot hold U+0000: refused here, not a 500 there
+        raise errors.bad_request(errors.BAD_JSON, "Could not parse request body as JSON: \\u0000 is not allowed")
     if data is None:
         return model()
     if not isinstance(data, dict):
@@ -144,6 +146,22 @@ async def parse_params(request: Request, model: type[P], limit: int, *, empty_ok
         raise errors.bad_request(
             errors.BAD_JSON, f"Could not parse request body as JSON: field {field}: {first['msg']}"
         ) from exc
+
+
+def _holds_nul(data: Any) -> bool:
+    """Whether any string of a parsed JSON value, keys included, holds U+0000."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def bearer_token(request: Request) -> str:

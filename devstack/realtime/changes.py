@@ -28,6 +28,7 @@ import asyncpg
 
 from devstack.realtime.catalog import Catalog, TableInfo
 from devstack.realtime.channel import Channel
+from devstack.realtime.filters import visible
 from devstack.realtime.protocol import Frame
 from devstack.realtime.values import convert
 
@@ -120,8 +121,8 @@ def _matching(channel: Channel, change: Change) -> dict[Select, list[int]]:
     table = change.table
     groups: dict[Select, list[int]] = defaultdict(list)
     for binding in channel.bindings:
-        if binding.matches(table.schema, table.name, change.kind) and all(
-            c.holds(change.filter_record, table.types) for c in binding.conditions
+        if binding.matches(table.schema, table.name, change.kind) and visible(
+            binding.conditions, change.filter_record, table.types
         ):
             groups[binding.select].append(binding.id)
     return groups

@@ -9,7 +9,7 @@ import pytest
 from devstack.realtime import pgoutput
 from devstack.realtime.catalog import TableInfo
 from devstack.realtime.feed import ChangeFeed
-from devstack.realtime.filters import FilterError, parse
+from devstack.realtime.filters import FilterError, parse, visible
 from devstack.realtime.values import PgType, convert, make_type
 
 
@@ -58,9 +58,18 @@ def test_filters_compare_with_the_column_type() -> None:
     assert negated.holds({"s": "b"}, types)
     (is_null,) = parse("s=is.null")
     assert is_null.holds({"s": None}, types)
-    assert gt.holds({}, types)  # a column the change does not carry (DELETE key only) lets it through
     both = parse("n=gt.1,s=eq.x")
     assert len(both) == 2
+
+
+def test_filters_on_columns_a_change_lacks() -> None:
+    """As realtime.is_visible_through_filters: filters join the change's columns; with none, no event."""
+    types = {"n": _type("int4"), "s": _type("text")}
+    both = parse("n=gt.1,s=eq.x")
+    assert visible(both, {"n": "2"}, types)  # `s` absent (a DELETE's key only): judged on `n`
+    assert not visible(both, {"n": "0"}, types)
+    assert not visible(parse("s=eq.x"), {"n": "2"}, types)  # no filtered column at all: not sent
+    assert visible((), {}, types)  # no filter: everything
 
 
 @pytest.mark.parametrize("text", ["undefined", "n=foo.1", "n=in.1,2", "=eq.1"])
