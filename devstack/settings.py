@@ -64,8 +64,12 @@ class DevstackSettings(BaseSettings):
     realtime_max_channels_per_client: int = 100
     realtime_max_payload_bytes: int = 3000 * 1024
     # The longest the change feed waits for a streamed transaction to become visible before checking RLS
-    # (devstack/realtime/changes.py). 0 checks at once, as before issue 15: changes may then be dropped.
+    # (devstack/realtime/rls.py). 0 checks at once, as before issue 15: changes may then be dropped.
     realtime_visibility_wait_s: float = 5.0
+    # The time the change feed spends on one transaction before finishing it in the background, so that
+    # a bulk write delays other changes by at most this (plus one chunk of checks); devstack/realtime/lanes.py.
+    realtime_transaction_budget_s: float = 0.05
+    realtime_backlog_max_changes: int = 200_000  # rows finished in the background at once; more are dropped
 
     @property
     def api_url(self) -> str:

@@ -38,8 +38,9 @@ import asyncpg
 import psycopg2
 import psycopg2.extras
 
+from devstack.realtime import rls
 from devstack.realtime.catalog import Catalog, TableInfo
-from devstack.realtime.changes import Change, ChangeDispatcher
+from devstack.realtime.changes import Change
 from devstack.realtime.pgoutput import UNCHANGED_TOAST, Begin, Commit, Relation, RowChange, Tuple, decode
 
 log = logging.getLogger("devstack.realtime")
@@ -191,7 +192,7 @@ class ChangeFeed:
         )
         self.slot = slot_name(await conn.fetchval("select current_database()"))
         await self._ensure_slot(conn, self.slot)
-        await ChangeDispatcher.prepare(conn)
+        await rls.prepare(conn)
         # Connecting (SCRAM) and START_REPLICATION block: off the event loop.
         self._stream = await asyncio.to_thread(self._open_stream, self.slot)
         self.ready.set()

@@ -253,7 +253,7 @@ class Session:
                 message = f"You no longer have permission to read from this Channel topic: {channel.sub_topic}"
             self._shutdown(channel, message)
             return
-        channel.token, channel.claims, channel.can_write = token, claims, None
+        channel.authorize(token, claims)
         self._schedule_token_check(channel)
 
     def _presence(self, channel: Channel, frame: Frame) -> None:

@@ -1,0 +1,102 @@
+"""Which joined bindings want a row change, without asking every binding about every row.
+
+Per table and event (a route, built when a transaction first has such a change): the bindings without
+a filter; the bindings whose one filter is `column=eq.value`, indexed by the value converted with the
+column's type (a row finds them by one dictionary lookup per filtered column, as a frontend's
+`user_id=eq.<me>` subscriptions do); and the rest, whose filters are evaluated per row. The answer is
+the same as asking `filters.visible` of every binding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+from devstack.realtime.catalog import TableInfo
+from devstack.realtime.changes import Change, Members
+from devstack.realtime.channel import Binding, Channel
+from devstack.realtime.filters import visible
+
+# (channel's position, binding's position): the order of today's channels and of their bindings.
+Entry = tuple[int, int, Channel, Binding]
+
+
+@dataclass
+class Route:
+    plain: list[Entry] = field(default_factory=list)
+    by_value: dict[str, dict[Hashable, list[Entry]]] = field(default_factory=dict)
+    other: list[Entry] = field(default_factory=list)
+
+    @property
+    def channels(self) -> set[Channel]:
+        indexed = (entry for index in self.by_value.values() for entries in index.values() for entry in entries)
+        return {entry[2] for entry in (*self.plain, *self.other, *indexed)}
+
+
+def _indexable(table: TableInfo, binding: Binding) -> tuple[str, Hashable] | None:
+    """(column, converted value) of a binding filtered by a single `eq`, else None."""
+    if len(binding.conditions) != 1:
+        return None
+    condition = binding.conditions[0]
+    pg_type = table.types.get(condition.column)
+    if condition.op != "eq" or condition.negate or pg_type is None or not isinstance(condition.value, str):
+        return None
+    try:
+        value = pg_type.convert(condition.value)
+        hash(value)
+    except (TypeError, ValueError):
+        return None
+    return condition.column, value
+
+
+class Interest:
+    """The bindings of a fixed list of channels (those watching changes when a transaction arrives)."""
+
+    def __init__(self, channels: Sequence[Channel]) -> None:
+        self._channels = list(channels)
+        self._routes: dict[tuple[int, str], tuple[TableInfo, Route]] = {}
+
+    def route(self, table: TableInfo, kind: str) -> Route:
+        key = (table.relation.relid, kind)
+        known = self._routes.get(key)
+        if known is not None and known[0] is table:
+            return known[1]
+        route = Route()
+        for position, channel in enumerate(self._channels):
+            for order, binding in enumerate(channel.bindings):
+                if not binding.matches(table.schema, table.name, kind):
+                    continue
+                entry = (position, order, channel, binding)
+                indexed = None if not binding.conditions else _indexable(table, binding)
+                if not binding.conditions:
+                    route.plain.append(entry)
+                elif indexed is not None:
+                    route.by_value.setdefault(indexed[0], {}).setdefault(indexed[1], []).append(entry)
+                else:
+                    route.other.append(entry)
+        self._routes[key] = (table, route)
+        return route
+
+    def members(self, change: Change) -> Members:
+        """The channels that want `change`, each with its wanting binding ids grouped by column selection."""
+        table = change.table
+        route = self.route(table, change.kind)
+        record = change.filter_record
+        entries = list(route.plain)
+        for column, index in route.by_value.items():
+            raw = record.get(column)
+            if raw is not None:
+                try:
+                    entries += index.get(table.types[column].convert(raw), ())
+                except (TypeError, ValueError):
+                    continue
+        entries += [entry for entry in route.other if visible(entry[3].conditions, record, table.types)]
+        if not entries:
+            return []
+        if len(entries) > 1:
+            entries.sort(key=lambda entry: (entry[0], entry[1]))
+        grouped: dict[Channel, dict[tuple[str, ...] | None, list[int]]] = {}
+        for _, _, channel, binding in entries:
+            grouped.setdefault(channel, defaultdict(list))[binding.select].append(binding.id)
+        return [(channel, select, ids) for channel, selects in grouped.items() for select, ids in selects.items()]
