@@ -9,8 +9,10 @@ BIN    := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-$(shell cat $(JS_DIR)/package.json $(JS_DIR)/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
+TYPES_DIR   := types
+TYPES_STAMP := $(TYPES_DIR)/node_modules/.installed-$(shell cat $(TYPES_DIR)/package.json $(TYPES_DIR)/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help dev chat test lint format db-reset migrate status bench chaos clean venv
+.PHONY: help dev chat test lint format db-reset migrate status types bench chaos clean venv
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,12 +34,18 @@ $(JS_STAMP): $(JS_DIR)/package.json
 	@rm -f $(JS_DIR)/node_modules/.installed-*
 	@touch $@
 
+$(TYPES_STAMP): $(TYPES_DIR)/package.json
+	@command -v npm >/dev/null || { echo "npm is required for \`make types\` (postgres-meta's typegen, tsc)"; exit 1; }
+	@npm ci --prefix $(TYPES_DIR) --no-audit --no-fund --loglevel=error
+	@rm -f $(TYPES_DIR)/node_modules/.installed-*
+	@touch $@
+
 venv: $(VENV_STAMP)
 
 dev: $(VENV_STAMP) ## Run the local stack: Postgres :54322, migrations, seed, gateway :54321
 	$(BIN)/python -m devstack up
 
-test: $(VENV_STAMP) $(JS_STAMP) ## Run the test suite (embedded Postgres, official clients)
+test: $(VENV_STAMP) $(JS_STAMP) $(TYPES_STAMP) ## Run the test suite (embedded Postgres, official clients)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chat: $(VENV_STAMP) ## Talk to a coach in the terminal (needs `make dev` running)
@@ -64,8 +72,11 @@ status: $(VENV_STAMP) ## Print URLs and keys, like `supabase status`
 chaos: $(VENV_STAMP) ## Break workers, gateway and Postgres under load; check nothing is lost (CHAOS_ARGS="--seconds 300")
 	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
 
+types: $(VENV_STAMP) $(TYPES_STAMP) ## Regenerate types/database.types.ts from the migrations (supabase gen types typescript)
+	$(BIN)/python -m devstack.typegen
+
 bench: $(VENV_STAMP) ## Run the benchmarks (report under bench/results/)
 	$(BIN)/python -m bench
 
 clean: ## Remove the virtualenv, npm packages and local data
-	rm -rf $(VENV) $(JS_DIR)/node_modules .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(JS_DIR)/node_modules $(TYPES_DIR)/node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

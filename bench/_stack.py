@@ -91,7 +91,15 @@ def gateway(
 
     `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`."""
     port = free_port()
-    env = {**(env or {}), "DATABASE_URL": dsn, "DEVSTACK_API_PORT": str(port), "DEVSTACK_HOST": "127.0.0.1"}
+    env = {
+        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324).
+        "DEVSTACK_DATA_DIR": str(tmp / "data"),
+        "DEVSTACK_MAIL_PORT": "0",
+        **(env or {}),
+        "DATABASE_URL": dsn,
+        "DEVSTACK_API_PORT": str(port),
+        "DEVSTACK_HOST": "127.0.0.1",
+    }
     args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
     with process(args, env, tmp / f"{name}.log") as proc:
         url = f"http://127.0.0.1:{port}"

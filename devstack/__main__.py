@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
@@ -33,10 +35,24 @@ async def _up(stack: LocalStack, workers: int) -> None:
     await serve_gateway(stack.settings, stack.superuser_dsn, workers=workers, banner=banner)
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the stack as Ctrl-C does, Postgres included.
+
+    uvicorn catches SIGTERM, shuts down, then raises the signal again; SIGTERM's default action would end
+    the process there, before the `finally` that stops Postgres. Raised as KeyboardInterrupt it unwinds.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def _command(args: argparse.Namespace, stack: LocalStack) -> None:
     if args.command == "status":
         print(stack.status())
         return
+    _stop_on_sigterm()
     if args.command == "gateway":
         eventloop.run(serve_gateway(stack.settings, stack.superuser_dsn))
         return

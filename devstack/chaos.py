@@ -92,7 +92,7 @@ class Processes:
             )
 
     def start_gateway(self) -> None:
-        env = {"DATABASE_URL": self.dsn, "DEVSTACK_API_PORT": str(self.api_port)}
+        env = {"DATABASE_URL": self.dsn, "DEVSTACK_API_PORT": str(self.api_port), "DEVSTACK_MAIL_PORT": "0"}
         self.gateway = self._spawn("gateway", [sys.executable, "-m", "devstack", "gateway"], env)
         _wait_http(f"{self.url}/health", 30)
 

@@ -1,4 +1,4 @@
-"""The devstack API gateway: one ASGI app on :54321 routing /auth/v1 (and later /rest/v1, /realtime/v1)."""
+"""The devstack API gateway: one ASGI app on :54321 routing /auth/v1, /rest/v1, /realtime/v1 and /storage/v1."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.auth import create_auth_app
 from devstack.db import Database
+from devstack.mail import Mailbox
+from devstack.project import Project
 from devstack.realtime import create_realtime_app
 from devstack.rest import create_rest_app
 from devstack.settings import DevstackSettings
+from devstack.storage import create_storage_app
 
 log = logging.getLogger("devstack.gateway")
 
@@ -66,9 +69,14 @@ async def _health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
-    """Build the gateway; `database_dsn` is a superuser DSN from which each service derives its role."""
+def create_app(settings: DevstackSettings, database_dsn: str, mailbox: Mailbox | None = None) -> Starlette:
+    """Build the gateway; `database_dsn` is a superuser DSN from which each service derives its role.
+
+    Auth's emails go to `mailbox` (the mail catcher serves it); `app.state.mailbox` holds it.
+    """
+    mailbox = mailbox or Mailbox()
     db = Database(dsn=database_dsn, password=settings.db_password.get_secret_value())
+    project = Project.load(settings.supabase_dir / "config.toml")
     realtime_app = create_realtime_app(db, settings)
     rest_app = create_rest_app(db, settings)
 
@@ -86,9 +94,10 @@ def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
 
     routes = [
         Route("/health", _health),
-        Mount("/auth/v1", app=create_auth_app(db, settings)),
+        Mount("/auth/v1", app=create_auth_app(db, settings, project.auth, mailbox)),
         Mount("/realtime/v1", app=realtime_app),
         Mount("/rest/v1", app=rest_app),
+        Mount("/storage/v1", app=create_storage_app(db, settings, project)),
     ]
     middleware = [
         Middleware(
@@ -104,4 +113,5 @@ def create_app(settings: DevstackSettings, database_dsn: str) -> Starlette:
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.db = db
     app.state.settings = settings
+    app.state.mailbox = mailbox
     return app

@@ -142,6 +142,9 @@ async def seed(postgres_dsn: str, seed_file: Path) -> bool:
     if not seed_file.is_file():
         return False
     sql = seed_file.read_text()
+    if not _has_statements(sql):  # an empty (or comments-only) seed is valid: `supabase db reset` skips it
+        log.info("seed is empty", extra={"file": str(seed_file)})
+        return True
     conn = await asyncpg.connect(postgres_dsn)
     try:
         async with conn.transaction():
@@ -161,6 +164,13 @@ async def reset(superuser_dsn: str, password: str, supabase_dir: Path) -> list[M
     applied = await apply_migrations(postgres_dsn, supabase_dir / "migrations")
     await seed(postgres_dsn, supabase_dir / "seed.sql")
     return applied
+
+
+def _has_statements(sql: str) -> bool:
+    """Whether `sql` holds anything but whitespace, `--` comments and `/* */` comments."""
+    without_blocks = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
+    without_lines = re.sub(r"--[^\n]*", " ", without_blocks)
+    return bool(without_lines.replace(";", " ").strip())
 
 
 def _literal(value: str) -> str:

@@ -271,6 +271,43 @@ create table if not exists auth.flow_state (
 );
 create index if not exists idx_auth_code on auth.flow_state (auth_code);
 
+-- MFA (supabase/auth mfa migrations): factors, challenges, and the methods each session was
+-- authenticated with (the access token's `amr`).
+create table if not exists auth.mfa_factors (
+  id uuid primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  friendly_name text,
+  factor_type text not null,
+  status text not null,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  secret text,
+  phone text,
+  last_challenged_at timestamptz unique
+);
+create unique index if not exists mfa_factors_user_friendly_name_unique on auth.mfa_factors (friendly_name, user_id)
+  where trim(friendly_name) <> '';
+create index if not exists factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+
+create table if not exists auth.mfa_challenges (
+  id uuid primary key,
+  factor_id uuid not null references auth.mfa_factors (id) on delete cascade,
+  created_at timestamptz not null,
+  verified_at timestamptz,
+  ip_address inet not null,
+  otp_code text
+);
+
+create table if not exists auth.mfa_amr_claims (
+  session_id uuid not null references auth.sessions (id) on delete cascade,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  authentication_method text not null,
+  id uuid not null,
+  constraint amr_id_pk primary key (id),
+  constraint mfa_amr_claims_session_id_authentication_method_pkey unique (session_id, authentication_method)
+);
+
 alter table auth.instances owner to supabase_auth_admin;
 alter table auth.users owner to supabase_auth_admin;
 alter table auth.identities owner to supabase_auth_admin;
@@ -279,6 +316,9 @@ alter table auth.refresh_tokens owner to supabase_auth_admin;
 alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
 alter table auth.audit_log_entries owner to supabase_auth_admin;
 alter table auth.flow_state owner to supabase_auth_admin;
+alter table auth.mfa_factors owner to supabase_auth_admin;
+alter table auth.mfa_challenges owner to supabase_auth_admin;
+alter table auth.mfa_amr_claims owner to supabase_auth_admin;
 
 -- `postgres` may reference auth.users, put a trigger on it (profile creation) and manage rows, as on
 -- Supabase; the API roles get nothing on auth tables.
@@ -335,39 +375,55 @@ grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to postgres, anon, authenticated, service_role;
 
 -- -----------------------------------------------------------------------------------------------------
--- Schema `storage` (supabase/storage migrations): buckets and objects with RLS, and the path helpers
--- policies use. The devstack has no Storage API yet; the tables exist so that migrations referencing
--- them (buckets, policies on storage.objects) apply unchanged.
+-- Schema `storage` (supabase/storage migrations/tenant/*.sql, the columns storage-api v1.60 uses): buckets
+-- and objects with RLS, the path helpers policies use, and the trigger that refuses direct SQL deletes.
+-- The devstack's /storage/v1 (devstack/storage) connects as supabase_storage_admin and runs every
+-- request as the caller's role, so these policies decide it. `postgres` is a member of
+-- supabase_storage_admin (as in the CLI's image), so migrations may insert buckets and create policies
+-- on storage.objects; the API roles get ALL on both tables (0046): RLS is the only guard.
 -- -----------------------------------------------------------------------------------------------------
 create schema if not exists storage authorization supabase_admin;
 grant usage on schema storage to postgres, anon, authenticated, service_role;
 grant all on schema storage to supabase_storage_admin;
+grant anon, authenticated, service_role to supabase_storage_admin;
+grant supabase_storage_admin to postgres;
 
 create table if not exists storage.buckets (
   id text primary key,
-  name text not null unique,
+  name text not null,
   owner uuid,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
   public boolean default false,
+  avif_autodetection boolean default false,
   file_size_limit bigint,
   allowed_mime_types text[],
-  created_at timestamptz default now(),
-  updated_at timestamptz default now()
+  owner_id text
 );
+alter table storage.buckets add column if not exists avif_autodetection boolean default false;
+alter table storage.buckets add column if not exists owner_id text;
+create unique index if not exists bname on storage.buckets using btree (name);
+comment on column storage.buckets.owner is 'Field is deprecated, use owner_id instead';
 
 create table if not exists storage.objects (
   id uuid primary key default gen_random_uuid(),
   bucket_id text references storage.buckets (id),
   name text,
   owner uuid,
-  owner_id text,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now(),
   metadata jsonb,
   path_tokens text[] generated always as (string_to_array(name, '/')) stored,
   version text,
-  created_at timestamptz default now(),
-  updated_at timestamptz default now(),
-  last_accessed_at timestamptz default now()
+  owner_id text,
+  user_metadata jsonb
 );
+alter table storage.objects add column if not exists owner_id text;
+alter table storage.objects add column if not exists user_metadata jsonb;
 create unique index if not exists bucketid_objname on storage.objects (bucket_id, name);
+create index if not exists name_prefix_search on storage.objects (name text_pattern_ops);
+comment on column storage.objects.owner is 'Field is deprecated, use owner_id instead';
 alter table storage.objects enable row level security;
 alter table storage.buckets enable row level security;
 
@@ -397,16 +453,51 @@ create or replace function storage.extension(name text) returns text
   language plpgsql immutable
   as $$
 declare
+  _parts text[];
   _filename text;
 begin
-  select storage.filename(name) into _filename;
+  select string_to_array(name, '/') into _parts;
+  select _parts[array_length(_parts, 1)] into _filename;
   return reverse(split_part(reverse(_filename), '.', 1));
 end
 $$;
 
+-- What the request is doing (storage-api sets it per request; policies may read it).
+create or replace function storage.operation() returns text
+  language plpgsql stable
+  as $$
+begin
+  return current_setting('storage.operation', true);
+end
+$$;
+
+-- 0055: a DELETE on storage tables outside the Storage API would orphan the stored bytes.
+create or replace function storage.protect_delete() returns trigger
+  language plpgsql
+  as $$
+begin
+  if coalesce(current_setting('storage.allow_delete_query', true), 'false') != 'true' then
+    raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+      using hint = 'This prevents accidental data loss from orphaned objects.', errcode = '42501';
+  end if;
+  return null;
+end
+$$;
+create or replace trigger protect_objects_delete before delete on storage.objects
+  for each statement execute function storage.protect_delete();
+create or replace trigger protect_buckets_delete before delete on storage.buckets
+  for each statement execute function storage.protect_delete();
+
 alter table storage.buckets owner to supabase_storage_admin;
 alter table storage.objects owner to supabase_storage_admin;
+alter function storage.foldername(text) owner to supabase_storage_admin;
+alter function storage.filename(text) owner to supabase_storage_admin;
+alter function storage.extension(text) owner to supabase_storage_admin;
+alter function storage.operation() owner to supabase_storage_admin;
+alter function storage.protect_delete() owner to supabase_storage_admin;
 grant all on storage.buckets, storage.objects to postgres, anon, authenticated, service_role;
+grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text),
+  storage.operation() to postgres, anon, authenticated, service_role;
 
 -- -----------------------------------------------------------------------------------------------------
 -- Schema `realtime` (supabase/realtime tenant migrations): broadcast messages and their helpers.

@@ -57,6 +57,9 @@ class DevstackSettings(BaseSettings):
     # The JSON a REST request's to-many embeds may build before it fails with 400 (devstack/rest/guard.py).
     rest_max_json_bytes: int = 64 * 1_048_576
     supabase_dir: Path = REPO_ROOT / "supabase"
+    mail_port: int = 54324  # the mail catcher's Mailpit API (0: not served)
+    auth_rate_limits: bool = True  # `[auth.rate_limit]`, per IP; the test suite's shared stack turns them off
+    auth_max_user_metadata_bytes: int = 8192  # user_metadata is copied into every access token
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow
     realtime_max_record_bytes: int = 1_048_576  # larger rows get "Error 413: Payload Too Large"
@@ -78,6 +81,10 @@ class DevstackSettings(BaseSettings):
     @property
     def auth_issuer(self) -> str:
         return f"{self.api_url}/auth/v1"
+
+    @property
+    def mail_url(self) -> str:
+        return f"http://{self.host}:{self.mail_port}"
 
     @property
     def pgdata(self) -> Path:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -16,6 +17,7 @@ import uvicorn
 
 from devstack import migrate
 from devstack.db import role_dsn
+from devstack.mail import Mailbox, create_mail_app
 from devstack.postgres import EmbeddedPostgres
 from devstack.settings import DevstackSettings
 
@@ -85,7 +87,9 @@ class LocalStack:
             ("API URL", s.api_url),
             ("REST URL", f"{s.api_url}/rest/v1"),
             ("Auth URL", f"{s.api_url}/auth/v1"),
+            ("Storage URL", f"{s.api_url}/storage/v1"),
             ("DB URL", self.postgres_dsn),
+            ("Mailpit URL", s.mail_url if s.mail_port else "off"),
             ("JWT secret", s.jwt_secret.get_secret_value()),
             ("anon key", s.anon_key),
             ("service_role key", s.service_role_key),
@@ -110,7 +114,38 @@ class GatewayServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> GatewayServer:
+class MailServer(uvicorn.Server):
+    """The mail catcher's HTTP server: runs beside the gateway, which owns the process's signals."""
+
+    runner: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_mail(settings: DevstackSettings, mailbox: Mailbox) -> MailServer:
+    """Start the mail catcher on `settings.mail_port` (Mailpit's API); the caller stops it (`should_exit`).
+
+    A port already taken (say, by a Mailpit of your own) is logged, not fatal: Auth still works."""
+    config = uvicorn.Config(
+        create_mail_app(mailbox), host=settings.host, port=settings.mail_port, log_config=None, access_log=False
+    )
+    server = MailServer(config)
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind
+            log.warning("the mail catcher could not listen; emails are not readable", extra={"port": config.port})
+
+    task = server.runner = asyncio.create_task(run())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.02)
+    return server
+
+
+def gateway_server(settings: DevstackSettings, superuser_dsn: str, mailbox: Mailbox | None = None) -> GatewayServer:
     from devstack.connections import ConnectionGuard, Limits, protocols
     from devstack.gateway import create_app
 
@@ -125,7 +160,7 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> GatewaySer
     )
     http, ws = protocols(guard)
     config = uvicorn.Config(
-        create_app(settings, superuser_dsn),
+        create_app(settings, superuser_dsn, mailbox),
         http=http,
         ws=ws,
         host=settings.host,
@@ -147,8 +182,11 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str) -> GatewaySer
 
 
 async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, workers: int = 0, banner: str = "") -> None:
-    """Serve the gateway until interrupted; once it listens, print `banner` and start `workers` workers."""
-    server = gateway_server(settings, superuser_dsn)
+    """Serve the gateway (and the mail catcher) until interrupted; once it listens, print `banner` and start
+    `workers` workers."""
+    mailbox = Mailbox()
+    mail = await serve_mail(settings, mailbox) if settings.mail_port else None
+    server = gateway_server(settings, superuser_dsn, mailbox)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.05)
@@ -171,6 +209,9 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, worke
         await serving
     finally:
         await stop_workers()
+        if mail is not None and mail.runner is not None:
+            mail.should_exit = True
+            await mail.runner
 
 
 async def supervise_workers(

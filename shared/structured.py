@@ -22,27 +22,21 @@ T = TypeVar("T", bound=BaseModel)
 class Structured(Generic[T]):
     value: T
     model: str
-    usage: Usage  # both calls added up when a repair was needed
-    repaired: bool
+    usages: tuple[Usage, ...]  # one per model call: two when a repair was needed
+
+    @property
+    def repaired(self) -> bool:
+        return len(self.usages) > 1
 
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
 
 
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(
-        a.input_tokens + b.input_tokens,
-        a.output_tokens + b.output_tokens,
-        a.cache_read_tokens + b.cache_read_tokens,
-        a.cache_write_tokens + b.cache_write_tokens,
-    )
-
-
 async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: type[T]) -> Structured[T]:
     first = await provider.complete(prompt, tool)
     try:
-        return Structured(schema.model_validate(first.tool_input or {}), first.model, first.usage, False)
+        return Structured(schema.model_validate(first.tool_input or {}), first.model, (first.usage,))
     except ValidationError as exc:
         problems = _errors(exc)
     repair = replace(
@@ -62,4 +56,4 @@ async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: t
         value = schema.model_validate(second.tool_input or {})
     except ValidationError as exc:
         raise PermanentError(f"invalid {tool.name} output after one repair attempt: {_errors(exc)}") from exc
-    return Structured(value, second.model, _add(first.usage, second.usage), True)
+    return Structured(value, second.model, (first.usage, second.usage))

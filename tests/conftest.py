@@ -40,6 +40,7 @@ class Stack:
     jwt_secret: str
     dsn: str  # superuser (supabase_admin) DSN of the test database
     gateway_log: Path
+    mail_url: str  # the mail catcher's Mailpit API
 
     def role_dsn(self, role: str) -> str:
         return role_dsn(self.dsn, role, PASSWORD)
@@ -119,13 +120,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> No
 
 @contextlib.contextmanager
 def gateway_process(database: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run `python -m devstack gateway` against `database` on a free port; yield its URL."""
+    """Run `python -m devstack gateway` against `database` on a free port; yield its URL.
+
+    The mail catcher listens on another free port (`DEVSTACK_MAIL_PORT` in `extra_env` names it). Auth's
+    rate limits are off: the suite signs in hundreds of times from one address (tests/test_auth_limits.py
+    runs a gateway with them on).
+    """
     port = free_port()
     env = {
+        "DEVSTACK_MAIL_PORT": str(free_port()),
+        "DEVSTACK_AUTH_RATE_LIMITS": "false",
         **os.environ,
         "DATABASE_URL": database,
         "DEVSTACK_API_PORT": str(port),
         "DEVSTACK_HOST": "127.0.0.1",
+        "DEVSTACK_DATA_DIR": str(log_path.parent / "data"),  # Storage's bytes
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
@@ -153,7 +162,8 @@ def gateway_process(database: str, log_path: Path, extra_env: dict[str, str] | N
 @pytest.fixture(scope="session")
 def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    with gateway_process(database, log_path) as url:
+    mail_port = free_port()
+    with gateway_process(database, log_path, {"DEVSTACK_MAIL_PORT": str(mail_port)}) as url:
         yield Stack(
             api_url=url,
             anon_key=SETTINGS.anon_key,
@@ -161,6 +171,7 @@ def stack(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             jwt_secret=SETTINGS.jwt_secret.get_secret_value(),
             dsn=database,
             gateway_log=log_path,
+            mail_url=f"http://127.0.0.1:{mail_port}",
         )
 
 

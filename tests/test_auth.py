@@ -79,7 +79,12 @@ async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
 
 
 def claims_of(token: str, stack: Stack) -> dict[str, Any]:
-    decoded: dict[str, Any] = jwt.decode(token, stack.jwt_secret, algorithms=["HS256"], audience="authenticated")
+    """A user token's claims, verified as a resource server would: ES256 against the published JWKS."""
+    keys = httpx.get(f"{stack.api_url}/auth/v1/.well-known/jwks.json", timeout=10).json()["keys"]
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "ES256" and header["kid"] == keys[0]["kid"]
+    key = jwt.PyJWK(keys[0]).key
+    decoded: dict[str, Any] = jwt.decode(token, key, algorithms=["ES256"], audience="authenticated")
     return decoded
 
 

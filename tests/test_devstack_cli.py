@@ -28,6 +28,26 @@ def _wait_for(predicate: object, timeout: float, what: str, log: Path) -> None:
     raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()}")
 
 
+def _up_env(tmp_path: Path, api_port: int, db_port: int, mail_port: int) -> dict[str, str]:
+    """`make dev`'s environment on free ports, its data in `tmp_path` (never the developer's .devstack/)."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
+        "DEVSTACK_API_PORT": str(api_port),
+        "DEVSTACK_DB_PORT": str(db_port),
+        "DEVSTACK_MAIL_PORT": str(mail_port),
+        "COACHBASE_METRICS_PORT": "0",
+    }
+
+
+def _wait_stopped(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
@@ -38,13 +58,7 @@ def _healthy(url: str) -> bool:
 async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     api_port, db_port = free_port(), free_port()
     log = tmp_path / "up.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        "DEVSTACK_DATA_DIR": str(tmp_path / "data"),
-        "DEVSTACK_API_PORT": str(api_port),
-        "DEVSTACK_DB_PORT": str(db_port),
-        "COACHBASE_METRICS_PORT": "0",
-    }
+    env = _up_env(tmp_path, api_port, db_port, free_port())
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
@@ -75,14 +89,39 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole process group
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        _wait_stopped(proc)
     output = log.read_text()
     assert proc.returncode == 0, output
     # The worker got the Ctrl-C too: it stops while the API still serves it, and is not restarted.
     assert "restarting" not in output, output
     assert output.index("workers: worker stopped") < output.index("Shutting down"), output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
+
+
+def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
+    """SIGTERM (a service manager, `kill`) stops `up` as Ctrl-C does: uvicorn re-raises the signal once it has
+    shut down, which must not end the process before it stops Postgres."""
+    api_port, db_port, mail_port = free_port(), free_port(), free_port()
+    log = tmp_path / "up.log"
+    env = _up_env(tmp_path, api_port, db_port, mail_port)
+    url = f"http://127.0.0.1:{api_port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up", "--workers", "0"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(lambda: _healthy(url), 60, "the gateway", log)
+        assert (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+        mail = httpx.get(f"http://127.0.0.1:{mail_port}/api/v1/messages", timeout=5)  # the mail catcher
+        assert mail.status_code == 200 and mail.json()["messages"] == []
+    finally:
+        proc.send_signal(signal.SIGTERM)  # to the devstack alone, not its process group
+        _wait_stopped(proc)
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running:\n" + output

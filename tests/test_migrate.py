@@ -107,6 +107,9 @@ async def test_what_supabase_lets_migrations_do(fresh_db: str, tmp_path: Path) -
         alter publication supabase_realtime add table public.profiles;
         create policy "Members read their topics" on realtime.messages for select to authenticated
           using (realtime.topic() = 'user:' || (select auth.uid())::text);
+        insert into storage.buckets (id, name, public) values ('avatars', 'avatars', true);
+        create policy "Avatars are readable by anyone" on storage.objects for select to anon
+          using (bucket_id = 'avatars');
         """,
     )
     await migrate.apply_migrations(postgres, tmp_path)
@@ -130,3 +133,21 @@ def test_project_migrations_are_well_named() -> None:
     for migration in migrate.discover(REPO_ROOT / "supabase" / "migrations"):
         assert len(migration.version) == 14, f"{migration.path.name}: use a YYYYMMDDHHMMSS timestamp"
         assert migration.name == migration.name.lower(), f"{migration.path.name}: use snake_case"
+
+
+@pytest.mark.parametrize("seed", ["", "\n\n", "-- no seed data yet\n", "/* later */ ;\n"])
+async def test_empty_seed_is_skipped(fresh_db: str, tmp_path: Path, seed: str) -> None:
+    """`make db-reset` with an empty seed.sql (asyncpg fails on an empty query string)."""
+    (tmp_path / "seed.sql").write_text(seed)
+    assert await migrate.seed(role_dsn(fresh_db, "postgres", PASSWORD), tmp_path / "seed.sql")
+
+
+async def test_seed_runs_as_postgres(fresh_db: str, tmp_path: Path) -> None:
+    (tmp_path / "seed.sql").write_text("-- a comment first\ncreate table public.seeded as select current_user as who;")
+    postgres = role_dsn(fresh_db, "postgres", PASSWORD)
+    assert await migrate.seed(postgres, tmp_path / "seed.sql")
+    conn = await asyncpg.connect(postgres)
+    try:
+        assert await conn.fetchval("select who from public.seeded") == "postgres"
+    finally:
+        await conn.close()

@@ -18,12 +18,9 @@ from shared.broadcast import Broadcaster
 from shared.http import transport
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
-from shared.prompts import ChatPromptSettings
 from shared.settings import WorkerSettings
-from workers.chat import ChatReplyHandler
-from workers.checkins import checkin_analysis_handler, recommendations_handler, user_summary_handler
-from workers.checkpoints import Checkpoints
-from workers.conversations import ConversationSummaryHandler, FollowupHandler
+from workers.kinds.base import Deps
+from workers.kinds.registry import handlers
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
 from workers.runtime import Worker
@@ -50,24 +47,18 @@ async def run(settings: WorkerSettings) -> None:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
         queue = JobQueue(client, worker_id)
-        chat = ChatReplyHandler(
+        deps = Deps(
             provider=provider,
             broadcaster=broadcaster,
-            prompt_settings=ChatPromptSettings(model=settings.chat_model),
-            checkpoints=Checkpoints(queue),
+            queue=queue,
+            chat_model=settings.chat_model,
+            analysis_model=settings.analysis_model,
             delta_interval=settings.delta_interval_ms / 1000,
             checkpoint_seconds=settings.checkpoint_seconds,
         )
         worker = Worker(
             queue=queue,
-            handlers={
-                "chat_reply": chat,
-                "checkin_analysis": checkin_analysis_handler(provider, settings.analysis_model),
-                "recommendations": recommendations_handler(provider, settings.analysis_model),
-                "user_summary": user_summary_handler(provider, settings.analysis_model),
-                "conversation_summary": ConversationSummaryHandler(provider, settings.analysis_model),
-                "followup": FollowupHandler(provider, settings.chat_model),
-            },
+            handlers=handlers(deps),
             metrics=metrics,
             concurrency=settings.concurrency,
             lease_seconds=settings.lease_seconds,

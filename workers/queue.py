@@ -64,12 +64,12 @@ class JobQueue:
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
     ) -> tuple[list[dict[str, Any]], dict[int, Exception | None]]:
-        """Finish the jobs in `finish` (claim_jobs_v3's items), then claim up to `limit` due jobs.
+        """Finish the jobs in `finish` (claim_jobs_v4's items), then claim up to `limit` due jobs.
 
         Returns the raw job rows (each is validated into a `Job` by the caller, so one bad row cannot hide
         the others) and, for each finished id, None or the error that refused it (LeaseLost, ...)."""
         answer = await self.rpc(
-            "claim_jobs_v3",
+            "claim_jobs_v4",
             {
                 "p_worker": self.worker_id,
                 "p_kinds": kinds,

@@ -2,8 +2,9 @@
 
 Wake-ups come from Realtime (job inserts) and from a periodic sweep, so a lost event only delays work.
 Every outcome is written back through the queue functions: success, retry with backoff, or dead. A
-finished job (with its result, or a chat reply) goes out with the next claim (claim_jobs_v3): one request
-and one commit for everything finished since the last, sent at once when no claim is in flight.
+handler returns its job's output (workers/kinds/base.py: `Finished`); the output goes out with the next
+claim (claim_jobs_v4), which finishes it through the kind's finish function: one request and one commit
+for everything finished since the last, sent at once when no claim is in flight.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,34 +23,13 @@ from pydantic import ValidationError
 from shared.coalesce import fitting
 from shared.errors import PermanentError, TransientError
 from shared.models import Job
+from workers.kinds.base import Finished, Handler, JobContext
 from workers.metrics import Metrics
-from workers.queue import JobQueue, LeaseLost
+from workers.queue import JobQueue, LeaseLost, error_for
 
 log = logging.getLogger("workers.runtime")
 
-
-@dataclass
-class JobContext:
-    """What a handler gets besides the job: the queue, and a flag to say it completed the job itself."""
-
-    job: Job
-    queue: JobQueue
-    metrics: Metrics
-    finisher: Callable[[Job, dict[str, Any]], Awaitable[None]] | None = None
-    completed: bool = False
-    finished_by_claim: bool = False  # the claim that finished it also claimed what its end made due
-
-    async def finish(self, **item: Any) -> None:
-        """Finish the job with the worker's next claim: `chat_reply={...}` or `result={...}` (claim_jobs_v3).
-
-        Raises what refused it: LeaseLost (another worker owns the job), PermanentError, TransientError."""
-        assert self.finisher is not None, "JobContext.finish needs the worker's finisher"
-        await self.finisher(self.job, item)
-        self.completed = self.finished_by_claim = True
-
-
-Handler = Callable[[Job, JobContext], Awaitable[dict[str, Any] | None]]
-# Finished jobs by id: the claim_jobs_v3 item that finishes each, and the future its handler awaits.
+# Finished jobs by id: the claim_jobs_v4 item that finishes each, and the future its handler awaits.
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
 
@@ -160,15 +139,20 @@ class Worker:
 
     async def _execute(self, job: Job) -> None:
         started = time.monotonic()
-        ctx = JobContext(job=job, queue=self.queue, metrics=self.metrics, finisher=self._finish)
+        ctx = JobContext(job=job, queue=self.queue, metrics=self.metrics)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         fields = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts}
         log.info("job started", extra=fields)
         outcome = "succeeded"
+        finished_by_claim = False
         try:
-            result = await self.handlers[job.kind](job, ctx)
-            if not ctx.completed:  # else the handler finished it itself (ctx.finish, or its own function)
-                await ctx.finish(**({} if result is None else {"result": result}))
+            if job.context_error is not None or job.context is None:
+                error = job.context_error or {"code": "22023", "message": "the claim returned no context"}
+                raise error_for(str(error.get("code", "")), str(error.get("message", "")), f"context of job {job.id}")
+            finished = await self.handlers[job.kind](job, ctx)
+            await self._finish(job, finished.item(job.id))
+            finished_by_claim = True
+            self._count_tokens(job, finished)
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
@@ -187,9 +171,19 @@ class Worker:
             self.metrics.observe("coachbase_job_seconds", elapsed, kind=job.kind)
             log.info("job finished", extra={**fields, "outcome": outcome, "seconds": round(elapsed, 3)})
             # A slot is free. Claim again if jobs may be waiting for one, or if this job ended some other
-            # way (its own function, a failure): its end can make a job due (the next in its ordering key).
-            if self.slot_wanted or not ctx.finished_by_claim:
+            # way (a failure): its end can make a job due (the next in its ordering key).
+            if self.slot_wanted or not finished_by_claim:
                 self.wake()
+
+    def _count_tokens(self, job: Job, finished: Finished) -> None:
+        for call in finished.calls:
+            for kind, value in (
+                ("input", call.usage.input_tokens),
+                ("output", call.usage.output_tokens),
+                ("cache_read", call.usage.cache_read_tokens),
+                ("cache_write", call.usage.cache_write_tokens),
+            ):
+                self.metrics.inc("coachbase_llm_tokens_total", value, kind=job.kind, type=kind)
 
     async def _finish(self, job: Job, item: dict[str, Any]) -> None:
         """Finish `job` with the next claim (one commit for all finished since the last); raise its refusal."""

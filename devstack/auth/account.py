@@ -12,9 +12,9 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devstack.auth import audit, errors, passwords, sessions, users
+from devstack.auth import audit, errors, mailer, onetime, passwords, sessions, users
 from devstack.auth.principal import Principal, authenticate
-from devstack.auth.schemas import UserUpdateParams, validate_email, validate_phone
+from devstack.auth.schemas import UserUpdateParams, check_user_metadata, validate_email, validate_phone
 from devstack.auth.users import Row
 from devstack.auth.web import AuthContext, claims_audience, client_of, json_response, parse_params, request_aud
 
@@ -62,23 +62,6 @@ def _token_hash(target: str) -> str:
     return hashlib.sha224((target + f"{secrets.randbelow(10**6):06d}").encode()).hexdigest()
 
 
-async def _request_email_change(conn: asyncpg.Connection, user: Row, email: str) -> None:
-    """A permanent user's email changes only once confirmed (secure email change): recorded as pending."""
-    await users.set_columns(
-        conn,
-        user["id"],
-        "email_change = $2, email_change_token_new = $3, email_change_token_current = $4,"
-        " email_change_sent_at = now(), email_change_confirm_status = 0",
-        email,
-        _token_hash(email),
-        _token_hash(user["email"] or ""),
-    )
-    log.info(
-        "email change pending confirmation; the devstack sends no mail (an admin update changes it directly)",
-        extra={"user_id": str(user["id"]), "new_email": email},
-    )
-
-
 async def _request_phone_change(conn: asyncpg.Connection, user: Row, phone: str) -> None:
     await users.set_columns(
         conn,
@@ -112,6 +95,7 @@ async def update_user(request: Request, ctx: AuthContext) -> Response:
     config = ctx.config
     principal = await _principal(request, ctx)
     params = await parse_params(request, UserUpdateParams, config.max_body_bytes)
+    check_user_metadata(params.data, config.max_user_metadata_bytes)
     email = validate_email(params.email) if params.email else ""
     phone = validate_phone(params.phone) if params.phone else ""
     if params.password is not None:
@@ -127,13 +111,15 @@ async def update_user(request: Request, ctx: AuthContext) -> Response:
     async with pool.acquire() as conn:
         async with conn.transaction():
             if params.password is not None:
+                await _check_nonce(ctx, conn, user, params.nonce)
                 await set_password(conn, user["id"], password_hash, principal.session_id)
                 await audit.record(conn, actor, "user_updated_password", client.ip)
                 log.info("password changed, other sessions ended", extra={"user_id": str(user["id"])})
             if params.data is not None:
                 await users.update_metadata(conn, user["id"], "raw_user_meta_data", params.data)
             if email and email != user["email"]:
-                await _request_email_change(conn, user, email)
+                redirect = mailer.redirect_target(ctx, request.query_params.get("redirect_to"))
+                await onetime.send_email_change(ctx, conn, user, email, redirect)
             if phone and phone != user["phone"]:
                 await _request_phone_change(conn, user, phone)
             await audit.record(conn, actor, "user_modified", client.ip)
@@ -141,6 +127,23 @@ async def update_user(request: Request, ctx: AuthContext) -> Response:
         if fresh is None:
             raise errors.forbidden(errors.USER_NOT_FOUND, "User from sub claim in JWT does not exist")
         return json_response(await users.user_with_identities(conn, fresh))
+
+
+async def _check_nonce(ctx: AuthContext, conn: asyncpg.Connection, user: Row, nonce: str) -> None:
+    """A password change needs the reauthentication code when `secure_password_change` is on (or one is sent)."""
+    if not nonce and not ctx.config.project.secure_password_change:
+        return
+    if not nonce:
+        raise errors.bad_request(errors.REAUTHENTICATION_NEEDED, "Password update requires reauthentication")
+    stored = await conn.fetchval(
+        "select reauthentication_token from auth.users"
+        " where id = $1 and reauthentication_sent_at > now() - make_interval(secs => $2)",
+        user["id"],
+        float(ctx.config.project.otp_expiry),
+    )
+    if not onetime.reauthentication_nonce_matches(user, stored or "", nonce):
+        raise errors.unprocessable(errors.REAUTHENTICATION_NOT_VALID, "Requested nonce is invalid or expired")
+    await users.set_columns(conn, user["id"], "reauthentication_token = '', reauthentication_sent_at = null")
 
 
 async def logout(request: Request, ctx: AuthContext) -> Response:

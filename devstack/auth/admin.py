@@ -20,6 +20,7 @@ from devstack.auth.principal import require_admin
 from devstack.auth.schemas import (
     AdminDeleteParams,
     AdminUserParams,
+    check_user_metadata,
     parse_ban_duration,
     validate_email,
     validate_phone,
@@ -162,6 +163,7 @@ async def create_user(request: Request, ctx: AuthContext) -> Response:
     """GoTrue's adminUserCreate; unlike /signup it does not check password strength."""
     claims = require_admin(request, ctx.config)
     params = await parse_params(request, AdminUserParams, ctx.config.max_body_bytes)
+    check_user_metadata(params.user_metadata, ctx.config.max_user_metadata_bytes)
     aud = params.aud or request_aud(request, ctx.config, claims)
     email, phone, providers = await _validated_create(ctx, params, aud)
     user_id = _custom_id(params.id) if params.id else uuid4()
@@ -223,6 +225,7 @@ async def update_user(request: Request, ctx: AuthContext) -> Response:
     async with pool.acquire() as conn:
         user = await _load_user(request, conn)
     params = await parse_params(request, AdminUserParams, config.max_body_bytes)
+    check_user_metadata(params.user_metadata, config.max_user_metadata_bytes)
     email = validate_email(params.email) if params.email else ""
     phone = validate_phone(params.phone) if params.phone else ""
     ban = parse_ban_duration(params.ban_duration)

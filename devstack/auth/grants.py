@@ -18,12 +18,13 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devstack.auth import audit, errors, passwords, sessions, users
+from devstack.auth import audit, errors, mailer, onetime, passwords, sessions, users
 from devstack.auth.schemas import (
     PasswordGrantParams,
     PKCEGrantParams,
     RefreshTokenGrantParams,
     SignupParams,
+    check_user_metadata,
     validate_email,
     validate_pkce,
 )
@@ -33,7 +34,7 @@ from devstack.auth.web import AuthConfig, AuthContext, client_of, json_response,
 log = logging.getLogger("devstack.auth")
 
 
-async def _session_response(
+async def session_response(
     conn: asyncpg.Connection,
     config: AuthConfig,
     user_id: UUID,
@@ -64,8 +65,12 @@ def _validate_signup(params: SignupParams, config: AuthConfig) -> None:
 async def signup(request: Request, ctx: AuthContext) -> Response:
     config = ctx.config
     params = await parse_params(request, SignupParams, config.max_body_bytes)
+    check_user_metadata(params.data, config.max_user_metadata_bytes)
     if not params.email and not params.phone:
-        raise errors.unprocessable(errors.ANONYMOUS_PROVIDER_DISABLED, "Anonymous sign-ins are disabled")
+        return await _anonymous_signup(request, ctx, params)
+    ctx.limiter.check("sign_in_sign_ups", client_of(request).ip)
+    if not (config.project.enable_signup and config.project.email_enable_signup):
+        raise errors.unprocessable(errors.SIGNUP_DISABLED, "Signups not allowed for this instance")
     _validate_signup(params, config)
     if params.phone:
         raise errors.bad_request(errors.PHONE_PROVIDER_DISABLED, "Phone signups are disabled")
@@ -80,17 +85,51 @@ async def signup(request: Request, ctx: AuthContext) -> Response:
     password_hash = await passwords.hash_password(params.password)  # outside any transaction: bcrypt is slow
     async with pool.acquire() as conn:
         async with conn.transaction():
-            user = await _create_user(conn, config, aud, email, password_hash, params.data or {})
+            user = await create_email_user(conn, config, aud, email, password_hash, params.data or {})
             await audit.record(conn, audit.Actor.of_user(user), "user_signedup", client.ip, {"provider": "email"})
-            user = await users.confirm_email(conn, user["id"])  # auto-confirm, as the CLI configures GoTrue
+            if config.project.enable_confirmations:  # a confirmation email; the user signs in once confirmed
+                challenge = (params.code_challenge, params.code_challenge_method) if params.code_challenge else None
+                redirect = mailer.redirect_target(ctx, request.query_params.get("redirect_to"))
+                link = await onetime.issue(ctx, conn, user, "signup", redirect, challenge)
+                mailer.send(ctx, "signup", email, link)
+                return json_response(await users.user_with_identities(conn, user))
+            user = await users.confirm_email(conn, user["id"])  # auto-confirm, the CLI's default
             await audit.record(conn, audit.Actor.of_user(user), "login", client.ip, {"provider": "email"})
             grant = await sessions.start_session(conn, user["id"], client)
         log.info("user signed up", extra={"user_id": str(user["id"]), "email": email})
-        return await _session_response(conn, config, user["id"], grant)
+        return await session_response(conn, config, user["id"], grant)
 
 
-async def _create_user(
-    conn: asyncpg.Connection, config: AuthConfig, aud: str, email: str, password_hash: str, data: dict[str, Any]
+async def _anonymous_signup(request: Request, ctx: AuthContext, params: SignupParams) -> Response:
+    """An anonymous user (is_anonymous, no identity) and its session, when `enable_anonymous_sign_ins` is on."""
+    config = ctx.config
+    if not config.project.enable_anonymous_sign_ins:
+        raise errors.unprocessable(errors.ANONYMOUS_PROVIDER_DISABLED, "Anonymous sign-ins are disabled")
+    client = client_of(request)
+    ctx.limiter.check("anonymous_users", client.ip)
+    new = NewUser(
+        id=uuid4(),
+        aud=request_aud(request, config),
+        role=config.default_role,
+        email=None,
+        phone=None,
+        password_hash=None,
+        app_metadata={"provider": "anonymous", "providers": ["anonymous"]},
+        user_metadata=params.data or {},
+    )
+    pool = await ctx.db.auth()
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            user = await insert_user_or_fail(conn, new, errors.USER_ALREADY_EXISTS, "User already registered")
+            user = await users.set_columns(conn, new.id, "is_anonymous = true")
+            await audit.record(conn, audit.Actor.of_user(user), "user_signedup", client.ip, {"provider": "anonymous"})
+            grant = await sessions.start_session(conn, new.id, client, "anonymous")
+        log.info("anonymous user signed in", extra={"user_id": str(new.id)})
+        return await session_response(conn, config, new.id, grant)
+
+
+async def create_email_user(
+    conn: asyncpg.Connection, config: AuthConfig, aud: str, email: str, password_hash: str | None, data: dict[str, Any]
 ) -> Row:
     """Insert the user (with `data` as user_metadata, so insert triggers see it) and its email identity.
 
@@ -137,11 +176,15 @@ async def insert_user_or_fail(conn: asyncpg.Connection, new: NewUser, duplicate_
 
 async def token(request: Request, ctx: AuthContext) -> Response:
     grant_type = request.query_params.get("grant_type", "")
+    ip = client_of(request).ip
     if grant_type == "password":
+        ctx.limiter.check("sign_in_sign_ups", ip)
         return await _password_grant(request, ctx)
     if grant_type == "refresh_token":
+        ctx.limiter.check("token_refresh", ip)
         return await _refresh_grant(request, ctx)
     if grant_type == "pkce":
+        ctx.limiter.check("sign_in_sign_ups", ip)
         return await _pkce_grant(request, ctx)
     raise errors.bad_request(errors.INVALID_CREDENTIALS, "unsupported_grant_type")
 
@@ -184,7 +227,7 @@ async def _password_grant(request: Request, ctx: AuthContext) -> Response:
             await audit.record(conn, audit.Actor.of_user(user), "login", client.ip, {"provider": "email"})
             grant = await sessions.start_session(conn, user["id"], client)
         log.info("user signed in", extra={"user_id": str(user["id"]), "session_id": str(grant.session_id)})
-        return await _session_response(conn, config, user["id"], grant, weak)
+        return await session_response(conn, config, user["id"], grant, weak)
 
 
 async def _refresh_grant(request: Request, ctx: AuthContext) -> Response:
@@ -242,4 +285,4 @@ async def _pkce_grant(request: Request, ctx: AuthContext) -> Response:
             grant = await sessions.start_session(conn, user["id"], client, flow["authentication_method"])
             await conn.execute("delete from auth.flow_state where id = $1", flow["id"])
         log.info("PKCE code exchanged", extra={"user_id": str(user["id"])})
-        return await _session_response(conn, config, user["id"], grant)
+        return await session_response(conn, config, user["id"], grant)

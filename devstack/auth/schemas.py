@@ -6,6 +6,7 @@ means the zero value and a value of the wrong type is an error (strict mode, no 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -149,3 +150,71 @@ def parse_ban_duration(value: str) -> float | None:
             errors.VALIDATION_FAILED, f'invalid format for ban duration: time: invalid duration "{value}"'
         )
     return sign * sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+class OtpParams(Params):
+    email: str = ""
+    phone: str = ""
+    data: dict[str, Any] | None = None
+    create_user: bool = True
+    channel: str = ""
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+
+
+class RecoverParams(Params):
+    email: str = ""
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+
+
+class ResendParams(Params):
+    type: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+class VerifyParams(Params):
+    type: str = ""
+    token: str = ""
+    token_hash: str = ""
+    email: str = ""
+    phone: str = ""
+    redirect_to: str = ""
+
+
+class InviteParams(Params):
+    email: str = ""
+    data: dict[str, Any] | None = None
+
+
+class GenerateLinkParams(Params):
+    type: str = ""
+    email: str = ""
+    new_email: str = ""
+    password: str = ""
+    data: dict[str, Any] | None = None
+    redirect_to: str = ""
+
+
+class FactorEnrollParams(Params):
+    factor_type: str = ""
+    friendly_name: str = ""
+    issuer: str = ""
+    phone: str = ""
+
+
+class FactorVerifyParams(Params):
+    challenge_id: str = ""
+    code: str = ""
+
+
+def check_user_metadata(data: dict[str, Any] | None, limit: int) -> None:
+    """Bound user_metadata: it is copied into every access token, which must not grow to megabytes."""
+    if data is None:
+        return
+    size = len(json.dumps(data, separators=(",", ":")).encode())
+    if size > limit:
+        raise errors.bad_request(
+            errors.VALIDATION_FAILED, f"user_metadata is too large: {size} bytes, at most {limit} bytes are allowed"
+        )

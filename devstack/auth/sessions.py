@@ -44,8 +44,25 @@ def new_refresh_token() -> str:
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(12))
 
 
-def _amr(session: Row, method: str = "password") -> list[dict[str, Any]]:
-    return [{"method": method, "timestamp": int(session["created_at"].timestamp())}]
+async def amr_of(conn: asyncpg.Connection, session_id: UUID) -> list[dict[str, Any]]:
+    """The session's authentication methods (auth.mfa_amr_claims), newest first, as the `amr` claim."""
+    rows = await conn.fetch(
+        "select authentication_method, updated_at from auth.mfa_amr_claims where session_id = $1"
+        " order by updated_at desc",
+        session_id,
+    )
+    return [{"method": r["authentication_method"], "timestamp": int(r["updated_at"].timestamp())} for r in rows]
+
+
+async def add_amr(conn: asyncpg.Connection, session_id: UUID, method: str) -> None:
+    """GoTrue's AddClaimToSession: one row per method, refreshed when it is used again."""
+    await conn.execute(
+        """insert into auth.mfa_amr_claims (id, session_id, authentication_method, created_at, updated_at)
+           values (gen_random_uuid(), $1, $2, now(), now())
+           on conflict (session_id, authentication_method) do update set updated_at = now()""",
+        session_id,
+        method,
+    )
 
 
 async def _insert_token(conn: asyncpg.Connection, user_id: UUID, session_id: UUID, parent: str | None) -> str:
@@ -80,11 +97,23 @@ async def start_session(conn: asyncpg.Connection, user_id: UUID, client: Client,
         client.ip,
     )
     token = await _insert_token(conn, user_id, session["id"], None)
-    return Grant(session_id=session["id"], refresh_token=token, aal=session["aal"], amr=_amr(session, method))
+    await add_amr(conn, session["id"], method)
+    return Grant(session["id"], token, session["aal"], await amr_of(conn, session["id"]))
+
+
+async def rotate(conn: asyncpg.Connection, user_id: UUID, session_id: UUID) -> Grant:
+    """A new refresh token for an existing session (the old ones revoked), e.g. after its AAL rose."""
+    await conn.execute(
+        "update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and not revoked",
+        session_id,
+    )
+    token = await _insert_token(conn, user_id, session_id, None)
+    aal = await conn.fetchval("select coalesce(aal, 'aal1') from auth.sessions where id = $1", session_id)
+    return Grant(session_id, token, aal, await amr_of(conn, session_id))
 
 
 def access_token(config: AuthConfig, user: Row, grant: Grant) -> tuple[str, int]:
-    """The HS256 access token with GoTrue's claims, and its expiry (unix seconds)."""
+    """The access token (ES256, the signing key) with GoTrue's claims, and its expiry (unix seconds)."""
     issued_at = tokens.now()
     expires_at = issued_at + config.jwt_expiry
     claims = {
@@ -103,7 +132,7 @@ def access_token(config: AuthConfig, user: Row, grant: Grant) -> tuple[str, int]
         "session_id": str(grant.session_id),
         "is_anonymous": bool(user["is_anonymous"]),
     }
-    return tokens.encode(claims, config.jwt_secret), expires_at
+    return tokens.sign_user(claims), expires_at
 
 
 def session_payload(
@@ -167,7 +196,8 @@ async def _refresh_locked(
         client.user_agent,
         client.ip,
     )
-    return Refreshed(user=user, grant=Grant(session["id"], issued, session["aal"], _amr(session)))
+    grant = Grant(session["id"], issued, session["aal"], await amr_of(conn, session["id"]))
+    return Refreshed(user=user, grant=grant)
 
 
 async def _lock(conn: asyncpg.Connection, token: str, reuse_interval: int) -> tuple[Row, Row, Row] | errors.ApiError:

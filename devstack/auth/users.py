@@ -175,8 +175,27 @@ async def identities_of(conn: asyncpg.Connection, user_ids: Sequence[UUID]) -> d
 
 
 async def user_with_identities(conn: asyncpg.Connection, user: Row) -> dict[str, Any]:
+    """The user object with its identities and (GoTrue's omitempty `factors`) its MFA factors."""
     identities = await identities_of(conn, [user["id"]])
-    return user_json(user, identities[user["id"]])
+    out = user_json(user, identities[user["id"]])
+    factors = await conn.fetch(
+        "select id, status, friendly_name, factor_type, created_at, updated_at from auth.mfa_factors"
+        " where user_id = $1 order by created_at",
+        user["id"],
+    )
+    if factors:
+        out["factors"] = [
+            {
+                "id": str(f["id"]),
+                "status": f["status"],
+                "friendly_name": f["friendly_name"] or "",
+                "factor_type": f["factor_type"],
+                "created_at": iso(f["created_at"]),
+                "updated_at": iso(f["updated_at"]),
+            }
+            for f in factors
+        ]
+    return out
 
 
 async def insert_user(conn: asyncpg.Connection, new: NewUser) -> Row:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -15,7 +15,10 @@ from starlette.responses import JSONResponse, Response
 
 from devstack import jsonlimits
 from devstack.auth import errors
+from devstack.auth.limits import Limiter
 from devstack.db import Database
+from devstack.mail import Mailbox
+from devstack.project import AuthProject
 from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack.auth")
@@ -31,7 +34,7 @@ _JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", boo
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """GoTrue's configuration as the Supabase CLI sets it locally (auto-confirm, rotation, HS256)."""
+    """GoTrue's configuration as the Supabase CLI sets it from `config.toml` (auto-confirm, rotation, ES256)."""
 
     jwt_secret: str
     jwt_expiry: int
@@ -43,9 +46,13 @@ class AuthConfig:
     default_role: str = "authenticated"
     admin_roles: tuple[str, ...] = ("service_role", "supabase_admin")
     flow_state_expiry: int = 300  # seconds, GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION
+    project: AuthProject = field(default_factory=AuthProject)
+    max_user_metadata_bytes: int = 8192
+    sender: str = "admin@email.com"  # the CLI's GOTRUE_SMTP_ADMIN_EMAIL
 
     @classmethod
-    def from_settings(cls, settings: DevstackSettings) -> AuthConfig:
+    def from_settings(cls, settings: DevstackSettings, project: AuthProject | None = None) -> AuthConfig:
+        project = project or AuthProject()
         return cls(
             jwt_secret=settings.jwt_secret.get_secret_value(),
             jwt_expiry=settings.jwt_expiry,
@@ -53,15 +60,19 @@ class AuthConfig:
             reuse_interval=settings.refresh_token_reuse_interval,
             min_password_length=settings.minimum_password_length,
             max_body_bytes=settings.max_body_bytes,
+            project=project,
+            max_user_metadata_bytes=settings.auth_max_user_metadata_bytes,
         )
 
 
 @dataclass(frozen=True)
 class AuthContext:
-    """What every endpoint needs: the database pools and the configuration."""
+    """What every endpoint needs: the database pools, the configuration, the mail catcher and the limits."""
 
     db: Database
     config: AuthConfig
+    mailbox: Mailbox = field(default_factory=Mailbox)
+    limiter: Limiter = field(default_factory=lambda: Limiter(AuthProject().rate_limit))
 
 
 @dataclass(frozen=True)

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 from shared.llm.base import (
+    Block,
     ChatMessage,
     Completion,
     LLMProvider,
     Prompt,
     StreamEvent,
     SystemBlock,
+    TextBlock,
     TextDelta,
     Tool,
+    ToolResult,
+    ToolUse,
     Usage,
 )
 
 __all__ = [
+    "Block",
     "ChatMessage",
     "Completion",
     "LLMProvider",
     "Prompt",
     "StreamEvent",
     "SystemBlock",
+    "TextBlock",
     "TextDelta",
     "Tool",
+    "ToolResult",
+    "ToolUse",
     "Usage",
 ]

@@ -1,4 +1,4 @@
-"""Claude through the official Anthropic SDK: streaming, prompt caching, errors classified.
+"""Claude through the official Anthropic SDK: streaming, tool use, prompt caching, errors classified.
 
 The SDK's own retries are off (`max_retries=0`): retries belong to the durable job layer, which
 honours the `retry_after` carried by `TransientError`.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
@@ -16,8 +17,21 @@ import httpx2
 
 from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS, use_aiohttp
-from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.base import (
+    Block,
+    ChatMessage,
+    Completion,
+    Prompt,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    Tool,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 from shared.llm.sse import sse_data
+from shared.llm.tool_input import parse_tool_input
 
 log = logging.getLogger("shared.llm.anthropic")
 
@@ -48,64 +62,39 @@ class AnthropicProvider:
         )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
-        """Text deltas as they arrive, then one Completion.
+        """Text deltas as they arrive, then one Completion (with the turn's tool calls, if any).
 
         The SDK sends the request (headers, retries off, status errors as APIStatusError); the event
-        stream's JSON is read here and only the text, model, stop reason and usage are kept. The SDK's
-        own stream builds a pydantic model of every event, about a third of the worker's CPU per model
-        call under load; the `messages.stream()` helper also rebuilds a snapshot of the whole message on
-        every event.
+        stream's JSON is read here and only the text, tool calls, model, stop reason and usage are kept.
+        The SDK's own stream builds a pydantic model of every event, about a third of the worker's CPU per
+        model call under load; the `messages.stream()` helper also rebuilds a snapshot of the whole message
+        on every event.
         """
-        parts: list[str] = []
-        model, stop_reason, saw_stop = prompt.model, None, False
-        usage: dict[str, int] = {}
+        request = _request(prompt)
+        if prompt.tools:
+            request["tools"] = [_tool(t) for t in prompt.tools]
+            request["tool_choice"] = {"type": "auto"}
+        turn = _Turn(prompt.model)
         try:
-            request = self._client.messages.with_streaming_response.create(**_request(prompt), stream=True)
-            async with request as response:
+            async with self._client.messages.with_streaming_response.create(**request, stream=True) as response:
                 async for data in sse_data(response.iter_lines()):
-                    event = json.loads(data)
-                    kind = event.get("type") if isinstance(event, dict) else None
-                    if kind == "content_block_delta":
-                        delta = event.get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            parts.append(delta["text"])
-                            yield TextDelta(delta["text"])
-                    elif kind == "message_start":
-                        message = event.get("message") or {}
-                        model = message.get("model") or model
-                        _merge_usage(usage, message.get("usage"))
-                    elif kind == "message_delta":
-                        stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
-                        _merge_usage(usage, event.get("usage"))
-                    elif kind == "message_stop":
-                        saw_stop = True
-                    elif kind == "error":
-                        raise _stream_error(event.get("error") or {}, response.headers)
+                    text = turn.read(json.loads(data), response.headers)
+                    if text:
+                        yield TextDelta(text)
         except anthropic.APIError as exc:
             raise classify(exc) from exc
         except httpx2.TransportError as exc:  # the connection broke mid-stream
             raise TransientError(f"anthropic stream broken: {exc!r}") from exc
         except json.JSONDecodeError as exc:
             raise TransientError(f"anthropic sent an event that is not JSON: {exc}") from exc
-        if not saw_stop:
+        if not turn.stopped:
             raise TransientError("the model's stream ended before message_stop")
-        yield Completion(
-            text="".join(parts),
-            model=model,
-            stop_reason=stop_reason,
-            tool_input=None,
-            usage=Usage(
-                input_tokens=usage.get("input_tokens", 0),
-                output_tokens=usage.get("output_tokens", 0),
-                cache_read_tokens=usage.get("cache_read_input_tokens", 0),
-                cache_write_tokens=usage.get("cache_creation_input_tokens", 0),
-            ),
-        )
+        yield turn.completion()
 
     async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
         kwargs = _request(prompt)
         if tool is not None:
-            kwargs["tools"] = [{"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}]
+            kwargs["tools"] = [_tool(tool)]
             kwargs["tool_choice"] = {"type": "tool", "name": tool.name}
         try:
             message = await self._client.messages.create(**kwargs)
@@ -138,7 +127,7 @@ def _request(prompt: Prompt) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": prompt.model,
         "max_tokens": prompt.max_tokens,
-        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+        "messages": [_message(m) for m in prompt.messages],
     }
     if prompt.system:
         blocks: list[dict[str, Any]] = []
@@ -150,6 +139,121 @@ def _request(prompt: Prompt) -> dict[str, Any]:
         request["system"] = blocks
     # anthropic 2.x no longer takes `temperature` (current models fix their own sampling): not sent.
     return request
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A turn as the Messages API takes it: plain text stays a string, blocks become content blocks.
+
+    A user turn's tool results go first: the API refuses a turn after tool calls that does not begin
+    with their results. Empty text blocks are left out (the API refuses them too)."""
+    if isinstance(message.content, str):
+        return {"role": message.role, "content": message.content}
+    blocks = sorted(message.content, key=lambda b: not isinstance(b, ToolResult))  # stable: order kept
+    return {"role": message.role, "content": [_block(b) for b in blocks if not _empty_text(b)]}
+
+
+def _block(block: Block) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ToolUse):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": block.content}
+    if block.is_error:
+        result["is_error"] = True
+    return result
+
+
+def _empty_text(block: Block) -> bool:
+    return isinstance(block, TextBlock) and not block.text.strip()
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+
+
+class _Turn:
+    """One streamed turn, read event by event: its text, tool calls, model, stop reason and usage."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.parts: list[str] = []
+        self.tools: dict[int, _ToolBlock] = {}  # by content block index: open until content_block_stop
+        self.calls: dict[int, ToolUse] = {}
+        self.stop_reason: str | None = None
+        self.usage: dict[str, int] = {}
+        self.stopped = False
+
+    def read(self, event: Any, headers: httpx2.Headers) -> str | None:
+        """Take in one event; returns the text it adds, if any (an `error` event raises)."""
+        kind = event.get("type") if isinstance(event, dict) else None
+        if kind == "content_block_delta":
+            return self._delta(event)
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use" and isinstance(event.get("index"), int):
+                self.tools[event["index"]] = _ToolBlock(
+                    str(block.get("id") or ""), str(block.get("name") or ""), block.get("input")
+                )
+        elif kind == "content_block_stop":
+            self._close(event.get("index"))
+        elif kind == "message_start":
+            message = event.get("message") or {}
+            self.model = message.get("model") or self.model
+            _merge_usage(self.usage, message.get("usage"))
+        elif kind == "message_delta":
+            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            _merge_usage(self.usage, event.get("usage"))
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            raise _stream_error(event.get("error") or {}, headers)
+        return None  # ping, and event types added later
+
+    def _delta(self, event: dict[str, Any]) -> str | None:
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            self.parts.append(delta["text"])
+            return str(delta["text"])
+        if delta.get("type") == "input_json_delta" and event.get("index") in self.tools:
+            self.tools[event["index"]].parts.append(str(delta.get("partial_json") or ""))
+        return None
+
+    def _close(self, index: Any) -> None:
+        block = self.tools.pop(index, None) if isinstance(index, int) else None
+        if block is not None:
+            self.calls[index] = block.call()
+
+    def completion(self) -> Completion:
+        for index in list(self.tools):  # a block never closed: what arrived of it is all there is
+            self._close(index)
+        return Completion(
+            text="".join(self.parts),
+            model=self.model,
+            stop_reason=self.stop_reason,
+            tool_input=None,
+            tool_calls=tuple(self.calls[i] for i in sorted(self.calls)),
+            usage=Usage(
+                input_tokens=self.usage.get("input_tokens", 0),
+                output_tokens=self.usage.get("output_tokens", 0),
+                cache_read_tokens=self.usage.get("cache_read_input_tokens", 0),
+                cache_write_tokens=self.usage.get("cache_creation_input_tokens", 0),
+            ),
+        )
+
+
+@dataclass
+class _ToolBlock:
+    """A tool_use block being streamed: its input arrives as pieces of JSON text."""
+
+    id: str
+    name: str
+    start: Any  # the `input` of content_block_start: `{}`, filled by the pieces
+    parts: list[str] = field(default_factory=list)
+
+    def call(self) -> ToolUse:
+        # A tool without parameters may send no piece (or only empty ones): its input is then the start's.
+        raw = "".join(self.parts) or (json.dumps(self.start) if self.start else "{}")
+        return ToolUse(self.id, self.name, parse_tool_input(raw))
 
 
 def _completion(message: Any) -> Completion:

@@ -2,17 +2,19 @@
 
 Used when no LLM key is configured so that `make dev` works on any machine. Replies are deterministic,
 built from the coach's intro (the system prompt) and the user's own words, and every reply is stamped
-`model = 'offline'` so nobody mistakes it for a real model's answer.
+`model = 'offline'` so nobody mistakes it for a real model's answer. It never calls a tool: when tools
+are offered, the reply says that nothing was done with them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextBlock, TextDelta, Tool, ToolUse, Usage
 
 OFFLINE_MODEL = "offline"
 
@@ -46,8 +48,17 @@ class OfflineProvider:
         return None
 
 
+# Said whenever tools are offered: the offline coach never calls one, so it must not seem to have acted.
+NO_TOOLS = (
+    "I can't use tools without a language model, so I haven't added, changed or saved anything for you "
+    "(nothing was added to a plan, for example)."
+)
+
+
 def reply_text(prompt: Prompt) -> str:
-    last_user = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
+    # The user's last words: a turn that only carries tool results (from an earlier real model's step)
+    # has no text, so the text before it counts.
+    last_user = next((m.text for m in reversed(prompt.messages) if m.role == "user" and m.text.strip()), "")
     words = " ".join(last_user.split())
     quoted = words if len(words) <= 160 else words[:157].rstrip() + "…"
     intro = _first_sentence(prompt.system[0].text) if prompt.system else ""
@@ -55,6 +66,7 @@ def reply_text(prompt: Prompt) -> str:
         "[offline coach — no language model is configured, so this reply is generated locally]",
         intro,
         f'You wrote: "{quoted}".' if quoted else "",
+        NO_TOOLS if prompt.tools else "",
         "What feels like the smallest next step you could take on this today?",
     ]
     return " ".join(p for p in parts if p)
@@ -66,8 +78,23 @@ def _first_sentence(text: str) -> str:
 
 
 def _usage(prompt: Prompt, text: str) -> Usage:
-    words_in = sum(len(m.content.split()) for m in prompt.messages) + sum(len(b.text.split()) for b in prompt.system)
+    """A rough count (words, not tokens) of everything sent, tool calls and results included."""
+    words_in = sum(_words(m) for m in prompt.messages) + sum(len(b.text.split()) for b in prompt.system)
     return Usage(input_tokens=words_in, output_tokens=len(text.split()))
+
+
+def _words(message: ChatMessage) -> int:
+    if isinstance(message.content, str):
+        return len(message.content.split())
+    count = 0
+    for block in message.content:
+        if isinstance(block, TextBlock):
+            count += len(block.text.split())
+        elif isinstance(block, ToolUse):
+            count += len(block.name.split()) + len(json.dumps(block.input).split())
+        else:
+            count += len(block.content.split())
+    return count
 
 
 def example_input(schema: dict[str, Any], label: str = "offline") -> dict[str, Any]:

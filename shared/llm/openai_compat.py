@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import string
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -16,8 +19,9 @@ import httpx
 from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS
 from shared.http import transport as http_transport
-from shared.llm.base import Completion, Prompt, StreamEvent, TextDelta, Tool, Usage
+from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextDelta, Tool, ToolResult, ToolUse, Usage
 from shared.llm.sse import sse_data
+from shared.llm.tool_input import parse_tool_input
 
 log = logging.getLogger("shared.llm.openai")
 
@@ -42,9 +46,11 @@ class OpenAICompatibleProvider:
         )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
+        """Text deltas as they arrive, then one Completion (with the turn's tool calls, if any)."""
         body = {**_request(prompt), "stream": True, "stream_options": {"include_usage": True}}
-        parts: list[str] = []
-        usage, model, finish = Usage(), prompt.model, None
+        if prompt.tools:
+            body["tools"] = [_tool(t) for t in prompt.tools]  # tool_choice defaults to "auto" with tools
+        turn = _Turn(prompt.model)
         try:
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
@@ -55,31 +61,19 @@ class OpenAICompatibleProvider:
                     if chunk is None:
                         done = True
                         break
-                    if "error" in chunk:
-                        raise TransientError(f"in-stream error: {_error_text(chunk)}")
-                    model = chunk.get("model") or model
-                    usage = _usage(chunk.get("usage")) or usage
-                    for choice in chunk.get("choices") or []:
-                        text = (choice.get("delta") or {}).get("content")
-                        finish = choice.get("finish_reason") or finish
-                        if text:
-                            parts.append(text)
-                            yield TextDelta(text)
-                if not done and finish is None:
+                    text = turn.read(chunk)
+                    if text:
+                        yield TextDelta(text)
+                if not done and turn.finish is None:
                     raise TransientError("the model's stream ended before [DONE]")
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
-        yield Completion(text="".join(parts), model=model, usage=usage, stop_reason=finish)
+        yield turn.completion(_ids_in(prompt))
 
     async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
         body = _request(prompt)
         if tool is not None:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
-                }
-            ]
+            body["tools"] = [_tool(tool)]
             body["tool_choice"] = {"type": "function", "function": {"name": tool.name}}
         try:
             response = await self._client.post("/chat/completions", json=body)
@@ -106,11 +100,166 @@ def _request(prompt: Prompt) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if prompt.system:
         messages.append({"role": "system", "content": "\n\n".join(b.text for b in prompt.system)})
-    messages += [{"role": m.role, "content": m.content} for m in prompt.messages]
+    for message in prompt.messages:
+        messages += _messages(message)
     body: dict[str, Any] = {"model": prompt.model, "messages": messages, "max_tokens": prompt.max_tokens}
     if prompt.temperature is not None:
         body["temperature"] = prompt.temperature
     return body
+
+
+def _messages(message: ChatMessage) -> list[dict[str, Any]]:
+    """A turn as Chat Completions takes it: plain text stays a string; an assistant turn's tool calls ride
+    on its message (`content` null when it said nothing); each tool result is a `tool` message, sent
+    before the rest of its turn's text (a user message), as the API wants the results right after the
+    calls. `is_error` has no place in this format: the result's content has to say what went wrong."""
+    if isinstance(message.content, str):
+        return [{"role": message.role, "content": message.content}]
+    out: list[dict[str, Any]] = [
+        {"role": "tool", "tool_call_id": b.tool_use_id, "content": b.content}
+        for b in message.content
+        if isinstance(b, ToolResult)
+    ]
+    calls = [
+        {
+            "id": b.id,
+            "type": "function",
+            "function": {"name": b.name, "arguments": json.dumps(b.input, ensure_ascii=False)},
+        }
+        for b in message.content
+        if isinstance(b, ToolUse)
+    ]
+    text = message.text
+    if calls:
+        out.append({"role": message.role, "content": text or None, "tool_calls": calls})
+    elif text or not out:
+        out.append({"role": message.role, "content": text})
+    return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
+    }
+
+
+# finish_reason → the Messages API's stop_reason, so callers see one set of values whatever the provider.
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",  # the deprecated single-function form
+    "content_filter": "refusal",
+}
+
+
+class _Turn:
+    """One streamed turn, read chunk by chunk: its text, tool calls, model, finish reason and usage."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.parts: list[str] = []
+        self.calls: list[_Call] = []  # in the order they began
+        self.by_index: dict[int, _Call] = {}  # the call each `index` currently continues
+        self.finish: str | None = None
+        self.usage = Usage()
+
+    def read(self, chunk: dict[str, Any]) -> str | None:
+        """Take in one chunk; returns the text it adds, if any (an in-stream error raises)."""
+        if "error" in chunk:
+            raise TransientError(f"in-stream error: {_error_text(chunk)}")
+        self.model = chunk.get("model") or self.model
+        self.usage = _usage(chunk.get("usage")) or self.usage
+        added: list[str] = []
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            self.finish = choice.get("finish_reason") or self.finish
+            if delta.get("content"):
+                added.append(str(delta["content"]))
+            for piece in delta.get("tool_calls") or []:
+                if isinstance(piece, dict):
+                    self._piece(piece)
+        self.parts += added
+        return "".join(added) or None
+
+    def _piece(self, piece: dict[str, Any]) -> None:
+        """A piece of a tool call: the id and name come first, the arguments (JSON text) in pieces.
+
+        Pieces are joined per `index`, except that a piece with a new id and a name, at an index whose
+        call already holds whole arguments, begins another call: Ollama sends parallel calls whole, all
+        at index 0 (ollama/ollama#15457), and a piece without an index is read as index 0."""
+        index = piece["index"] if isinstance(piece.get("index"), int) else 0
+        function = piece["function"] if isinstance(piece.get("function"), dict) else {}
+        call_id, name = _text(piece.get("id")), _text(function.get("name"))
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # some servers send the object itself
+            arguments = json.dumps(arguments)
+        call = self.by_index.get(index)
+        if call is None or (call_id and name and call.id and call_id != call.id and call.whole()):
+            call = self.by_index[index] = _Call(call_id, name)
+            self.calls.append(call)
+        else:
+            call.id, call.name = call.id or call_id, call.name or name
+        if isinstance(arguments, str) and arguments:
+            call.parts.append(arguments)
+
+    def completion(self, ids_in_use: set[str]) -> Completion:
+        calls = tuple(call.tool_use(ids_in_use) for call in self.calls)
+        reason = _STOP_REASONS.get(self.finish, self.finish) if self.finish else None
+        if calls and reason in (None, "end_turn"):  # some servers end a turn of calls with "stop"
+            reason = "tool_use"
+        return Completion(
+            text="".join(self.parts), model=self.model, usage=self.usage, stop_reason=reason, tool_calls=calls
+        )
+
+
+@dataclass
+class _Call:
+    """A tool call being streamed."""
+
+    id: str
+    name: str
+    parts: list[str] = field(default_factory=list)
+
+    def whole(self) -> bool:
+        """Whether the arguments so far are a complete JSON value (so a new id cannot continue them)."""
+        try:
+            json.loads("".join(self.parts))
+        except ValueError:
+            return False
+        return True
+
+    def tool_use(self, ids_in_use: set[str]) -> ToolUse:
+        """The finished call. Its id is kept unless it is missing or already in the conversation: some
+        servers repeat ids across turns or within one (a constant id from llama.cpp, per-turn ids from
+        Kimi models), and a tool loop that stores results by call id must never take one call for
+        another."""
+        call_id = self.id if self.id and self.id not in ids_in_use else _new_call_id(ids_in_use)
+        ids_in_use.add(call_id)
+        return ToolUse(call_id, self.name, parse_tool_input("".join(self.parts) or "{}"))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _new_call_id(ids_in_use: set[str]) -> str:
+    """A fresh id: 9 letters and digits, the strictest shape a server checks (Mistral's)."""
+    while True:
+        call_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
+        if call_id not in ids_in_use:
+            return call_id
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def _ids_in(prompt: Prompt) -> set[str]:
+    """The tool call ids the conversation already holds."""
+    return {
+        b.id for m in prompt.messages if not isinstance(m.content, str) for b in m.content if isinstance(b, ToolUse)
+    }
 
 
 async def _sse_json(response: httpx.Response) -> AsyncIterator[dict[str, Any] | None]:

@@ -1,4 +1,10 @@
-"""The SQL job queue: claims under leases, ordering keys, retries with backoff, dead jobs, privileges."""
+"""The SQL job queue: claims under leases, ordering keys, retries with backoff, dead jobs, privileges.
+
+Every test registers a job kind of its own (internal.job_kinds) with two small functions, so the tests
+sharing the database never claim each other's jobs, and the queue's core is exercised exactly as a
+new kind's migration would use it: the claim builds each job's context through the kind's context
+function and finishes it through its finish function.
+"""
 
 from __future__ import annotations
 
@@ -39,10 +45,42 @@ async def svc(database: str) -> AsyncIterator[ServiceRole]:
         await conn.close()
 
 
+KIND_FUNCTIONS = """
+create or replace function internal.test_kind_context(p_job internal.jobs) returns jsonb
+  language plpgsql set search_path = '' as $$
+begin
+  if p_job.payload ? 'broken' then
+    raise exception 'the context is broken' using errcode = 'PT404';
+  end if;
+  return jsonb_build_object('n', p_job.payload -> 'n', 'attempt', p_job.attempts);
+end $$;
+create or replace function internal.test_kind_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb)
+  returns jsonb language plpgsql set search_path = '' as $$
+begin
+  if p_output ? 'refuse' then
+    raise exception 'output refused: %', p_output ->> 'refuse' using errcode = '22023';
+  end if;
+  return p_output || jsonb_build_object('finished_by', 'test_kind_finish');
+end $$;
+revoke execute on function internal.test_kind_context(internal.jobs),
+  internal.test_kind_finish(internal.jobs, jsonb, jsonb) from public;
+grant execute on function internal.test_kind_context(internal.jobs),
+  internal.test_kind_finish(internal.jobs, jsonb, jsonb) to service_role;
+"""
+
+
 @pytest.fixture
-def kind() -> str:
-    """A kind of its own per test, so tests sharing the database never claim each other's jobs."""
-    return f"test_{uuid.uuid4().hex[:10]}"
+async def kind(admin: asyncpg.Connection) -> str:
+    """A registered kind of its own per test, so tests sharing the database never claim each other's jobs."""
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    await admin.execute(KIND_FUNCTIONS)
+    await admin.execute(
+        "insert into internal.job_kinds (name, description, context_function, finish_function) values "
+        "($1, 'A kind for the queue tests.', 'internal.test_kind_context(internal.jobs)', "
+        "'internal.test_kind_finish(internal.jobs, jsonb, jsonb)')",
+        name,
+    )
+    return name
 
 
 async def enqueue(
@@ -59,9 +97,44 @@ async def enqueue(
     return rows[0]["id"]
 
 
+async def claim_jobs(
+    svc: ServiceRole,
+    worker: str,
+    kind: str,
+    limit: int = 10,
+    lease: int = 60,
+    finish: list[dict[str, object]] | None = None,
+) -> dict[str, object]:
+    rows = await svc.call(
+        "select public.claim_jobs_v4($1, $2, $3, $4, $5::jsonb) as answer",
+        worker,
+        [kind],
+        limit,
+        lease,
+        json.dumps(finish or []),
+    )
+    answer: dict[str, object] = json.loads(rows[0]["answer"])
+    return answer
+
+
 async def claim(svc: ServiceRole, worker: str, kind: str, limit: int = 10, lease: int = 60) -> list[int]:
-    rows = await svc.call("select id from public.claim_jobs_v1($1, $2, $3, $4)", worker, [kind], limit, lease)
-    return sorted(r["id"] for r in rows)
+    jobs = (await claim_jobs(svc, worker, kind, limit, lease))["jobs"]
+    assert isinstance(jobs, list)
+    return sorted(job["id"] for job in jobs)
+
+
+async def complete(svc: ServiceRole, job: int, worker: str, output: dict[str, object] | None = None) -> None:
+    """Finish `job` through the claim (claim 0 more); raise the SQLSTATE of a refusal like a call would."""
+    answer = await claim_jobs(svc, worker, "none", 0, finish=[{"id": job, "output": output or {}}])
+    refused = answer["finished"][str(job)]  # type: ignore[index]
+    if refused is not None:
+        raise CompletionRefused(refused["code"], refused["message"])
+
+
+class CompletionRefused(Exception):
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(f"{sqlstate}: {message}")
+        self.sqlstate = sqlstate
 
 
 async def test_claim_complete_and_dedupe(svc: ServiceRole, admin: asyncpg.Connection, kind: str) -> None:
@@ -69,10 +142,59 @@ async def test_claim_complete_and_dedupe(svc: ServiceRole, admin: asyncpg.Connec
     assert await enqueue(svc, kind, key=f"{kind}:a") is None  # same dedupe key: no second job
     assert await claim(svc, "w1", kind) == [first]
     assert await claim(svc, "w2", kind) == []  # leased
-    await svc.call("select public.complete_job_v1($1, 'w1', '{\"ok\": true}'::jsonb)", first)
+    await complete(svc, first, "w1", {"ok": True})
     row = await admin.fetchrow("select status, attempts, result, finished_at from internal.jobs where id = $1", first)
-    assert (row["status"], row["attempts"], json.loads(row["result"])) == ("succeeded", 1, {"ok": True})
+    assert (row["status"], row["attempts"]) == ("succeeded", 1)
+    assert json.loads(row["result"]) == {"ok": True, "finished_by": "test_kind_finish"}
     assert row["finished_at"] is not None
+
+
+async def test_a_claim_returns_each_job_with_its_context_or_its_error(svc: ServiceRole, kind: str) -> None:
+    good = await enqueue(svc, kind)
+    broken = await svc.call("select internal.enqueue_job($1, '{\"broken\": true}'::jsonb) as id", kind)
+    jobs = {job["id"]: job for job in (await claim_jobs(svc, "w", kind))["jobs"]}  # type: ignore[union-attr]
+    assert jobs[good]["context"] == {"n": 1, "attempt": 1}
+    assert jobs[good]["context_error"] is None
+    assert jobs[broken[0]["id"]]["context"] is None
+    assert jobs[broken[0]["id"]]["context_error"] == {"code": "PT404", "message": "the context is broken"}
+
+
+async def test_each_finish_item_stands_alone_and_records_its_model_calls(
+    svc: ServiceRole, admin: asyncpg.Connection, kind: str
+) -> None:
+    ok, refused, foreign = [await enqueue(svc, kind) for _ in range(3)]
+    await claim(svc, "w", kind)
+    await admin.execute("update internal.jobs set locked_by = 'someone else' where id = $1", foreign)
+    usage = [
+        {"model": "m-1", "prompt_version": "p@v1", "input_tokens": 10, "output_tokens": 2},
+        {"model": "m-2", "prompt_version": "p@v1", "input_tokens": 12, "output_tokens": 3, "cache_read_tokens": 4},
+    ]
+    answer = await claim_jobs(
+        svc,
+        "w",
+        kind,
+        0,
+        finish=[
+            {"id": ok, "output": {"n": 1}, "usage": usage},
+            {"id": refused, "output": {"refuse": "no"}},
+            {"id": foreign, "output": {}},
+        ],
+    )
+    assert answer["finished"] == {
+        str(ok): None,
+        str(refused): {"code": "22023", "message": "output refused: no"},
+        str(foreign): {"code": "PT409", "message": f"job {foreign} is not leased to worker w"},
+    }
+    statuses = dict(
+        await admin.fetch("select id, status::text from internal.jobs where id = any($1)", [ok, refused, foreign])
+    )
+    assert statuses == {ok: "succeeded", refused: "running", foreign: "running"}
+    calls = await admin.fetch(
+        "select model, input_tokens, output_tokens, cache_read_tokens from internal.ai_usage"
+        " where job_id = $1 order by id",
+        ok,
+    )
+    assert [tuple(c) for c in calls] == [("m-1", 10, 2, 0), ("m-2", 12, 3, 4)]
 
 
 async def test_ordering_key_runs_one_at_a_time_in_order(svc: ServiceRole, kind: str) -> None:
@@ -81,7 +203,7 @@ async def test_ordering_key_runs_one_at_a_time_in_order(svc: ServiceRole, kind: 
     c = await enqueue(svc, kind, order="conv-2")
     assert await claim(svc, "w1", kind) == sorted([a, c])  # b waits for a
     assert await claim(svc, "w2", kind) == []
-    await svc.call("select public.complete_job_v1($1, 'w1')", a)
+    await complete(svc, a, "w1")
     assert await claim(svc, "w2", kind) == [b]
 
 
@@ -92,11 +214,11 @@ async def test_expired_lease_is_reclaimed_and_the_old_worker_is_refused(
     assert await claim(svc, "crashed", kind) == [job]
     await admin.execute("update internal.jobs set lease_until = now() - interval '1 second' where id = $1", job)
     assert await claim(svc, "rescuer", kind) == [job]
-    with pytest.raises(asyncpg.PostgresError) as info:
-        await svc.call("select public.complete_job_v1($1, 'crashed')", job)
+    with pytest.raises(CompletionRefused) as info:
+        await complete(svc, job, "crashed")
     assert info.value.sqlstate == "PT409"
     await svc.call("select public.extend_job_lease_v1($1, 'rescuer', 30)", job)
-    await svc.call("select public.complete_job_v1($1, 'rescuer')", job)
+    await complete(svc, job, "rescuer")
     assert await admin.fetchval("select attempts from internal.jobs where id = $1", job) == 2
 
 
@@ -159,7 +281,7 @@ async def test_concurrent_workers_claim_each_job_once(database: str, svc: Servic
             while ids := await claim(me, name, kind, limit=5):
                 got += ids
                 for job in ids:
-                    await me.call("select public.complete_job_v1($1, $2)", job, name)
+                    await complete(me, job, name)
         finally:
             await conn.close()
         return got
@@ -174,9 +296,11 @@ async def test_api_roles_cannot_touch_the_queue(database: str, role: str) -> Non
     conn = await asyncpg.connect(authenticator(database))
     try:
         for sql in (
-            "select * from public.claim_jobs_v1('x', array['chat_reply'])",
-            "select public.complete_job_v1(1, 'x')",
+            "select public.claim_jobs_v4('x', array['chat_reply'])",
             "select public.fail_job_v1(1, 'x', 'e')",
+            "select public.extend_job_lease_v1(1, 'x')",
+            "select public.release_job_v1(1, 'x')",
+            "select * from internal.job_kinds",
             "select * from internal.jobs",
             "select internal.enqueue_job('chat_reply', '{}'::jsonb)",
         ):

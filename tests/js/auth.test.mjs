@@ -11,9 +11,16 @@ const anonKey = process.env.SUPABASE_ANON_KEY
 const serviceKey = process.env.SUPABASE_SERVICE_ROLE_KEY
 const password = 'correct-horse-1'
 
+const requested = []
+function recordingFetch(input, init) {
+  requested.push(String(input instanceof Request ? input.url : input))
+  return fetch(input, init)
+}
+
 function client(key) {
   // Node 20 has no global WebSocket: supabase-js >= 2.109 needs the `ws` transport.
   return createClient(url, key, {
+    global: { fetch: recordingFetch },
     realtime: { transport: WebSocket },
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   })
@@ -59,11 +66,20 @@ async function userFlow() {
   assert.equal(got.data.user.id, signUp.data.user.id)
   step('getUser', { user: got.data.user.id })
 
+  // An ES256 user token: getClaims() verifies it locally against the JWKS, without asking /user.
+  requested.length = 0
   const claims = await supabase.auth.getClaims()
   assert.equal(claims.error, null)
   assert.equal(claims.data.claims.sub, signUp.data.user.id)
   assert.equal(claims.data.claims.role, 'authenticated')
-  step('getClaims', { aal: claims.data.claims.aal })
+  assert.equal(claims.data.header.alg, 'ES256')
+  assert.ok(requested.some((u) => u.endsWith('/auth/v1/.well-known/jwks.json')), JSON.stringify(requested))
+  assert.ok(!requested.some((u) => u.endsWith('/auth/v1/user')), JSON.stringify(requested))
+  const [head, body] = signIn.data.session.access_token.split('.')
+  const forged = `${head}.${body}.${'A'.repeat(86)}`
+  const refused = await supabase.auth.getClaims(forged)
+  assert.ok(refused.error, 'a token with a wrong signature does not verify')
+  step('getClaims', { aal: claims.data.claims.aal, alg: claims.data.header.alg })
 
   const updated = await supabase.auth.updateUser({ data: { x: 1 } })
   assert.equal(updated.error, null)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,12 @@ import httpx2
 import pytest
 
 from shared.errors import PermanentError, TransientError
-from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextDelta, Tool
+from shared.llm import ChatMessage, Completion, Prompt, SystemBlock, TextBlock, TextDelta, Tool, ToolResult, ToolUse
 from shared.llm.anthropic import AnthropicProvider
 from shared.llm.offline import OFFLINE_MODEL, OfflineProvider
 from shared.llm.openai_compat import OpenAICompatibleProvider
 from shared.llm.sse import sse_data
+from shared.llm.tool_input import INVALID_JSON
 
 RECORDINGS = Path(__file__).parent / "recordings"
 PROMPT = Prompt(
@@ -162,10 +165,12 @@ async def test_openai_compatible_stream() -> None:
     provider, seen = openai_provider("openai_stream.http")
     deltas, final = await collect(provider)
     assert deltas == ["Hello", " there"]
-    assert (final.text, final.model, final.stop_reason) == ("Hello there", "llama3.2", "stop")
+    assert (final.text, final.model, final.stop_reason) == ("Hello there", "llama3.2", "end_turn")  # from "stop"
+    assert final.tool_calls == ()
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 4)
     sent = json.loads(seen[0].content)
     assert sent["messages"][0]["role"] == "system"
+    assert "tools" not in sent
     assert str(seen[0].url) == "http://models.local/v1/chat/completions"
 
 
@@ -221,3 +226,416 @@ async def test_sse_data_joins_an_events_lines_and_keeps_a_cut_last_event() -> No
             yield line
 
     assert [data async for data in sse_data(lines())] == ['{"a":\n1}', "tail"]
+
+
+# --- Tools: offered in `stream`, called (in parallel), answered in the next request ---------------------
+
+PLAN_TOOLS = (
+    Tool(
+        name="add_plan_item",
+        description="Add an item to the user's plan for a day",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "notes": {"type": "string"},
+                "priority": {"type": "string", "enum": ["low", "medium", "high", "urgent"]},
+            },
+            "required": ["title"],
+        },
+    ),
+    Tool(
+        name="list_goals",
+        description="The user's active goals",
+        input_schema={"type": "object", "properties": {}},
+    ),
+)
+WALK = ToolUse("toolu_01Hq7XbWcN3kE2mR9sT4vYpL", "add_plan_item", {"title": "20-minute walk after lunch"})
+LIGHTS = ToolUse("toolu_01Vd8KfZpQ2sN6wJ3xRt5mGa", "add_plan_item", {"title": "Lights out by 22:30"})
+# The step after the model called two tools: one call worked, one failed, and the user added a line.
+FOLLOW_UP = Prompt(
+    model="claude-sonnet-4-6",
+    system=[SystemBlock("You are Maya, a calm sleep coach.", cache=True)],
+    messages=[
+        ChatMessage("user", "Plan my day around better sleep."),
+        ChatMessage("assistant", (TextBlock("I'll add both to today's plan."), WALK, LIGHTS)),
+        ChatMessage(
+            "user",
+            (
+                ToolResult(WALK.id, '{"id": "7d2c", "position": 1}'),
+                ToolResult(LIGHTS.id, "a plan item's title must be unique for the day", is_error=True),
+                TextBlock("Also, what were my goals again?"),
+            ),
+        ),
+    ],
+    max_tokens=256,
+    tools=PLAN_TOOLS,
+)
+
+
+def tool_stream(*pieces: str, stop_reason: str = "tool_use") -> list[str]:
+    """An Anthropic event stream (data lines) with one tool_use block whose input arrives as `pieces`."""
+    block = {"type": "tool_use", "id": "toolu_01Edge", "name": "add_plan_item", "input": {}}
+    return [
+        '{"type":"message_start","message":{"model":"claude-sonnet-4-6","usage":{"input_tokens":9}}}',
+        json.dumps({"type": "content_block_start", "index": 0, "content_block": block}),
+        *(
+            json.dumps(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}}
+            )
+            for p in pieces
+        ),
+        '{"type":"content_block_stop","index":0}',
+        json.dumps({"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 5}}),
+        '{"type":"message_stop"}',
+    ]
+
+
+async def test_anthropic_stream_offers_tools_and_returns_parallel_calls_in_block_order() -> None:
+    replay = AnthropicReplay("anthropic_stream_tool_use.http")
+    prompt = replace(PROMPT, tools=PLAN_TOOLS)
+    deltas, final = await collect(replay.provider(), prompt)
+
+    assert deltas == ["I'll add both", " to today's plan."]
+    assert final.text == "I'll add both to today's plan."
+    assert final.stop_reason == "tool_use"
+    assert final.tool_calls == (
+        ToolUse(WALK.id, "add_plan_item", {"title": "20-minute walk after lunch", "priority": "high"}),
+        ToolUse(
+            LIGHTS.id,
+            "add_plan_item",
+            {"title": "Lights out by 22:30", "notes": "No screens after 22:00 — read instead"},
+        ),
+    )
+    assert final.tool_input is None
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (812, 96, 1536)
+    sent = json.loads(replay.requests[0].content)
+    assert sent["tools"] == [
+        {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in PLAN_TOOLS
+    ]
+    assert sent["tool_choice"] == {"type": "auto"}
+
+
+async def test_anthropic_stream_without_tools_sends_none() -> None:
+    replay = AnthropicReplay("anthropic_stream_text.http")
+    _, final = await collect(replay.provider())
+    assert final.tool_calls == ()
+    sent = json.loads(replay.requests[0].content)
+    assert "tools" not in sent and "tool_choice" not in sent
+
+
+async def test_anthropic_tool_input_cut_short_by_max_tokens_is_marked_invalid() -> None:
+    _, final = await collect(AnthropicReplay("anthropic_stream_tool_use_cut.http").provider(), FOLLOW_UP)
+    assert final.stop_reason == "max_tokens"
+    assert final.tool_calls == (
+        ToolUse(
+            "toolu_01Nc4TgS8wXe1LqZ5oPk3RfJ",
+            "add_plan_item",
+            {INVALID_JSON: '{"title": "Stretch for ten minutes", "notes": "Neck and sh'},
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        ((), {}),  # a tool without parameters may send no piece at all
+        (("",), {}),
+        (('{"title": ', '"Walk"}'), {"title": "Walk"}),
+        (("[1, ", "2]"), {INVALID_JSON: "[1, 2]"}),  # JSON, but not an object
+        (('"walk"',), {INVALID_JSON: '"walk"'}),
+        (('{"title": "Walk"', "}}"), {INVALID_JSON: '{"title": "Walk"}}'}),
+        (('{"minutes": NaN}',), {INVALID_JSON: '{"minutes": NaN}'}),  # Python reads NaN; jsonb does not
+        (('{"title": "a\\u0000b"}',), {INVALID_JSON: '{"title": "a\\u0000b"}'}),  # NUL: Postgres refuses it
+        (('{"title": "\\ud83d"}',), {INVALID_JSON: '{"title": "\\ud83d"}'}),  # a lone surrogate
+        (("{\x00",), {INVALID_JSON: "{\ufffd"}),  # the raw text is kept storable too
+        (("[" * 100_000,), {INVALID_JSON: "[" * 2000}),  # deeper than the parser goes; at most 2,000 chars
+    ],
+)
+async def test_anthropic_tool_input_that_is_no_usable_object_never_crashes(
+    pieces: tuple[str, ...], expected: dict[str, Any]
+) -> None:
+    _, final = await collect(_stream_of(*tool_stream(*pieces)))
+    assert final.tool_calls == (ToolUse("toolu_01Edge", "add_plan_item", expected),)
+
+
+async def test_anthropic_follow_up_sends_calls_and_results_as_blocks() -> None:
+    replay = AnthropicReplay("anthropic_stream_text.http", "anthropic_tool_use.http")
+    provider = replay.provider()
+    await collect(provider, FOLLOW_UP)
+    await provider.complete(FOLLOW_UP, TOOL)  # structured output over the same history
+
+    expected = [
+        {"role": "user", "content": "Plan my day around better sleep."},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "I'll add both to today's plan."},
+                {"type": "tool_use", "id": WALK.id, "name": "add_plan_item", "input": WALK.input},
+                {"type": "tool_use", "id": LIGHTS.id, "name": "add_plan_item", "input": LIGHTS.input},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": WALK.id, "content": '{"id": "7d2c", "position": 1}'},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": LIGHTS.id,
+                    "content": "a plan item's title must be unique for the day",
+                    "is_error": True,
+                },
+                {"type": "text", "text": "Also, what were my goals again?"},
+            ],
+        },
+    ]
+    streamed, structured = (json.loads(r.content) for r in replay.requests)
+    assert streamed["messages"] == expected
+    assert structured["messages"] == expected
+    assert structured["tool_choice"] == {"type": "tool", "name": "save_analysis"}
+
+
+async def test_anthropic_blocks_the_api_would_refuse_are_left_out_or_moved() -> None:
+    """Empty text is left out; a user turn's tool results go before its text (the API wants them first)."""
+    replay = AnthropicReplay("anthropic_stream_text.http")
+    invalid = ToolUse("toolu_01Bad", "add_plan_item", {INVALID_JSON: '{"title": "Walk'})
+    prompt = replace(
+        FOLLOW_UP,
+        messages=[
+            ChatMessage("user", "Plan my day."),
+            ChatMessage("assistant", (TextBlock(""), invalid)),
+            ChatMessage("user", (TextBlock("Thanks."), ToolResult(invalid.id, "input is not JSON", is_error=True))),
+        ],
+    )
+    await collect(replay.provider(), prompt)
+    assert json.loads(replay.requests[0].content)["messages"][1:] == [
+        {"role": "assistant", "content": [{"type": "tool_use", **asdict(invalid)}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": invalid.id, "content": "input is not JSON", "is_error": True},
+                {"type": "text", "text": "Thanks."},
+            ],
+        },
+    ]
+
+
+def _openai_stream_of(*chunks: dict[str, Any]) -> tuple[OpenAICompatibleProvider, list[httpx.Request]]:
+    """A Chat Completions stream of `chunks` then [DONE], for server quirks no recording holds."""
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    return OpenAICompatibleProvider("http://models.local/v1", "k", transport=httpx.MockTransport(handler)), seen
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"model": "llama3.2", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+async def test_openai_compatible_stream_joins_tool_call_pieces_per_index() -> None:
+    provider, seen = openai_provider("openai_stream_tool_calls.http")
+    deltas, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+
+    assert deltas == ["Adding both", " now."]
+    assert (final.text, final.model, final.stop_reason) == ("Adding both now.", "gpt-4.1-mini-2025-04-14", "tool_use")
+    assert final.tool_calls == (
+        ToolUse(
+            "call_Xq3F8mYzKp2LwR7vB1nT6dHs",
+            "add_plan_item",
+            {"title": "20-minute walk after lunch", "priority": "high"},
+        ),
+        ToolUse(
+            "call_Rb9JtN4cWs6QeA2zM8kLy5Vg",
+            "add_plan_item",
+            {"title": "Lights out by 22:30", "notes": "No screens after 22:00 — read instead"},
+        ),
+    )
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (734, 61, 512)
+    sent = json.loads(seen[0].content)
+    assert sent["tools"] == [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
+        for t in PLAN_TOOLS
+    ]
+    assert "tool_choice" not in sent  # "auto" is the default when tools are sent
+    assert sent["stream_options"] == {"include_usage": True}
+
+
+async def test_openai_compatible_parallel_calls_all_at_index_0_stay_apart() -> None:
+    """Ollama sends each parallel call whole, every one at index 0 (ollama/ollama#15457)."""
+
+    def whole(call_id: str, title: str) -> dict[str, Any]:
+        function = {"name": "add_plan_item", "arguments": json.dumps({"title": title})}
+        return _chunk({"tool_calls": [{"id": call_id, "index": 0, "type": "function", "function": function}]})
+
+    provider, _ = _openai_stream_of(
+        _chunk({"role": "assistant", "content": ""}),
+        whole("call_a1b2c3d4", "Walk"),
+        whole("call_e5f6g7h8", "Read"),
+        _chunk({}, "tool_calls"),
+    )
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert [(c.id, c.input) for c in final.tool_calls] == [
+        ("call_a1b2c3d4", {"title": "Walk"}),
+        ("call_e5f6g7h8", {"title": "Read"}),
+    ]
+
+
+async def test_openai_compatible_call_ids_are_unique_in_the_conversation() -> None:
+    """A missing id, or one the conversation already holds (llama.cpp repeats one id), is replaced."""
+
+    def call(index: int, call_id: str | None, title: str) -> dict[str, Any]:
+        piece: dict[str, Any] = {
+            "index": index,
+            "function": {"name": "add_plan_item", "arguments": json.dumps({"title": title})},
+        }
+        if call_id is not None:
+            piece["id"] = call_id
+        return _chunk({"tool_calls": [piece]})
+
+    provider, _ = _openai_stream_of(
+        call(0, WALK.id, "Walk"),
+        call(1, "call_same", "Read"),
+        call(2, "call_same", "Nap"),
+        call(3, None, "Tea"),
+        _chunk({}, "tool_calls"),
+    )
+    _, final = await collect(provider, FOLLOW_UP)  # FOLLOW_UP already holds WALK.id
+    ids = [c.id for c in final.tool_calls]
+    assert [c.input["title"] for c in final.tool_calls] == ["Walk", "Read", "Nap", "Tea"]
+    assert ids[1] == "call_same"
+    assert len(set(ids)) == 4 and WALK.id not in ids
+    assert all(re.fullmatch("[A-Za-z0-9]{9}", i) for i in (ids[0], ids[2], ids[3]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (['{"title": "Wal', "k"], {INVALID_JSON: '{"title": "Walk'}),
+        (["[]"], {INVALID_JSON: "[]"}),
+        ([""], {}),
+        ([], {}),
+    ],
+)
+async def test_openai_compatible_arguments_that_are_no_object_are_marked_invalid(
+    arguments: list[str], expected: dict[str, Any]
+) -> None:
+    first = {"index": 0, "id": "call_x", "type": "function", "function": {"name": "list_goals", "arguments": ""}}
+    pieces = [_chunk({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}) for a in arguments]
+    provider, _ = _openai_stream_of(_chunk({"tool_calls": [first]}), *pieces, _chunk({}, "tool_calls"))
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert final.tool_calls == (ToolUse("call_x", "list_goals", expected),)
+
+
+@pytest.mark.parametrize(
+    ("finish", "expected"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("content_filter", "refusal"),
+        ("eos", "eos"),
+    ],
+)
+async def test_openai_compatible_finish_reasons_read_as_stop_reasons(finish: str, expected: str) -> None:
+    provider, _ = _openai_stream_of(_chunk({"content": "Hi"}), _chunk({}, finish))
+    _, final = await collect(provider)
+    assert final.stop_reason == expected
+
+
+async def test_openai_compatible_calls_ended_with_stop_read_as_tool_use() -> None:
+    """Some servers end a turn of tool calls with finish_reason "stop"; there are calls to answer."""
+    first = {"index": 0, "id": "call_x", "function": {"name": "list_goals", "arguments": "{}"}}
+    provider, _ = _openai_stream_of(_chunk({"tool_calls": [first]}), _chunk({}, "stop"))
+    _, final = await collect(provider, replace(PROMPT, tools=PLAN_TOOLS))
+    assert (final.stop_reason, len(final.tool_calls)) == ("tool_use", 1)
+
+
+async def test_openai_compatible_follow_up_sends_tool_calls_and_tool_messages() -> None:
+    provider, seen = openai_provider("openai_stream.http", "openai_tool_call.http")
+    await collect(provider, FOLLOW_UP)
+    await provider.complete(FOLLOW_UP, TOOL)  # structured output over the same history
+
+    expected = [
+        {"role": "system", "content": "You are Maya, a calm sleep coach."},
+        {"role": "user", "content": "Plan my day around better sleep."},
+        {
+            "role": "assistant",
+            "content": "I'll add both to today's plan.",
+            "tool_calls": [
+                {
+                    "id": WALK.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": '{"title": "20-minute walk after lunch"}'},
+                },
+                {
+                    "id": LIGHTS.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": '{"title": "Lights out by 22:30"}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": WALK.id, "content": '{"id": "7d2c", "position": 1}'},
+        {"role": "tool", "tool_call_id": LIGHTS.id, "content": "a plan item's title must be unique for the day"},
+        {"role": "user", "content": "Also, what were my goals again?"},
+    ]
+    streamed, structured = (json.loads(r.content) for r in seen)
+    assert streamed["messages"] == expected
+    assert structured["messages"] == expected
+    assert structured["tool_choice"] == {"type": "function", "function": {"name": "save_analysis"}}
+
+
+async def test_openai_compatible_turn_of_calls_without_text_sends_null_content() -> None:
+    provider, seen = openai_provider("openai_stream.http")
+    prompt = replace(
+        FOLLOW_UP,
+        messages=[
+            ChatMessage("user", "Plan my day."),
+            ChatMessage("assistant", (WALK,)),
+            ChatMessage("user", (ToolResult(WALK.id, "{}"),)),
+        ],
+    )
+    await collect(provider, prompt)
+    assert json.loads(seen[0].content)["messages"][2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": WALK.id,
+                    "type": "function",
+                    "function": {"name": "add_plan_item", "arguments": json.dumps(WALK.input)},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": WALK.id, "content": "{}"},
+    ]
+
+
+async def test_offline_provider_calls_no_tools_and_says_so() -> None:
+    provider = OfflineProvider(chunk_delay=0)
+    deltas, final = await collect(provider, FOLLOW_UP)  # tools offered, and a real model's calls in history
+    assert final.tool_calls == ()
+    assert final.stop_reason == "end_turn"
+    assert "".join(deltas) == final.text
+    assert final.text.startswith("[offline coach")
+    assert "can't use tools without a language model" in final.text
+    assert "nothing was added to a plan" in final.text
+    assert "Also, what were my goals again?" in final.text  # the user's words, not a tool result
+    # The usage estimate counts the calls and results too.
+    without_blocks = replace(FOLLOW_UP, messages=[FOLLOW_UP.messages[0]])
+    assert final.usage.input_tokens > (await collect(provider, without_blocks))[1].usage.input_tokens + 20
+
+    _, plain = await collect(provider, replace(FOLLOW_UP, tools=()))
+    assert "tools" not in plain.text
+    results_only = replace(
+        FOLLOW_UP, messages=[*FOLLOW_UP.messages[:2], ChatMessage("user", (ToolResult(WALK.id, "{}"),))]
+    )
+    _, after_results = await collect(provider, results_only)
+    assert "Plan my day around better sleep." in after_results.text  # the last words the user wrote
+    structured = await provider.complete(FOLLOW_UP, TOOL)
+    assert set(structured.tool_input or {}) == {"summary", "focus"}
+    assert structured.tool_calls == ()

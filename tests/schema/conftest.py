@@ -31,6 +31,11 @@ class World:
     checkin: str  # a draft
     completed_checkin: str
     recommendation: str
+    goal: str
+    weekly_plan: str  # the week of 2026-11-30
+    daily_plan: str  # 2026-12-01, in that week
+    plan_item: str
+    tool_call: str  # made by `reply`
 
     def ids(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if k != "dsn"}
@@ -115,6 +120,33 @@ async def _build(dsn: str) -> World:
             owner,
             json.dumps([{"id": str(uuid.uuid4()), "fact": "Has a daughter", "source_message_id": message}]),
         )
+        goal = await conn.fetchval(
+            "insert into public.goals (user_id, title) values ($1, 'Run a 10k') returning id::text", owner
+        )
+        weekly_plan = await conn.fetchval(
+            "insert into public.weekly_plans (user_id, week_start_date) values ($1, '2026-11-30') returning id::text",
+            owner,
+        )
+        daily_plan = await conn.fetchval(
+            "insert into public.daily_plans (user_id, date, weekly_plan_id) values ($1, '2026-12-01', $2) "
+            "returning id::text",
+            owner,
+            weekly_plan,
+        )
+        plan_item = await conn.fetchval(
+            "insert into public.plan_items (user_id, daily_plan_id, goal_id, title) values ($1, $2, $3, 'Easy 5k') "
+            "returning id::text",
+            owner,
+            daily_plan,
+            goal,
+        )
+        tool_call = await conn.fetchval(
+            "insert into public.tool_calls (message_id, conversation_id, user_id, step, position, tool_use_id, name, "
+            "input) values ($1, $2, $3, 1, 1, 'toolu_world', 'get_plan', '{}') returning id::text",
+            reply,
+            conversation,
+            owner,
+        )
         return World(
             dsn=dsn,
             owner=owner,
@@ -131,6 +163,11 @@ async def _build(dsn: str) -> World:
             checkin=checkin,
             completed_checkin=completed_checkin,
             recommendation=recommendation,
+            goal=goal,
+            weekly_plan=weekly_plan,
+            daily_plan=daily_plan,
+            plan_item=plan_item,
+            tool_call=tool_call,
         )
     finally:
         await conn.close()

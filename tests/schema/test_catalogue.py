@@ -1,4 +1,4 @@
-"""The seeded catalogue: coaches, categories, guidelines, prompts and settings, as a fresh install ships them."""
+"""The shipped catalogue: coaches, categories, guidelines, prompts and settings, as a fresh install has them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from tests.conftest import PASSWORD
 from tests.schema.acting import SERVICE, acting, user
 from tests.schema.conftest import World, create_user
 
-SEEDED_COACHES = {"maya", "theo", "noor"}
+SHIPPED_COACHES = {"maya", "theo", "noor", "ada"}
+PLANNER_PROMPT = {"ada": "chat_reply.planner@v1"}
 WORKER_KINDS = ["chat_reply", "checkin_analysis", "recommendations", "user_summary", "conversation_summary", "followup"]
 
 
@@ -34,8 +35,8 @@ async def test_a_signed_in_user_sees_the_catalogue(world: World) -> None:
             "where p.slug in ('mind', 'body', 'relationships', 'work') group by p.slug, p.sort_order "
             "order by p.sort_order"
         )
-    assert [c["slug"] for c in coaches] == ["maya", "theo", "noor"]  # inactive coaches are hidden
-    assert len({c["intro"] for c in coaches}) == 3
+    assert [c["slug"] for c in coaches] == ["maya", "theo", "noor", "ada"]  # inactive coaches are hidden
+    assert len({c["intro"] for c in coaches}) == 4
     assert {r["parent"]: r["children"] for r in tree} == {
         "mind": ["stress", "sleep", "mood"],
         "body": ["movement", "nutrition"],
@@ -62,19 +63,20 @@ async def test_categories_are_two_levels_with_forms_and_guidelines(studio: async
 
 async def test_every_coach_has_a_persona_and_every_job_kind_a_prompt(world: World) -> None:
     async with acting(world.dsn, SERVICE) as conn:
-        for slug in SEEDED_COACHES:
+        for slug in SHIPPED_COACHES:
             coach = await conn.fetchval("select id from public.coaches where slug = $1", slug)
-            persona = await conn.fetchrow("select * from public.resolve_prompt_v1('coach_persona', $1)", coach)
+            persona = json.loads(await conn.fetchval("select internal.resolve_prompt('coach_persona', $1)", coach))
             assert persona["prompt_version"] == f"persona.{slug}@v1"
             assert persona["template"].startswith(f"You are {slug.title()}")
-            reply = await conn.fetchrow("select * from public.resolve_prompt_v1('chat_reply', $1)", coach)
-            assert reply["prompt_version"] == "chat_reply@v1"
+            reply = json.loads(await conn.fetchval("select internal.resolve_prompt('chat_reply', $1)", coach))
+            assert reply["prompt_version"] == PLANNER_PROMPT.get(slug, "chat_reply@v1")
         for kind in WORKER_KINDS:
-            prompt = await conn.fetchrow("select * from public.resolve_prompt_v1($1)", kind)
+            prompt = json.loads(await conn.fetchval("select internal.resolve_prompt($1)", kind))
             assert prompt is not None, kind
             assert prompt["model"].startswith("claude-"), kind
             assert "{{" in prompt["template"], f"{kind}: a template fills in placeholders"
-        settings = json.loads(await conn.fetchval("select public.settings_v1()"))
+        rows = await conn.fetch("select key, value from internal.settings")
+        settings = {r["key"]: json.loads(r["value"]) for r in rows}
         assert settings["model.default"] == "claude-sonnet-4-5"
         assert 1 <= settings["recommendations.max_per_checkin"] <= 5
 
@@ -91,7 +93,7 @@ async def test_prompts_use_only_documented_placeholders(studio: asyncpg.Connecti
 
 async def test_guidelines_come_parent_first(world: World) -> None:
     async with acting(world.dsn, SERVICE) as conn:
-        rows = await conn.fetch("select slug from public.category_guidelines_v1($1)", world.category2)
+        rows = json.loads(await conn.fetchval("select internal.category_guidelines($1)", world.category2))
     assert [r["slug"] for r in rows] == ["mind", "sleep"]
 
 
@@ -109,7 +111,9 @@ async def test_a_prompt_version_is_frozen_and_a_new_one_is_activated(studio: asy
             "values ('chat_reply', 2, 'You are {{coach_name}}. Be brief.', 'Shorter replies')"
         )
         await studio.execute("select internal.activate_prompt_version('chat_reply', 2)")
-        active = await studio.fetch("select prompt_version from internal.active_prompts where kind = 'chat_reply'")
+        active = await studio.fetch(
+            "select prompt_version from internal.active_prompts where kind = 'chat_reply' and coach = '(default)'"
+        )
         assert [r["prompt_version"] for r in active] == ["chat_reply@v2"]
     finally:
         await tx.rollback()

@@ -137,6 +137,52 @@ MATRIX: dict[str, dict[str, Cell]] = {
         "update": cell("update public.user_summaries set summary = 'Changed' where user_id = {owner}", *SERVICE_ONLY),
         "delete": cell("delete from public.user_summaries where user_id = {owner}", *SERVICE_ONLY),
     },
+    "goals": {
+        "select": cell("select 1 from public.goals where id = {goal}", *OWNER_AND_SERVICE),
+        "insert": cell("insert into public.goals (user_id, title) values ({owner}, 'Read more')", *OWNER_AND_SERVICE),
+        "update": cell("update public.goals set progress = 40 where id = {goal}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.goals where id = {goal}", *OWNER_AND_SERVICE),
+    },
+    "weekly_plans": {
+        "select": cell("select 1 from public.weekly_plans where id = {weekly_plan}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.weekly_plans (user_id, week_start_date) values ({owner}, '2026-12-07')",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell("update public.weekly_plans set summary = 'Rest' where id = {weekly_plan}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.weekly_plans where id = {weekly_plan}", *OWNER_AND_SERVICE),
+    },
+    "daily_plans": {
+        "select": cell("select 1 from public.daily_plans where id = {daily_plan}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.daily_plans (user_id, date) values ({owner}, '2026-12-02')", *OWNER_AND_SERVICE
+        ),
+        "update": cell("update public.daily_plans set status = 'active' where id = {daily_plan}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.daily_plans where id = {daily_plan}", *OWNER_AND_SERVICE),
+    },
+    "plan_items": {
+        "select": cell("select 1 from public.plan_items where id = {plan_item}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.plan_items (user_id, daily_plan_id, title) values ({owner}, {daily_plan}, 'Stretch')",
+            *OWNER_AND_SERVICE,
+        ),
+        "update": cell("update public.plan_items set status = 'done' where id = {plan_item}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.plan_items where id = {plan_item}", *OWNER_AND_SERVICE),
+    },
+    "tool_calls": {
+        "select": cell("select 1 from public.tool_calls where id = {tool_call}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.tool_calls (message_id, conversation_id, user_id, step, position, tool_use_id, name, "
+            "input) values ({reply}, {conversation}, {owner}, 1, 2, 'toolu_matrix', 'get_plan', '{{}}')",
+            *SERVICE_ONLY,
+        ),
+        "update": cell(
+            "update public.tool_calls set status = 'failed', result = '{{}}', is_error = true where id = {tool_call}",
+            *SERVICE_ONLY,
+        ),
+        # Nobody deletes one: they go with their reply (cascade).
+        "delete": cell("delete from public.tool_calls where id = {tool_call}"),
+    },
 }
 
 CASES = [(table, command, role) for table in MATRIX for command in COMMANDS for role in ROLES]

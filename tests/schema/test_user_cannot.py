@@ -121,9 +121,15 @@ REFUSED: list[tuple[str, str, str]] = [
     ("read guidelines", "owner", "select * from internal.category_guidelines"),
     ("read settings", "owner", "select * from internal.settings"),
     ("read the jobs", "owner", "select * from internal.jobs"),
-    ("resolve a prompt", "owner", "select * from public.resolve_prompt_v1('chat_reply', {coach})"),
-    ("fetch guidelines", "owner", "select * from public.category_guidelines_v1({category})"),
-    ("fetch settings", "owner", "select public.settings_v1()"),
+    ("resolve a prompt", "owner", "select internal.resolve_prompt('chat_reply', {coach})"),
+    ("fetch guidelines", "owner", "select internal.category_guidelines({category})"),
+    ("fetch settings", "owner", "select internal.setting('model.default')"),
+    ("read the job kinds", "owner", "select * from internal.job_kinds"),
+    ("read the tools", "owner", "select * from internal.tools"),
+    ("store a reply step", "owner", "select public.record_reply_step_v1(1, 'w', '{{}}')"),
+    ("run tool calls", "owner", "select public.run_tool_calls_v1(1, 'w', 1)"),
+    ("claim jobs", "owner", "select public.claim_jobs_v4('w', array['chat_reply'])"),
+    ("write a tool call", "owner", "update public.tool_calls set is_error = true where id = {tool_call}"),
 ]
 
 # (what, who, statement): statements that run but must change or see nothing.
@@ -135,6 +141,10 @@ INVISIBLE: list[tuple[str, str, str]] = [
     ("delete a completed check-in", "owner", "delete from public.checkins where id = {completed_checkin}"),
     ("archive another user's conversation", "other", "update public.conversations set archived_at = now()"),
     ("dismiss another user's recommendation", "other", "update public.recommendations set status = 'dismissed'"),
+    ("read another user's tool calls", "other", "select 1 from public.tool_calls where user_id = {owner}"),
+    ("read another user's goals", "other", "select 1 from public.goals where user_id = {owner}"),
+    ("read another user's plans", "other", "select 1 from public.daily_plans where user_id = {owner}"),
+    ("move another user's plan item", "other", "update public.plan_items set position = 0 where id = {plan_item}"),
 ]
 
 

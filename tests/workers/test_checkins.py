@@ -183,13 +183,6 @@ async def test_users_cannot_write_what_the_ai_owns(make_user: UserFactory) -> No
         )
     with pytest.raises(APIError):
         await user.client.rpc(
-            "complete_checkin_analysis_v1",
-            {
-                "p_job_id": 1,
-                "p_worker": "me",
-                "p_summary": "x",
-                "p_insights": {},
-                "p_model": "m",
-                "p_prompt_version": "v",
-            },
+            "claim_jobs_v4",
+            {"p_worker": "me", "p_kinds": ["checkin_analysis"], "p_finish": [{"id": 1, "output": {"summary": "x"}}]},
         ).execute()

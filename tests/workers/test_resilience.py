@@ -26,7 +26,8 @@ from tests.workers.conftest import UserFactory, WorkerProcess
 
 
 def start_gateway(database: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database, "DEVSTACK_API_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database, "DEVSTACK_API_PORT": str(port), "DEVSTACK_MAIL_PORT": "0"}
+    env["PYTHONUNBUFFERED"] = "1"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "devstack", "gateway"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -94,23 +95,20 @@ async def test_a_user_cannot_call_worker_functions_or_write_replies(make_user: U
     conversation = await user.conversation()
     sent = await user.send(conversation, "hello")
     with pytest.raises(APIError) as claim:
-        await user.client.rpc("claim_jobs_v1", {"p_worker": "me", "p_kinds": ["chat_reply"]}).execute()
+        await user.client.rpc("claim_jobs_v4", {"p_worker": "me", "p_kinds": ["chat_reply"]}).execute()
     assert claim.value.code == "42501"
-    with pytest.raises(APIError) as complete:
+    with pytest.raises(APIError) as finish:  # finishing a reply is a claim's item: the same refusal
         await user.client.rpc(
-            "complete_chat_reply_v1",
-            {
-                "p_job_id": 1,
-                "p_worker": "me",
-                "p_message_id": sent["id"],
-                "p_content": "fake",
-                "p_model": "x",
-                "p_prompt_version": "x",
-                "p_input_tokens": 1,
-                "p_output_tokens": 1,
-            },
+            "claim_jobs_v4",
+            {"p_worker": "me", "p_kinds": [], "p_limit": 0, "p_finish": [{"id": 1, "output": {"content": "fake"}}]},
         ).execute()
-    assert complete.value.code == "42501"
+    assert finish.value.code == "42501"
+    with pytest.raises(APIError) as step:
+        await user.client.rpc(
+            "record_reply_step_v1",
+            {"p_job_id": 1, "p_worker": "me", "p_step": {"step": 1, "calls": [{"tool_use_id": "t", "name": "x"}]}},
+        ).execute()
+    assert step.value.code == "42501"
     with pytest.raises(APIError) as insert:
         await (
             user.client.table("messages")

@@ -1,5 +1,5 @@
 """The worker loop with an in-memory queue: no wake-up is lost while a claim is in flight, and finished
-jobs (with or without a result) go out together with the next claim."""
+jobs go out together with the next claim, each with its output and model calls."""
 
 from __future__ import annotations
 
@@ -8,12 +8,24 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from shared.coalesce import MAX_REQUEST_CHARS
 from shared.errors import PermanentError
+from shared.llm.base import Usage
 from shared.models import Job
+from workers.kinds.base import Finished, JobContext, ModelCall
 from workers.metrics import Metrics
 from workers.queue import LeaseLost
-from workers.runtime import JobContext, Worker
+from workers.runtime import Worker
+
+
+class Output(BaseModel):
+    text: str = ""
+
+
+def finished(text: str = "") -> Finished:
+    return Finished(Output(text=text), (ModelCall("m", "p@v1", Usage(input_tokens=3, output_tokens=1)),))
 
 
 class MemoryQueue:
@@ -82,15 +94,16 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 def row(job_id: int) -> dict[str, Any]:
-    return {"id": job_id, "kind": "noop", "payload": {}, "attempts": 1, "max_attempts": 3}
+    return {"id": job_id, "kind": "noop", "payload": {}, "attempts": 1, "max_attempts": 3, "context": {}}
 
 
 async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() -> None:
     queue = MemoryQueue()
     done = asyncio.Event()
 
-    async def handler(job: Job, ctx: JobContext) -> None:
+    async def handler(job: Job, ctx: JobContext) -> Finished:
         done.set()
+        return finished()
 
     worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
 
@@ -108,25 +121,22 @@ async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() ->
 
 async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
     queue = MemoryQueue()
-    queue.due = [row(1), row(2), row(3), {**row(4), "kind": "with_result"}, {**row(5), "kind": "chat"}]
+    queue.due = [row(1), row(2), row(3), {**row(4), "kind": "other"}, {**row(5), "kind": "other"}]
     queue.lost = {3}
     release = asyncio.Event()
 
-    async def noop(job: Job, ctx: JobContext) -> None:
+    async def noop(job: Job, ctx: JobContext) -> Finished:
         await release.wait()
+        return finished()
 
-    async def with_result(job: Job, ctx: JobContext) -> dict[str, Any]:
+    async def other(job: Job, ctx: JobContext) -> Finished:
         await release.wait()
-        return {"answer": 42}
-
-    async def chat(job: Job, ctx: JobContext) -> None:
-        await release.wait()
-        await ctx.finish(chat_reply={"content": "hi"})  # the handler finishes it itself
+        return finished(f"job {job.id}")
 
     metrics = Metrics()
     worker = Worker(
         queue=queue,  # type: ignore[arg-type]
-        handlers={"noop": noop, "with_result": with_result, "chat": chat},
+        handlers={"noop": noop, "other": other},
         metrics=metrics,
         concurrency=5,  # all slots taken: the finished jobs still go out (a claim of 0)
         sweep_seconds=30,
@@ -137,11 +147,19 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         await _until(lambda: not worker.inflight)
         assert not worker.inflight
         assert [1, 2, 3, 4, 5] in queue.batches  # one claim finished all five
-        assert queue.results == {1: {}, 2: {}, 4: {"result": {"answer": 42}}, 5: {"chat_reply": {"content": "hi"}}}
+        call = {"model": "m", "prompt_version": "p@v1", "input_tokens": 3, "output_tokens": 1}
+        call |= {"cache_read_tokens": 0, "cache_write_tokens": 0}
+        assert queue.results == {
+            1: {"output": {"text": ""}, "usage": [call]},
+            2: {"output": {"text": ""}, "usage": [call]},
+            4: {"output": {"text": "job 4"}, "usage": [call]},
+            5: {"output": {"text": "job 5"}, "usage": [call]},
+        }
         rendered = metrics.render()
         assert 'coachbase_jobs_total{kind="noop",outcome="succeeded"} 2' in rendered
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
-        assert 'coachbase_jobs_total{kind="chat",outcome="succeeded"} 1' in rendered
+        assert 'coachbase_jobs_total{kind="other",outcome="succeeded"} 2' in rendered
+        assert 'coachbase_llm_tokens_total{kind="other",type="input"} 6' in rendered  # lost jobs count nothing
 
 
 async def test_a_claim_finishes_at_most_max_finish_chars_of_items_and_the_rest_go_at_once() -> None:
@@ -152,9 +170,9 @@ async def test_a_claim_finishes_at_most_max_finish_chars_of_items_and_the_rest_g
     release = asyncio.Event()
     text = "x" * (MAX_REQUEST_CHARS // 3)
 
-    async def long_reply(job: Job, ctx: JobContext) -> None:
+    async def long_reply(job: Job, ctx: JobContext) -> Finished:
         await release.wait()
-        await ctx.finish(chat_reply={"content": text})
+        return finished(text)
 
     worker = Worker(queue=queue, handlers={"noop": long_reply}, metrics=Metrics(), concurrency=5, sweep_seconds=30)  # type: ignore[arg-type]
     async with running(worker):
@@ -178,16 +196,17 @@ async def test_a_claim_refused_as_a_whole_fails_the_jobs_it_was_finishing() -> N
     queue.fail = fail  # type: ignore[method-assign]
     release = asyncio.Event()
 
-    async def noop(job: Job, ctx: JobContext) -> None:
+    async def noop(job: Job, ctx: JobContext) -> Finished:
         await release.wait()
-        queue.refuse_claims = PermanentError("claim_jobs_v3: 22023 bad item")
+        queue.refuse_claims = PermanentError("claim_jobs_v4: 22023 bad item")
+        return finished()
 
     worker = Worker(queue=queue, handlers={"noop": noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
     async with running(worker):
         await _until(lambda: bool(worker.inflight))
         release.set()
         await _until(lambda: bool(failed))
-        assert failed == [(1, "claim_jobs_v3: 22023 bad item")]  # not retried forever with every claim
+        assert failed == [(1, "claim_jobs_v4: 22023 bad item")]  # not retried forever with every claim
         assert not worker.finishing
 
 
@@ -202,22 +221,39 @@ async def test_a_job_finished_by_a_claim_asks_for_no_other_claim() -> None:
         assert queue.claims == 2
 
 
-async def test_a_job_that_completes_itself_frees_its_slot_for_the_next_in_line_at_once() -> None:
+async def test_a_failed_job_frees_its_slot_for_the_next_in_line_at_once() -> None:
     queue = MemoryQueue()
     queue.due = [row(1)]
     ran: list[int] = []
 
-    async def completes_itself(job: Job, ctx: JobContext) -> None:
+    async def fails_first(job: Job, ctx: JobContext) -> Finished:
         ran.append(job.id)
-        if job.id == 1:  # its own function completed it, and the next job of its ordering key is now due
+        if job.id == 1:  # its failure is recorded, and the next job of its ordering key is now due
             queue.due.append(row(2))
-            ctx.completed = True
+            raise PermanentError("no")
+        return finished()
 
-    worker = Worker(queue=queue, handlers={"noop": completes_itself}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    worker = Worker(queue=queue, handlers={"noop": fails_first}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
     async with running(worker):
         await _until(lambda: ran == [1, 2])
         assert ran == [1, 2]  # not after the 30 s sweep
 
 
-async def _noop(job: Job, ctx: JobContext) -> None:
-    return None
+async def test_a_job_whose_context_failed_is_failed_with_that_error() -> None:
+    queue = MemoryQueue()
+    queue.due = [{**row(1), "context": None, "context_error": {"code": "PT404", "message": "the message is gone"}}]
+    failed: list[tuple[int, str, bool]] = []
+
+    async def fail(job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
+        failed.append((job_id, error, retryable))
+        return "dead"
+
+    queue.fail = fail  # type: ignore[method-assign]
+    worker = Worker(queue=queue, handlers={"noop": _noop}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: bool(failed))
+    assert failed == [(1, "context of job 1: PT404 the message is gone", False)]
+
+
+async def _noop(job: Job, ctx: JobContext) -> Finished:
+    return finished()

@@ -1,0 +1,94 @@
+"""The tool loop's durable steps: every model turn that calls tools is stored before any call runs.
+
+`record` stores the turn (its text and its calls, pending) in one transaction (record_reply_step_v1);
+`run` has Postgres run the calls that have no result yet, each one's effect and result committed
+together, for the conversation's user (run_tool_calls_v1). A reply taken over by another worker gets
+its stored steps with the claim and continues from them: it runs only the calls without a result, and
+sends the model each stored turn followed by its results, never a call without its result. The model's
+view of a turn is rebuilt from what is stored, so it is the same whoever continues the reply.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import PermanentError
+from shared.llm.base import Block, ChatMessage, TextBlock, ToolResult, ToolUse
+from workers.kinds.base import ModelCall
+from workers.queue import JobQueue
+
+
+class StoredCall(BaseModel):
+    """A row of public.tool_calls as the step functions return it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tool_use_id: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["pending", "succeeded", "failed"]
+    result: Any = None
+    is_error: bool = False
+
+
+class Step(BaseModel):
+    """A stored model turn: its text and its calls (with their results once they ran)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    step: int
+    text: str = ""
+    calls: list[StoredCall] = Field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return any(call.status == "pending" for call in self.calls)
+
+    def messages(self) -> list[ChatMessage]:
+        """The turn as the model made it, then the user turn with every call's result."""
+        if self.pending:
+            raise PermanentError(f"step {self.step} has tool calls without a result")
+        blocks: list[Block] = [TextBlock(self.text)] if self.text.strip() else []
+        blocks += [ToolUse(call.tool_use_id, call.name, call.input) for call in self.calls]
+        results = tuple(
+            ToolResult(call.tool_use_id, json.dumps(call.result, ensure_ascii=False), call.is_error)
+            for call in self.calls
+        )
+        return [ChatMessage("assistant", tuple(blocks)), ChatMessage("user", results)]
+
+
+class ToolSteps:
+    """The step functions of one reply's job."""
+
+    def __init__(self, queue: JobQueue, job_id: int) -> None:
+        self.queue = queue
+        self.job_id = job_id
+
+    async def record(self, number: int, text: str, content: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
+        """Store a turn and its calls (pending) before any runs; `content` is the reply's text so far."""
+        stored = await self.queue.rpc(
+            "record_reply_step_v1",
+            {
+                "p_job_id": self.job_id,
+                "p_worker": self.queue.worker_id,
+                "p_step": {
+                    "step": number,
+                    "text": text,
+                    "content": content,
+                    "calls": [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls],
+                    "usage": call.as_json(),
+                },
+            },
+        )
+        return Step(step=number, text=text, calls=stored or [])
+
+    async def run(self, step: Step) -> Step:
+        """Run the step's calls that have no result (in Postgres, each once); the step with every result."""
+        calls = await self.queue.rpc(
+            "run_tool_calls_v1", {"p_job_id": self.job_id, "p_worker": self.queue.worker_id, "p_step": step.step}
+        )
+        return Step(step=step.step, text=step.text, calls=calls or [])

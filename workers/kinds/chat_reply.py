@@ -1,0 +1,303 @@
+"""Job kind `chat_reply` (migration 20261206000200): a coach's streamed reply, with a tool loop.
+
+The claim brings the context: coach, prompts, guidelines, profile, memory, summary and turns, the tools
+enabled for the coach, the steps of this reply stored so far and the planner's view. The reply streams
+turn by turn: text goes out as `delta`s; a turn that calls tools is stored with its calls before any
+runs, the calls run in Postgres for the conversation's user, and the next turn gets their results
+(workers/agent.py), until the model answers in text or reply.max_tool_steps ends it with a note. The
+output goes back with the worker's next claim: internal.chat_reply_finish stores it and broadcasts the
+last delta and `done`.
+
+The system prompt is ordered for prompt caching: the stable head (the coach's template with persona and
+guidelines) is cacheable; what changes per user and turn comes after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.llm.base import ChatMessage, Prompt, SystemBlock, Tool
+from shared.models import Job
+from shared.prompts import PLACEHOLDER, estimate_tokens, fit_history, render
+from workers.agent import Step, ToolSteps
+from workers.checkpoints import Checkpoints
+from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
+from workers.streaming import DeltaBatcher, ReplyStream
+
+log = logging.getLogger("workers.kinds.chat_reply")
+
+DEFAULT_MAX_STEPS = 6
+LONGEST = 32000  # messages.content's limit: a longer reply is cut, as the column would
+STEP_LIMIT_NOTE = (
+    "\n\n(I stopped here: that was as many steps as I can take in one reply. Tell me if you'd like me to go on.)"
+)
+
+
+class ChatReplyPayload(BaseModel):
+    """Ids only; the content is read from the database."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: UUID  # the user's message
+    assistant_message_id: UUID  # the placeholder row to fill
+    conversation_id: UUID
+    user_id: UUID
+
+
+class ChatReplyContext(BaseModel):
+    """internal.chat_reply_context."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: dict[str, Any] = Field(default_factory=dict)
+    conversation: dict[str, Any] = Field(default_factory=dict)
+    coach: dict[str, Any] | None = None
+    persona: dict[str, Any] | None = None
+    prompt: dict[str, Any] | None = None
+    guidelines: list[dict[str, Any]] = Field(default_factory=list)
+    category: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    memory: dict[str, Any] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    planner: dict[str, Any] | None = None
+
+
+class ChatReplyOutput(BaseModel):
+    """The output: the reply's whole text, the part not yet broadcast, and whether to compact."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content: str = Field(max_length=LONGEST)
+    tail: str = ""
+    tail_seq: int | None = None
+    compact: bool = False
+
+
+# -----------------------------------------------------------------------------------------------------
+# prompt
+# -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChatPromptSettings:
+    model: str
+    history_budget_tokens: int = 6000
+    history_limit: int = 60  # turns internal.chat_reply_context returns at most
+
+
+def with_operator_settings(context: ChatReplyContext, settings: ChatPromptSettings) -> ChatPromptSettings:
+    """The history budget from internal.settings (reply.history_token_budget) when operators set one."""
+    budget = context.settings.get("reply.history_token_budget")
+    if isinstance(budget, int) and budget > 0:
+        return replace(settings, history_budget_tokens=budget)
+    return settings
+
+
+def needs_compaction(context: ChatReplyContext, settings: ChatPromptSettings) -> bool:
+    """True when the turns after the conversation summary no longer fit the reply's history budget."""
+    used = sum(estimate_tokens(str(h.get("content") or "")) for h in context.history)
+    return used > settings.history_budget_tokens or len(context.history) >= settings.history_limit
+
+
+# Placeholders whose values change per user or per turn: the system prompt is cut before the first one
+# so that everything above it (coach, persona, guidelines) is a stable, cacheable prefix.
+PER_USER = frozenset(
+    {
+        "locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone",
+        "today_date", "goals", "plan",
+    }
+)  # fmt: skip
+
+ABOUT_THE_USER = (
+    "About the person: {{display_name}} ({{user_profile}}) Today is {{today}}.\n"
+    "What you remember: {{user_summary}}\nEarlier in this conversation: {{conversation_summary}}"
+)
+
+DEFAULT_CHAT_TEMPLATE = (
+    "You are {{coach_name}}, a supportive coach.\n\n{{coach_persona}}\n\n"
+    "Guidelines for this conversation:\n{{guidelines}}\n\n"
+    "Reply warmly and concisely, in the user's language, and end with one question or small next step."
+)
+
+
+def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tuple[Prompt, str]:
+    """The reply's prompt (with the coach's tools) and the prompt version it used."""
+    prompt_row = context.prompt or {}
+    template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
+    values = _values(context)
+    system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
+    history = [
+        ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
+        for h in context.history
+    ]
+    messages = fit_history(history, settings.history_budget_tokens)
+    if not messages:  # the history query always includes the message being answered
+        messages = [ChatMessage("user", str(context.message.get("content") or ""))]
+    prompt = Prompt(
+        model=str(prompt_row.get("model") or settings.model),
+        system=system,
+        messages=messages,
+        max_tokens=int(prompt_row.get("max_tokens") or 1024),
+        temperature=float(prompt_row["temperature"]) if prompt_row.get("temperature") is not None else None,
+        tools=tuple(Tool(t["name"], t["description"], t["input_schema"]) for t in context.tools),
+    )
+    return prompt, str(prompt_row.get("prompt_version") or "builtin.chat_reply@v0")
+
+
+def _split(template: str) -> list[tuple[str, bool]]:
+    """(stable head, cacheable) and (per-user tail) of a template, cut at the line of the first per-user value."""
+    first = next((m for m in PLACEHOLDER.finditer(template) if m.group(1) in PER_USER), None)
+    if first is None:
+        return [(template, True), (ABOUT_THE_USER, False)]
+    cut = template.rfind("\n", 0, first.start()) + 1
+    return [(template[:cut], True), (template[cut:], False)]
+
+
+def _values(context: ChatReplyContext) -> dict[str, str]:
+    coach = context.coach or {}
+    profile = context.profile or {}
+    planner = context.planner or {}
+    timezone = str(profile.get("timezone") or "UTC")
+    details = [f"time zone {timezone}", f"language {profile.get('locale') or 'en'}"]
+    if profile.get("birth_date"):
+        details.append(f"born {profile['birth_date']}")
+    return {
+        "coach_name": str(coach.get("name") or "your coach"),
+        "coach_persona": str((context.persona or {}).get("template") or coach.get("description") or ""),
+        "coach_intro": str(coach.get("intro") or ""),
+        "guidelines": _guidelines(context.guidelines),
+        "category": str((context.category or {}).get("name") or "general wellbeing"),
+        "locale": str(profile.get("locale") or "en"),
+        "display_name": str(profile.get("display_name") or "the person you coach"),
+        "timezone": timezone,
+        "today": _today(timezone),
+        "today_date": str(planner.get("today") or ""),
+        "user_profile": ", ".join(details) + ".",
+        "user_summary": str((context.memory or {}).get("summary") or "Nothing yet: this is a new person to you."),
+        "conversation_summary": str(
+            context.conversation.get("summary") or "Nothing earlier: the conversation is below."
+        ),
+        "goals": dump(planner.get("goals")) if planner.get("goals") else "None yet.",
+        "plan": dump(planner["plan"]) if planner.get("plan") else "No plan for this yet.",
+    }
+
+
+def _guidelines(rows: list[dict[str, Any]]) -> str:
+    parts = []
+    for row in rows:
+        text = str(row.get("guidelines") or "").strip()
+        if row.get("avoid"):
+            text += f"\nAvoid: {row['avoid']}"
+        if row.get("escalation"):
+            text += f"\nIf there are signs of risk: {row['escalation']}"
+        if text:
+            parts.append(f"[{row.get('name') or row.get('slug')}]\n{text}")
+    return "\n\n".join(parts) or "No specific guidelines."
+
+
+def _today(timezone: Any) -> str:
+    try:
+        zone = ZoneInfo(str(timezone or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.now(zone).strftime("%A %d %B %Y")
+
+
+def _seconds(milliseconds: Any, default: float) -> float:
+    return milliseconds / 1000 if isinstance(milliseconds, int | float) and milliseconds > 0 else default
+
+
+# -----------------------------------------------------------------------------------------------------
+# handler
+# -----------------------------------------------------------------------------------------------------
+@dataclass
+class ChatReply:
+    deps: Deps
+    checkpoints: Checkpoints
+
+    async def __call__(self, job: Job, ctx: JobContext) -> Finished:
+        payload = ChatReplyPayload.model_validate(job.payload)
+        context = ChatReplyContext.model_validate(job.context)
+        settings = with_operator_settings(context, ChatPromptSettings(model=self.deps.chat_model))
+        prompt, version = build_prompt(context, settings)
+        topic, reply_id = f"conversation:{payload.conversation_id}", str(payload.assistant_message_id)
+        interval = _seconds(context.settings.get("reply.delta_interval_ms"), self.deps.delta_interval)
+        stream = ReplyStream(
+            job.id,
+            reply_id,
+            DeltaBatcher(self.deps.broadcaster, topic, reply_id, interval),
+            self.checkpoints,
+            _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
+        )
+        try:
+            final, call = await self._loop(job, ctx, context, prompt, version, stream)
+        except Exception as exc:
+            ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
+            error = {"message_id": reply_id, "retrying": not job.is_last_attempt, "error": type(exc).__name__}
+            await self.deps.broadcaster.send(topic, "error", error)
+            raise
+        tail, tail_seq = stream.batcher.take_tail()
+        output = ChatReplyOutput(
+            content=final[:LONGEST],
+            tail=tail,
+            tail_seq=tail_seq or None,
+            compact=needs_compaction(context, settings),
+        )
+        return Finished(output, (call,))
+
+    async def _loop(
+        self, job: Job, ctx: JobContext, context: ChatReplyContext, prompt: Prompt, version: str, stream: ReplyStream
+    ) -> tuple[str, ModelCall]:
+        """Model turns until one answers in text (or the step limit); the reply's text and its last call."""
+        steps = ToolSteps(ctx.queue, job.id)
+        done = list(context.steps)
+        stream.resume([step.text for step in done])  # a reply taken over: its text so far
+        if done and done[-1].pending:  # ... and the stored calls that have not run
+            done[-1] = await steps.run(done[-1])
+        most = _max_steps(context.settings.get("reply.max_tool_steps"))
+        number = len(done) + 1
+        while True:
+            turn = replace(prompt, messages=[*prompt.messages, *(m for s in done for m in s.messages())])
+            completion = await stream.turn(self.deps.provider, turn)
+            call = ModelCall(completion.model, version, completion.usage)
+            if not completion.tool_calls:
+                return stream.text, call
+            if number > most:
+                log.info("tool step limit reached", extra={"job_id": job.id, "steps": number})
+                await stream.add(STEP_LIMIT_NOTE)
+                return stream.text, call
+            await stream.batcher.flush()  # the turn's text reaches the app before its tool calls
+            step = await steps.record(number, completion.text, stream.text, completion.tool_calls, call)
+            done.append(await steps.run(step))
+            log.info(
+                "tool step done",
+                extra={"job_id": job.id, "step": number, "calls": [c.name for c in done[-1].calls]},
+            )
+            number += 1
+
+
+def _max_steps(value: Any) -> int:
+    return value if isinstance(value, int) and 1 <= value <= 50 else DEFAULT_MAX_STEPS
+
+
+def handler(deps: Deps) -> Handler:
+    return ChatReply(deps, Checkpoints(deps.queue))
+
+
+SPEC = KindSpec(
+    name="chat_reply",
+    prompt_kind="chat_reply",
+    streams=True,
+    payload=ChatReplyPayload,
+    context=ChatReplyContext,
+    output=ChatReplyOutput,
+    handler=handler,
+)

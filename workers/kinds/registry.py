@@ -1,0 +1,35 @@
+"""Every job kind the worker runs, by name. tests/schema/test_job_kinds.py checks it against
+internal.job_kinds (names, prompt kinds, streaming) and the active prompts.
+
+Adding a kind: its migration (trigger, registry row, context and finish functions, prompt), its module
+here, and its name in KINDS (README: "Add a job kind").
+"""
+
+from __future__ import annotations
+
+from workers.kinds import (
+    chat_reply,
+    checkin_analysis,
+    conversation_summary,
+    followup,
+    recommendations,
+    user_summary,
+)
+from workers.kinds.base import Deps, Handler, KindSpec
+
+KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        chat_reply.SPEC,
+        checkin_analysis.SPEC,
+        recommendations.SPEC,
+        user_summary.SPEC,
+        conversation_summary.SPEC,
+        followup.SPEC,
+    )
+}
+
+
+def handlers(deps: Deps) -> dict[str, Handler]:
+    """A handler for every kind, sharing the process's provider, broadcaster and queue."""
+    return {name: spec.handler(deps) for name, spec in KINDS.items()}

@@ -1,0 +1,116 @@
+"""A streamed model turn: text to the app in batched `delta` broadcasts, partial text into the row.
+
+Deltas are `{message_id, seq, text}` on the conversation's private topic, at most every `interval`
+seconds; `seq` keeps counting across the turns of a tool-using reply, and clients apply them in order.
+The reply's text so far is checkpointed about once a second (a client joining mid-reply catches up from
+the row); the last batch goes out with the reply's finish, from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from shared.broadcast import Broadcaster
+from shared.llm.base import Completion, LLMProvider, Prompt, TextDelta
+from workers.checkpoints import Checkpoints
+from workers.queue import LeaseLost
+
+log = logging.getLogger("workers.streaming")
+
+
+class DeltaBatcher:
+    """Collects text and broadcasts it at most every `interval` seconds as {message_id, seq, text}."""
+
+    def __init__(self, broadcaster: Broadcaster, topic: str, message_id: str, interval: float) -> None:
+        self.broadcaster = broadcaster
+        self.topic = topic
+        self.message_id = message_id
+        self.interval = interval
+        self.pending: list[str] = []
+        self.seq = 0
+        # Counted from the request: with any real model the first token comes later than `interval`
+        # and goes out at once; a reply faster than that goes out whole with the completion.
+        self.last_flush = time.monotonic()
+
+    async def add(self, text: str) -> None:
+        self.pending.append(text)
+        if time.monotonic() - self.last_flush >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        text, self.seq = self.take_tail()
+        self.last_flush = time.monotonic()
+        await self.broadcaster.send(self.topic, "delta", {"message_id": self.message_id, "seq": self.seq, "text": text})
+
+    def take_tail(self) -> tuple[str, int]:
+        """The text not yet sent and the sequence number it goes out with (0 when there is none)."""
+        if not self.pending:
+            return "", 0
+        text, self.pending = "".join(self.pending), []
+        self.seq += 1
+        return text, self.seq
+
+
+@dataclass
+class ReplyStream:
+    """One reply's stream: its batcher, checkpoints and the text written so far (over all its turns)."""
+
+    job_id: int
+    reply_id: str
+    batcher: DeltaBatcher
+    checkpoints: Checkpoints
+    checkpoint_every: float
+    text: str = ""
+    _last_checkpoint: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._last_checkpoint = time.monotonic()
+
+    def resume(self, texts: list[str]) -> None:
+        """The text of the turns stored before this worker took the reply over (already broadcast)."""
+        for text in texts:
+            self.text = _joined(self.text, text)
+
+    async def turn(self, provider: LLMProvider, prompt: Prompt) -> Completion:
+        """Stream one model turn; its text is added to the reply's (a turn after another starts on a new
+        paragraph). Returns the turn's completion."""
+        final: Completion | None = None
+        first = True
+        async for event in provider.stream(prompt):
+            if isinstance(event, TextDelta):
+                piece = _joined(self.text, event.text)[len(self.text) :] if first else event.text
+                first = False
+                self.text += piece
+                await self.batcher.add(piece)
+                if time.monotonic() - self._last_checkpoint >= self.checkpoint_every:
+                    await self._checkpoint()
+                    self._last_checkpoint = time.monotonic()
+            else:
+                final = event
+        if final is None:  # providers always end with a Completion; guard against a broken one
+            raise RuntimeError("the provider's stream ended without a completion")
+        return final
+
+    async def add(self, text: str) -> None:
+        """Text the reply gets without a model (a note to the user)."""
+        self.text += text
+        await self.batcher.add(text)
+
+    async def _checkpoint(self) -> None:
+        try:
+            await self.checkpoints.save(self.job_id, self.reply_id, self.text)
+        except LeaseLost:
+            raise
+        except Exception as exc:  # a missed checkpoint only delays catch-up; the final write is what counts
+            log.warning("checkpoint failed", extra={"job_id": self.job_id, "error": repr(exc)})
+
+
+def _joined(before: str, text: str) -> str:
+    """`text` after `before`, on a new paragraph when both have words and nothing separates them."""
+    if before.strip() and text.strip() and not before[-1].isspace() and not text[0].isspace():
+        return before + "\n\n" + text
+    return before + text
