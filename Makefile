@@ -49,7 +49,7 @@ test: $(VENV_STAMP) $(JS_STAMP) $(TYPES_STAMP) ## Run the test suite (embedded P
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chat: $(VENV_STAMP) ## Talk to a coach in the terminal (needs `make dev` running)
-	$(BIN)/python -m devstack.chat_client $(CHAT_ARGS)
+	$(BIN)/python -m devtools.chat_client $(CHAT_ARGS)
 
 lint: $(VENV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check .
@@ -70,7 +70,7 @@ status: $(VENV_STAMP) ## Print URLs and keys, like `supabase status`
 	@$(BIN)/python -m devstack status
 
 chaos: $(VENV_STAMP) ## Break workers, gateway and Postgres under load; check nothing is lost (CHAOS_ARGS="--seconds 300")
-	$(BIN)/python -m devstack.chaos $(CHAOS_ARGS)
+	$(BIN)/python -m devtools.chaos $(CHAOS_ARGS)
 
 types: $(VENV_STAMP) $(TYPES_STAMP) ## Regenerate types/database.types.ts from the migrations (supabase gen types typescript)
 	$(BIN)/python -m devstack.typegen

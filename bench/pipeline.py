@@ -73,7 +73,7 @@ def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
     fake = [
         sys.executable,
         "-m",
-        "devstack.fake_llm",
+        "devtools.fake_llm",
         "--port",
         str(llm_port),
         "--ttft-ms",

@@ -174,6 +174,10 @@ export type Database = {
           archived_at: string | null
           category_id: string | null
           coach_id: string
+          context_id: string | null
+          context_type:
+            | Database["public"]["Enums"]["conversation_context_type"]
+            | null
           created_at: string
           id: string
           last_message_at: string | null
@@ -187,6 +191,10 @@ export type Database = {
           archived_at?: string | null
           category_id?: string | null
           coach_id: string
+          context_id?: string | null
+          context_type?:
+            | Database["public"]["Enums"]["conversation_context_type"]
+            | null
           created_at?: string
           id?: string
           last_message_at?: string | null
@@ -200,6 +208,10 @@ export type Database = {
           archived_at?: string | null
           category_id?: string | null
           coach_id?: string
+          context_id?: string | null
+          context_type?:
+            | Database["public"]["Enums"]["conversation_context_type"]
+            | null
           created_at?: string
           id?: string
           last_message_at?: string | null
@@ -230,6 +242,103 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "messages"
             referencedColumns: ["id", "conversation_id"]
+          },
+        ]
+      }
+      daily_plans: {
+        Row: {
+          created_at: string
+          date: string
+          id: string
+          status: Database["public"]["Enums"]["plan_status"]
+          summary: string
+          updated_at: string
+          user_id: string
+          weekly_plan_id: string | null
+        }
+        Insert: {
+          created_at?: string
+          date: string
+          id?: string
+          status?: Database["public"]["Enums"]["plan_status"]
+          summary?: string
+          updated_at?: string
+          user_id?: string
+          weekly_plan_id?: string | null
+        }
+        Update: {
+          created_at?: string
+          date?: string
+          id?: string
+          status?: Database["public"]["Enums"]["plan_status"]
+          summary?: string
+          updated_at?: string
+          user_id?: string
+          weekly_plan_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "daily_plans_weekly_plan_fkey"
+            columns: ["weekly_plan_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "weekly_plans"
+            referencedColumns: ["id", "user_id"]
+          },
+        ]
+      }
+      goals: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          description: string
+          due_date: string | null
+          id: string
+          parent_goal_id: string | null
+          priority: Database["public"]["Enums"]["plan_priority"]
+          progress: number
+          status: Database["public"]["Enums"]["goal_status"]
+          time_horizon: Database["public"]["Enums"]["goal_time_horizon"]
+          title: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          id?: string
+          parent_goal_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          progress?: number
+          status?: Database["public"]["Enums"]["goal_status"]
+          time_horizon?: Database["public"]["Enums"]["goal_time_horizon"]
+          title: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          id?: string
+          parent_goal_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          progress?: number
+          status?: Database["public"]["Enums"]["goal_status"]
+          time_horizon?: Database["public"]["Enums"]["goal_time_horizon"]
+          title?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "goals_parent_goal_fkey"
+            columns: ["parent_goal_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "goals"
+            referencedColumns: ["id", "user_id"]
           },
         ]
       }
@@ -302,6 +411,66 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "messages"
             referencedColumns: ["id", "conversation_id"]
+          },
+        ]
+      }
+      plan_items: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          daily_plan_id: string
+          goal_id: string | null
+          id: string
+          notes: string
+          position: number
+          priority: Database["public"]["Enums"]["plan_priority"]
+          status: Database["public"]["Enums"]["plan_item_status"]
+          title: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          daily_plan_id: string
+          goal_id?: string | null
+          id?: string
+          notes?: string
+          position: number
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          status?: Database["public"]["Enums"]["plan_item_status"]
+          title: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          daily_plan_id?: string
+          goal_id?: string | null
+          id?: string
+          notes?: string
+          position?: number
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          status?: Database["public"]["Enums"]["plan_item_status"]
+          title?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "plan_items_daily_plan_fkey"
+            columns: ["daily_plan_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "daily_plans"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "plan_items_goal_fkey"
+            columns: ["goal_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "goals"
+            referencedColumns: ["id", "user_id"]
           },
         ]
       }
@@ -427,6 +596,75 @@ export type Database = {
           },
         ]
       }
+      tool_calls: {
+        Row: {
+          changes: NonNullable<Json>
+          completed_at: string | null
+          conversation_id: string
+          created_at: string
+          id: string
+          input: NonNullable<Json>
+          is_error: boolean
+          message_id: string
+          name: string
+          position: number
+          result: Json | null
+          status: Database["public"]["Enums"]["tool_call_status"]
+          step: number
+          tool_use_id: string
+          user_id: string
+        }
+        Insert: {
+          changes?: NonNullable<Json>
+          completed_at?: string | null
+          conversation_id: string
+          created_at?: string
+          id?: string
+          input: NonNullable<Json>
+          is_error?: boolean
+          message_id: string
+          name: string
+          position: number
+          result?: Json | null
+          status?: Database["public"]["Enums"]["tool_call_status"]
+          step: number
+          tool_use_id: string
+          user_id: string
+        }
+        Update: {
+          changes?: NonNullable<Json>
+          completed_at?: string | null
+          conversation_id?: string
+          created_at?: string
+          id?: string
+          input?: NonNullable<Json>
+          is_error?: boolean
+          message_id?: string
+          name?: string
+          position?: number
+          result?: Json | null
+          status?: Database["public"]["Enums"]["tool_call_status"]
+          step?: number
+          tool_use_id?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "tool_calls_conversation_fkey"
+            columns: ["conversation_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "conversations"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "tool_calls_message_fkey"
+            columns: ["message_id", "conversation_id"]
+            isOneToOne: false
+            referencedRelation: "messages"
+            referencedColumns: ["id", "conversation_id"]
+          },
+        ]
+      }
       user_categories: {
         Row: {
           category_id: string
@@ -486,275 +724,54 @@ export type Database = {
         }
         Relationships: []
       }
+      weekly_plans: {
+        Row: {
+          created_at: string
+          focus_areas: string[]
+          id: string
+          status: Database["public"]["Enums"]["plan_status"]
+          summary: string
+          updated_at: string
+          user_id: string
+          week_start_date: string
+        }
+        Insert: {
+          created_at?: string
+          focus_areas?: string[]
+          id?: string
+          status?: Database["public"]["Enums"]["plan_status"]
+          summary?: string
+          updated_at?: string
+          user_id?: string
+          week_start_date: string
+        }
+        Update: {
+          created_at?: string
+          focus_areas?: string[]
+          id?: string
+          status?: Database["public"]["Enums"]["plan_status"]
+          summary?: string
+          updated_at?: string
+          user_id?: string
+          week_start_date?: string
+        }
+        Relationships: []
+      }
     }
     Views: {
       [_ in never]: never
     }
     Functions: {
-      category_guidelines_v1: {
-        Args: { p_category_id: string }
-        Returns: {
-          avoid: string
-          category_id: string
-          escalation: string
-          guidelines: string
-          name: string
-          slug: string
-        }[]
-      }
-      chat_reply_context_v1: {
-        Args: { p_history_limit?: number; p_job_id: number; p_worker: string }
-        Returns: Json
-      }
-      checkin_analysis_context_v1: {
-        Args: { p_job_id: number; p_worker: string }
-        Returns: Json
-      }
       checkpoint_chat_replies_v1: {
         Args: { p_items: Json; p_worker: string }
         Returns: Json
       }
-      checkpoint_chat_reply_v1: {
-        Args: {
-          p_content: string
-          p_job_id: number
-          p_message_id: string
-          p_worker: string
-        }
-        Returns: undefined
-      }
-      claim_jobs_v1: {
-        Args: {
-          p_kinds: string[]
-          p_lease_seconds?: number
-          p_limit?: number
-          p_worker: string
-        }
-        Returns: unknown[]
-        SetofOptions: {
-          from: "*"
-          to: "jobs"
-          isOneToOne: false
-          isSetofReturn: true
-        }
-      }
-      claim_jobs_v2: {
-        Args: {
-          p_complete?: number[]
-          p_kinds: string[]
-          p_lease_seconds?: number
-          p_limit?: number
-          p_worker: string
-        }
-        Returns: Json
-      }
-      claim_jobs_v3: {
+      claim_jobs_v4: {
         Args: {
           p_finish?: Json
           p_kinds: string[]
           p_lease_seconds?: number
           p_limit?: number
-          p_worker: string
-        }
-        Returns: Json
-      }
-      complete_chat_reply_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_content: string
-          p_input_tokens: number
-          p_job_id: number
-          p_message_id: string
-          p_model: string
-          p_output_tokens: number
-          p_prompt_version: string
-          p_worker: string
-        }
-        Returns: {
-          cache_read_tokens: number | null
-          cache_write_tokens: number | null
-          completed_at: string | null
-          content: string
-          conversation_id: string
-          created_at: string
-          error: string | null
-          id: string
-          input_tokens: number | null
-          model: string | null
-          output_tokens: number | null
-          prompt_version: string | null
-          reply_to: string | null
-          role: Database["public"]["Enums"]["message_role"]
-          status: Database["public"]["Enums"]["message_status"]
-          user_id: string
-        }
-        SetofOptions: {
-          from: "*"
-          to: "messages"
-          isOneToOne: true
-          isSetofReturn: false
-        }
-      }
-      complete_chat_reply_v2: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_content: string
-          p_input_tokens: number
-          p_job_id: number
-          p_message_id: string
-          p_model: string
-          p_output_tokens: number
-          p_prompt_version: string
-          p_tail?: string
-          p_tail_seq?: number
-          p_worker: string
-        }
-        Returns: undefined
-      }
-      complete_checkin_analysis_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_input_tokens?: number
-          p_insights: Json
-          p_job_id: number
-          p_model: string
-          p_output_tokens?: number
-          p_prompt_version: string
-          p_summary: string
-          p_worker: string
-        }
-        Returns: {
-          analysis_model: string | null
-          analysis_prompt_version: string | null
-          analyzed_at: string | null
-          answers: NonNullable<Json>
-          category_id: string
-          completed_at: string | null
-          created_at: string
-          id: string
-          insights: Json | null
-          level: number | null
-          note: string | null
-          status: Database["public"]["Enums"]["checkin_status"]
-          summary: string | null
-          updated_at: string
-          user_id: string
-        }
-        SetofOptions: {
-          from: "*"
-          to: "checkins"
-          isOneToOne: true
-          isSetofReturn: false
-        }
-      }
-      complete_conversation_summary_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_input_tokens?: number
-          p_job_id: number
-          p_model: string
-          p_output_tokens?: number
-          p_prompt_version: string
-          p_summary: string
-          p_through_message_id: string
-          p_worker: string
-        }
-        Returns: undefined
-      }
-      complete_followup_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_coach_id: string
-          p_content: string
-          p_input_tokens?: number
-          p_job_id: number
-          p_model: string
-          p_output_tokens?: number
-          p_prompt_version: string
-          p_worker: string
-        }
-        Returns: {
-          cache_read_tokens: number | null
-          cache_write_tokens: number | null
-          completed_at: string | null
-          content: string
-          conversation_id: string
-          created_at: string
-          error: string | null
-          id: string
-          input_tokens: number | null
-          model: string | null
-          output_tokens: number | null
-          prompt_version: string | null
-          reply_to: string | null
-          role: Database["public"]["Enums"]["message_role"]
-          status: Database["public"]["Enums"]["message_status"]
-          user_id: string
-        }
-        SetofOptions: {
-          from: "*"
-          to: "messages"
-          isOneToOne: true
-          isSetofReturn: false
-        }
-      }
-      complete_job_v1: {
-        Args: { p_job_id: number; p_result?: Json; p_worker: string }
-        Returns: undefined
-      }
-      complete_recommendations_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_input_tokens?: number
-          p_items: Json
-          p_job_id: number
-          p_model: string
-          p_output_tokens?: number
-          p_prompt_version: string
-          p_worker: string
-        }
-        Returns: number
-      }
-      complete_user_summary_v1: {
-        Args: {
-          p_cache_read_tokens?: number
-          p_cache_write_tokens?: number
-          p_facts: Json
-          p_input_tokens?: number
-          p_job_id: number
-          p_model: string
-          p_output_tokens?: number
-          p_prompt_version: string
-          p_summary: string
-          p_worker: string
-        }
-        Returns: {
-          created_at: string
-          key_facts: NonNullable<Json>
-          model: string | null
-          prompt_version: string | null
-          summary: string
-          updated_at: string
-          user_id: string
-        }
-        SetofOptions: {
-          from: "*"
-          to: "user_summaries"
-          isOneToOne: true
-          isSetofReturn: false
-        }
-      }
-      conversation_summary_context_v1: {
-        Args: {
-          p_job_id: number
-          p_keep_recent?: number
-          p_max_turns?: number
           p_worker: string
         }
         Returns: Json
@@ -773,48 +790,34 @@ export type Database = {
         }
         Returns: "queued" | "running" | "succeeded" | "failed" | "dead"
       }
-      followup_context_v1: {
-        Args: { p_job_id: number; p_worker: string }
-        Returns: Json
-      }
       forget_fact: { Args: { p_fact_id: string }; Returns: undefined }
-      recommendations_context_v1: {
-        Args: { p_job_id: number; p_worker: string }
+      record_reply_step_v1: {
+        Args: { p_job_id: number; p_step: Json; p_worker: string }
         Returns: Json
       }
       release_job_v1: {
         Args: { p_job_id: number; p_worker: string }
         Returns: undefined
       }
-      request_conversation_summary_v1: {
-        Args: { p_job_id: number; p_worker: string }
-        Returns: undefined
-      }
-      resolve_prompt_v1: {
-        Args: { p_coach_id?: string; p_kind: string }
-        Returns: {
-          max_tokens: number
-          model: string
-          prompt_name: string
-          prompt_version: string
-          temperature: number
-          template: string
-          version: number
-        }[]
-      }
-      settings_v1: { Args: Record<PropertyKey, never>; Returns: Json }
-      user_summary_context_v1: {
-        Args: { p_job_id: number; p_message_limit?: number; p_worker: string }
+      run_tool_calls_v1: {
+        Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json
       }
     }
     Enums: {
       checkin_status: "draft" | "completed"
+      conversation_context_type: "daily_planning" | "weekly_planning" | "goal"
+      goal_status: "active" | "completed" | "paused" | "cancelled"
+      goal_time_horizon: "short" | "medium" | "long"
       message_role: "user" | "assistant"
       message_status: "pending" | "streaming" | "complete" | "failed"
+      plan_item_status: "todo" | "in_progress" | "done" | "skipped"
+      plan_priority: "low" | "medium" | "high" | "urgent"
+      plan_status: "draft" | "active" | "completed"
       profile_sex: "female" | "male" | "other" | "prefer_not_to_say"
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
+      tool_call_status: "pending" | "succeeded" | "failed"
     }
     CompositeTypes: {
       [_ in never]: never
@@ -943,11 +946,18 @@ export const Constants = {
   public: {
     Enums: {
       checkin_status: ["draft", "completed"],
+      conversation_context_type: ["daily_planning", "weekly_planning", "goal"],
+      goal_status: ["active", "completed", "paused", "cancelled"],
+      goal_time_horizon: ["short", "medium", "long"],
       message_role: ["user", "assistant"],
       message_status: ["pending", "streaming", "complete", "failed"],
+      plan_item_status: ["todo", "in_progress", "done", "skipped"],
+      plan_priority: ["low", "medium", "high", "urgent"],
+      plan_status: ["draft", "active", "completed"],
       profile_sex: ["female", "male", "other", "prefer_not_to_say"],
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
+      tool_call_status: ["pending", "succeeded", "failed"],
     },
   },
 } as const

@@ -247,7 +247,7 @@ comment on column internal.reply_steps.created_at is 'When the step was stored.'
 
 alter table internal.reply_steps enable row level security;
 revoke all on table internal.reply_steps from public, anon, authenticated, service_role;
-grant select on table internal.reply_steps to service_role;
+grant select, insert on table internal.reply_steps to service_role;
 
 -- -----------------------------------------------------------------------------------------------------
 -- table: tool_calls (what the coach did, readable by the conversation's owner)
@@ -435,8 +435,8 @@ declare
   tool internal.tools;
   problems text[];
   outcome jsonb;
-  result jsonb;
-  changes jsonb := '[]';
+  answer jsonb;
+  changed jsonb := '[]';
   failed boolean := false;
   prior_role text := current_setting('role');
   prior_claims text := coalesce(current_setting('request.jwt.claims', true), '');
@@ -446,15 +446,15 @@ begin
    where t.name = p_call.name and t.enabled
      and exists (select 1 from internal.coach_tools ct where ct.coach_id = p_coach_id and ct.tool_name = t.name);
   if not found then
-    result := jsonb_build_object('error', format('The tool %s is not available to you.', p_call.name));
+    answer := jsonb_build_object('error', format('The tool %s is not available to you.', p_call.name));
     failed := true;
   elsif p_call.input ? '_invalid_json' then
-    result := jsonb_build_object('error', 'The input was not a valid JSON object.');
+    answer := jsonb_build_object('error', 'The input was not a valid JSON object.');
     failed := true;
   else
     problems := internal.json_schema_errors(tool.input_schema, p_call.input);
     if cardinality(problems) > 0 then
-      result := jsonb_build_object('error', 'Invalid input: ' || array_to_string(problems, '; '));
+      answer := jsonb_build_object('error', 'Invalid input: ' || array_to_string(problems, '; '));
       failed := true;
     else
       begin
@@ -465,18 +465,18 @@ begin
           using p_context || jsonb_build_object('tool_call_id', p_call.id), p_call.input;
         perform set_config('role', prior_role, true);
         perform set_config('request.jwt.claims', prior_claims, true);
-        result := coalesce(outcome -> 'result', 'null'::jsonb);
-        changes := case when jsonb_typeof(outcome -> 'changes') = 'array' then outcome -> 'changes' else '[]' end;
+        answer := coalesce(outcome -> 'result', 'null'::jsonb);
+        changed := case when jsonb_typeof(outcome -> 'changes') = 'array' then outcome -> 'changes' else '[]' end;
       exception when others then
         -- Its partial effects and the role switch are rolled back with the block.
-        result := jsonb_build_object('error', sqlerrm);
+        answer := jsonb_build_object('error', sqlerrm);
         failed := true;
       end;
     end if;
   end if;
   update public.tool_calls
      set status = case when failed then 'failed' else 'succeeded' end::public.tool_call_status,
-         result = run_tool_call.result, is_error = failed, changes = run_tool_call.changes,
+         result = answer, is_error = failed, changes = changed,
          completed_at = now()
    where id = p_call.id
   returning * into done;

@@ -21,7 +21,7 @@ from shared.llm.anthropic import AnthropicProvider
 def fake_url() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack.fake_llm", "--port", str(port), "--slow-chunk-seconds", "0.01"],
+        [sys.executable, "-m", "devtools.fake_llm", "--port", str(port), "--slow-chunk-seconds", "0.01"],
         cwd=REPO_ROOT,
     )
     url = f"http://127.0.0.1:{port}"

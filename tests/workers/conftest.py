@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from devstack.postgres import free_port
@@ -40,7 +41,17 @@ def _wait_http(url: str, timeout: float = 20) -> None:
 def fake_llm() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack.fake_llm", "--port", str(port), "--slow-chunk-seconds", "0.5"],
+        [
+            sys.executable,
+            "-m",
+            "devtools.fake_llm",
+            "--port",
+            str(port),
+            "--slow-chunk-seconds",
+            "0.5",
+            "--recordings",
+            str(REPO_ROOT / "tests" / "llm" / "recordings"),
+        ],
         cwd=REPO_ROOT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -48,8 +59,12 @@ def fake_llm() -> Iterator[str]:
         _wait_http(f"{url}/_stats")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.terminate()  # a request it holds ([[hold:N]], [[timeout]]) would delay a graceful stop
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass
@@ -181,3 +196,39 @@ async def make_user(stack: Stack, coach_id: str) -> AsyncIterator[UserFactory]:
             await asyncio.wait_for(client.realtime.close(), 5)
     for pool in pools:
         await pool.aclose()
+
+
+async def replies(user: User, conversation_id: str) -> list[dict[str, Any]]:
+    return [m for m in await user.messages(conversation_id) if m["role"] == "assistant"]
+
+
+async def all_complete(user: User, conversation_id: str, count: int) -> bool:
+    rows = await replies(user, conversation_id)
+    return len(rows) == count and all(r["status"] in ("complete", "failed") for r in rows)
+
+
+async def subscribe(user: User, conversation_id: str) -> asyncio.Event:
+    """Join the private topic conversation:<id>; collect broadcasts into user.broadcasts."""
+    done = asyncio.Event()
+    joined = asyncio.Event()
+    channel = user.client.channel(f"conversation:{conversation_id}", {"config": {"private": True}})
+
+    def on(event: str) -> Callable[[dict[str, Any]], None]:
+        def callback(payload: dict[str, Any]) -> None:
+            user.broadcasts.append((event, payload.get("payload", payload)))
+            if event == "done":
+                done.set()
+
+        return callback
+
+    for event in ("delta", "done", "error", "tool_call", "tool_result"):
+        channel.on_broadcast(event, on(event))
+
+    def state(status: RealtimeSubscribeStates, error: Exception | None) -> None:
+        if status == RealtimeSubscribeStates.SUBSCRIBED:
+            joined.set()
+
+    await user.client.realtime.set_auth(user.access_token)
+    await channel.subscribe(state)
+    await asyncio.wait_for(joined.wait(), 10)
+    return done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from devstack.chaos import run_chaos
+from devtools.chaos import run_chaos
 
 
 async def test_nothing_is_lost_or_duplicated_while_things_break() -> None:

@@ -19,7 +19,7 @@ async def test_terminal_chat_streams_a_reply(stack: Stack, start_worker: Callabl
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "devstack.chat_client",
+        "devtools.chat_client",
         "--coach",
         "maya",
         "--email",
@@ -47,7 +47,7 @@ async def test_terminal_checkin_shows_analysis_and_recommendations(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "devstack.chat_client",
+        "devtools.chat_client",
         "--coach",
         "maya",
         "--email",

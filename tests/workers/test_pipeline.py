@@ -6,52 +6,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from realtime import RealtimeSubscribeStates
 
 from tests.conftest import Stack
 from tests.waiting import wait_until
-from tests.workers.conftest import User, UserFactory, WorkerProcess
-
-
-async def replies(user: User, conversation_id: str) -> list[dict[str, Any]]:
-    return [m for m in await user.messages(conversation_id) if m["role"] == "assistant"]
-
-
-async def all_complete(user: User, conversation_id: str, count: int) -> bool:
-    rows = await replies(user, conversation_id)
-    return len(rows) == count and all(r["status"] in ("complete", "failed") for r in rows)
-
-
-async def subscribe(user: User, conversation_id: str) -> asyncio.Event:
-    """Join the private topic conversation:<id>; collect broadcasts into user.broadcasts."""
-    done = asyncio.Event()
-    joined = asyncio.Event()
-    channel = user.client.channel(f"conversation:{conversation_id}", {"config": {"private": True}})
-
-    def on(event: str) -> Callable[[dict[str, Any]], None]:
-        def callback(payload: dict[str, Any]) -> None:
-            user.broadcasts.append((event, payload.get("payload", payload)))
-            if event == "done":
-                done.set()
-
-        return callback
-
-    for event in ("delta", "done", "error"):
-        channel.on_broadcast(event, on(event))
-
-    def state(status: RealtimeSubscribeStates, error: Exception | None) -> None:
-        if status == RealtimeSubscribeStates.SUBSCRIBED:
-            joined.set()
-
-    await user.client.realtime.set_auth(user.access_token)
-    await channel.subscribe(state)
-    await asyncio.wait_for(joined.wait(), 10)
-    return done
+from tests.workers.conftest import UserFactory, WorkerProcess, all_complete, replies, subscribe
 
 
 async def test_a_message_streams_one_reply(

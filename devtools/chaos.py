@@ -10,7 +10,7 @@ Realtime connection). Then it stops the chaos, lets the workers drain, and check
   * every assistant message is complete, or failed with a reason;
   * no job is stuck past its lease, and none is left queued.
 
-    python -m devstack.chaos [--seconds 120] [--users 12] [--workers 3]
+    python -m devtools.chaos [--seconds 120] [--users 12] [--workers 3]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from devstack import migrate
 from devstack.postgres import EmbeddedPostgres, free_port
 from devstack.settings import REPO_ROOT, DevstackSettings
 
-log = logging.getLogger("devstack.chaos")
+log = logging.getLogger("devtools.chaos")
 SETTINGS = DevstackSettings()
 PASSWORD = SETTINGS.db_password.get_secret_value()
 MARKERS = ["", "", "", "", "[[429]] ", "[[529]] ", "[[500]] ", "[[break]] ", "[[overloaded]] ", "[[timeout]] "]
@@ -100,7 +100,7 @@ class Processes:
         args = [
             sys.executable,
             "-m",
-            "devstack.fake_llm",
+            "devtools.fake_llm",
             "--port",
             str(self.llm_port),
             "--tokens-per-second",
@@ -309,7 +309,7 @@ async def run_chaos(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m devstack.chaos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m devtools.chaos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--users", type=int, default=12)

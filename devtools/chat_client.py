@@ -4,7 +4,7 @@ Signs in a demo user through Auth with the anon key, picks a coach, creates a co
 messages straight into `messages`, and prints the reply as it streams over Broadcast, then checks it
 against the stored row (the database is the truth: missed deltas are filled in from it).
 
-    python -m devstack.chat_client [--coach SLUG] [--email E --password P]
+    python -m devtools.chat_client [--coach SLUG] [--email E --password P]
     (SUPABASE_URL and SUPABASE_ANON_KEY default to the local stack)
 """
 
@@ -25,8 +25,8 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError
 from supabase_auth.types import Session
 
-from devstack.checkin_client import run_checkin
 from devstack.settings import DEMO_ANON_KEY
+from devtools.checkin_client import run_checkin
 
 DEMO_EMAIL = "demo@coachbase.local"
 DEMO_PASSWORD = "coachbase-demo"
@@ -169,7 +169,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m devstack.chat_client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m devtools.chat_client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--coach", help="coach slug (default: choose interactively)")
     parser.add_argument("--email", default=DEMO_EMAIL)

@@ -1,0 +1,537 @@
+"""A fake model server over real HTTP, for tests, chaos runs and benchmarks (never production).
+
+It speaks the wire formats the official SDKs parse (see the team reference llm-wire-formats.md): the
+Anthropic Messages API at `/v1/messages` (SSE events with `event:` lines, error bodies,
+`retry-after-ms`) and OpenAI-compatible Chat Completions at `/v1/chat/completions`. Replies echo the
+last user message. Markers in that message script what happens.
+
+Failures, counted per distinct message so that a retry sees the next behaviour:
+
+  [[429]] [[529]] [[500]]  first attempt answers that status (retry-after-ms 50), later ones succeed
+  [[400]]                  every attempt answers 400 (a permanent error)
+  [[overloaded]]           first attempt streams a little, then an in-stream overloaded_error event
+  [[break]]                first attempt's stream is cut before its end
+  [[slow]]                 every chunk waits `slow_chunk_seconds` (to kill a worker mid-stream)
+  [[timeout]]              first attempt waits `timeout_seconds` before answering
+
+Tool use, when the request offers tools (turns are counted within the reply: how many assistant turns
+with tool calls follow the last user text):
+
+  [[call:NAME {json}]]     turn 1 calls NAME with that input (several markers: parallel calls)
+  [[then:NAME {json}]]     turn 2 calls it (after turn 1's results)
+  [[loop:NAME {json}]]     every turn calls it (the reply never ends by itself)
+  [[hold:N]]               the first request of turn N waits `timeout_seconds` (a worker can die in it)
+  [[replay:A,B]]           turn 1 is served from the recording `<--recordings>/A.http`, turn 2 from
+                           B.http, ...: raw HTTP responses (status line, headers, body)
+After the scripted turns the model answers in text, listing the results it got. A request that sends a
+tool call without its result right after it is refused with 400, as the Anthropic API refuses it.
+
+Structured output (a request forcing one tool, `tool_choice: {type: tool}`) answers a `tool_use` block
+whose input is a minimal valid example of the tool's schema; [[invalid_tool]] makes the first attempt's
+input miss every required field, [[invalid_tool_always]] every attempt's.
+
+`GET /_requests` lists what was asked (kind, conversation, turn, times; `?full=1` adds the bodies),
+`GET /_stats` counts requests, `POST /_reset` forgets everything.
+
+`python -m devtools.fake_llm --port 8765 --ttft-ms 200 --tokens-per-second 60`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import re
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from shared.llm.offline import example_input
+
+log = logging.getLogger("devtools.fake_llm")
+
+MARKER = re.compile(r"\[\[([a-z0-9_]+)\]\]")
+CALL = re.compile(r"\[\[(call|then|loop):([a-z_][a-z0-9_]*)\s*(\{.*?\})?\]\]", re.S)
+HOLD = re.compile(r"\[\[hold:(\d+)\]\]")
+REPLAY = re.compile(r"\[\[replay:([A-Za-z0-9_.,-]+)\]\]")
+ONCE = {"429", "529", "500", "overloaded", "break", "timeout"}
+LOGGED = 20_000  # requests kept for /_requests
+
+
+@dataclass
+class FakeModelConfig:
+    ttft_seconds: float = 0.0
+    tokens_per_second: float = 0.0  # 0: as fast as possible
+    chunk_chars: int = 8
+    slow_chunk_seconds: float = 1.0
+    timeout_seconds: float = 30.0
+    model: str = "claude-fake-1"
+    recordings: Path | None = None
+    attempts: Counter[str] = field(default_factory=Counter)
+    held: set[str] = field(default_factory=set)
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=LOGGED))
+    numbers: Iterator[int] = field(default_factory=itertools.count)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a request asks of the model, in either wire format."""
+
+    messages: list[dict[str, Any]]  # normalised: role, text, tool_calls [(id, name)], tool_results [id]
+    tools: list[dict[str, Any]]
+    stream: bool
+
+    @property
+    def user_texts(self) -> list[str]:
+        return [m["text"] for m in self.messages if m["role"] == "user" and m["text"]]
+
+    @property
+    def last_text(self) -> str:
+        """The latest user text: what the reply answers (tool results are not user text)."""
+        texts = self.user_texts
+        return texts[-1] if texts else ""
+
+    @property
+    def conversation(self) -> str:
+        texts = self.user_texts
+        return hashlib.sha256((texts[0] if texts else "").encode()).hexdigest()[:16]
+
+    @property
+    def number(self) -> int:
+        """1 + the assistant turns with tool calls since the last user text."""
+        count = 0
+        for message in reversed(self.messages):
+            if message["role"] == "user" and message["text"] and not message["tool_results"]:
+                break
+            if message["role"] == "assistant" and message["tool_calls"]:
+                count += 1
+        return count + 1
+
+    @property
+    def results(self) -> list[str]:
+        """The tool results of the last user turn (their content), when it carries some."""
+        last = self.messages[-1] if self.messages else {}
+        return list(last.get("result_texts") or [])
+
+    def unanswered_call(self) -> str | None:
+        """The id of a tool call not answered in the very next message, if any (the API refuses those)."""
+        for index, message in enumerate(self.messages):
+            if message["role"] != "assistant" or not message["tool_calls"]:
+                continue
+            answered = set(self.messages[index + 1]["tool_results"]) if index + 1 < len(self.messages) else set()
+            for call_id, _ in message["tool_calls"]:
+                if call_id not in answered:
+                    return str(call_id)
+        return None
+
+
+def _anthropic_turn(body: dict[str, Any]) -> Turn:
+    messages = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+        messages.append(
+            {
+                "role": message.get("role"),
+                "text": " ".join(b.get("text", "") for b in blocks if b.get("type") == "text").strip(),
+                "tool_calls": [(b.get("id"), b.get("name")) for b in blocks if b.get("type") == "tool_use"],
+                "tool_results": [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"],
+                "result_texts": [str(b.get("content")) for b in blocks if b.get("type") == "tool_result"],
+            }
+        )
+    return Turn(messages, list(body.get("tools") or []), bool(body.get("stream")))
+
+
+def _openai_turn(body: dict[str, Any]) -> Turn:
+    messages: list[dict[str, Any]] = []
+    for message in body.get("messages") or []:
+        role = message.get("role")
+        if role == "system":
+            continue
+        if role == "tool":  # results of one assistant turn arrive as consecutive tool messages: one user turn
+            if (
+                messages
+                and messages[-1]["role"] == "user"
+                and messages[-1]["tool_results"]
+                and not messages[-1]["text"]
+            ):
+                messages[-1]["tool_results"].append(message.get("tool_call_id"))
+                messages[-1]["result_texts"].append(str(message.get("content")))
+            else:
+                messages.append(
+                    {
+                        "role": "user",
+                        "text": "",
+                        "tool_calls": [],
+                        "tool_results": [message.get("tool_call_id")],
+                        "result_texts": [str(message.get("content"))],
+                    }
+                )
+            continue
+        calls = [(c.get("id"), (c.get("function") or {}).get("name")) for c in message.get("tool_calls") or []]
+        messages.append(
+            {
+                "role": role,
+                "text": str(message.get("content") or "").strip(),
+                "tool_calls": calls,
+                "tool_results": [],
+                "result_texts": [],
+            }
+        )
+    tools = [t.get("function") or {} for t in body.get("tools") or []]
+    return Turn(messages, tools, bool(body.get("stream")))
+
+
+def _calls_for(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
+    """The scripted tool calls of this turn: (name, input)."""
+    wanted = {1: "call", 2: "then"}.get(turn.number)
+    calls = []
+    for kind, name, raw in CALL.findall(turn.last_text):
+        if kind == "loop" or kind == wanted:
+            calls.append((name, json.loads(raw) if raw else {}))
+    return calls
+
+
+def _final_text(turn: Turn) -> str:
+    """The answer after tool results, or the echo of the user's message."""
+    if turn.results:
+        outcomes = "; ".join(text[:160] for text in turn.results)
+        return f"Done: {len(turn.results)} tool result(s): {outcomes}"
+    return f"Echo: {CALL.sub('', MARKER.sub('', REPLAY.sub('', HOLD.sub('', turn.last_text)))).strip()}"
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
+    return JSONResponse(body, status_code=status, headers={"request-id": "req_fake", **(headers or {})})
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _data(data: dict[str, Any] | str) -> bytes:
+    return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
+
+
+def _recorded(path: Path) -> Response:
+    raw = path.read_bytes()
+    head, _, body = raw.partition(b"\n\n")
+    status_line, *header_lines = head.decode().splitlines()
+    headers = {name: value for name, _, value in (line.partition(": ") for line in header_lines)}
+    return Response(body, status_code=int(status_line.split()[1]), headers=headers)
+
+
+class FakeModel:
+    def __init__(self, config: FakeModelConfig) -> None:
+        self.config = config
+
+    # -------------------------------------------------------------------------------------------------
+    # Anthropic Messages API
+    # -------------------------------------------------------------------------------------------------
+    async def messages(self, request: Request) -> Response:
+        body = await request.json()
+        if (body.get("tool_choice") or {}).get("type") == "tool":
+            self._log("structured", None, body)
+            return self._structured(body)
+        turn = _anthropic_turn(body)
+        entry = self._log("anthropic", turn, body)
+        unanswered = turn.unanswered_call()
+        if unanswered is not None:
+            return _error(
+                400,
+                "invalid_request_error",
+                f"messages: `tool_use` ids were found without `tool_result` blocks immediately after: {unanswered}",
+            )
+        refused = await self._scripted_failure(turn)
+        if refused is not None:
+            return refused
+        replay = self._replay(turn)
+        if replay is not None:
+            return replay
+        calls = _calls_for(turn) if turn.tools else []
+        text = "On it." if calls else _final_text(turn)
+        usage_in = max(1, sum(len(json.dumps(m)) for m in body.get("messages") or []) // 4)
+        if not turn.stream:
+            return JSONResponse(self._message(text, usage_in, len(text) // 4 + 1))
+        active = self._active(turn)
+        return StreamingResponse(
+            self._anthropic_stream(text, calls, usage_in, active, entry), media_type="text/event-stream"
+        )
+
+    def _structured(self, body: dict[str, Any]) -> Response:
+        texts = _anthropic_turn(body).user_texts
+        markers = set(MARKER.findall(" ".join(texts)))
+        key = "tool:" + hashlib.sha256((texts[0] if texts else "").encode()).hexdigest()
+        self.config.attempts[key] += 1
+        choice = body.get("tool_choice") or {}
+        tool = next((t for t in body["tools"] if t.get("name") == choice.get("name")), body["tools"][0])
+        invalid = "invalid_tool_always" in markers or ("invalid_tool" in markers and self.config.attempts[key] == 1)
+        tool_input = {} if invalid else example_input(tool.get("input_schema") or {}, "fake")
+        message = self._message("", max(1, sum(len(t) for t in texts) // 4), 20)
+        message["content"] = [{"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": tool_input}]
+        message["stop_reason"] = "tool_use"
+        return JSONResponse(message)
+
+    def _message(self, text: str, usage_in: int, usage_out: int) -> dict[str, Any]:
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": self.config.model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": usage_in,
+                "output_tokens": usage_out,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        }
+
+    async def _anthropic_stream(
+        self,
+        text: str,
+        calls: list[tuple[str, dict[str, Any]]],
+        usage_in: int,
+        active: set[str],
+        entry: dict[str, Any],
+    ) -> AsyncIterator[bytes]:
+        start = self._message("", usage_in, 1)
+        start["content"], start["stop_reason"] = [], None
+        yield _sse("message_start", {"type": "message_start", "message": start})
+        yield _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
+        if self.config.ttft_seconds:
+            await asyncio.sleep(self.config.ttft_seconds)
+        async for index, chunk in self._chunks(text, active):
+            if chunk is None:  # scripted failure mid-stream
+                if "overloaded" in active:
+                    yield _sse(
+                        "error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+                    )
+                return
+            yield _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}},
+            )
+            del index
+        yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+        for position, (name, tool_input) in enumerate(calls, 1):
+            block = {"type": "tool_use", "id": f"toolu_fake_{entry['id']}_{position}", "name": name, "input": {}}
+            yield _sse(
+                "content_block_start", {"type": "content_block_start", "index": position, "content_block": block}
+            )
+            raw = json.dumps(tool_input)
+            for i in range(0, len(raw), 12):  # the input arrives in pieces, as the API sends it
+                delta = {"type": "input_json_delta", "partial_json": raw[i : i + 12]}
+                yield _sse("content_block_delta", {"type": "content_block_delta", "index": position, "delta": delta})
+            yield _sse("content_block_stop", {"type": "content_block_stop", "index": position})
+        stop = "tool_use" if calls else "end_turn"
+        yield _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": len(text) // 4 + 1},
+            },
+        )
+        entry["finished_at"] = time.time()
+        yield _sse("message_stop", {"type": "message_stop"})
+
+    # -------------------------------------------------------------------------------------------------
+    # OpenAI-compatible Chat Completions
+    # -------------------------------------------------------------------------------------------------
+    async def chat_completions(self, request: Request) -> Response:
+        body = await request.json()
+        turn = _openai_turn(body)
+        entry = self._log("openai", turn, body)
+        unanswered = turn.unanswered_call()
+        if unanswered is not None:
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f"tool call {unanswered} has no tool message after it",
+                        "type": "invalid_request_error",
+                    }
+                },
+                status_code=400,
+            )
+        refused = await self._scripted_failure(turn)
+        if refused is not None:
+            return refused
+        replay = self._replay(turn)
+        if replay is not None:
+            return replay
+        calls = _calls_for(turn) if turn.tools else []
+        text = "On it." if calls else _final_text(turn)
+        if not turn.stream:
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            usage = {"prompt_tokens": 10, "completion_tokens": len(text) // 4 + 1}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            completion = {"id": "chatcmpl-fake", "object": "chat.completion", "model": self.config.model}
+            return JSONResponse({**completion, "choices": [choice], "usage": usage})
+        return StreamingResponse(
+            self._openai_stream(text, calls, self._active(turn), entry), media_type="text/event-stream"
+        )
+
+    async def _openai_stream(
+        self, text: str, calls: list[tuple[str, dict[str, Any]]], active: set[str], entry: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": self.config.model}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            return _data({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        yield chunk({"role": "assistant", "content": ""})
+        if self.config.ttft_seconds:
+            await asyncio.sleep(self.config.ttft_seconds)
+        async for _, piece in self._chunks(text, active):
+            if piece is None:
+                return
+            yield chunk({"content": piece})
+        for position, (name, tool_input) in enumerate(calls):
+            raw = json.dumps(tool_input)
+            first = {"index": position, "id": f"call_fake_{entry['id']}_{position}", "type": "function",
+                     "function": {"name": name, "arguments": ""}}  # fmt: skip
+            yield chunk({"tool_calls": [first]})
+            for i in range(0, len(raw), 12):
+                yield chunk({"tool_calls": [{"index": position, "function": {"arguments": raw[i : i + 12]}}]})
+        yield chunk({}, "tool_calls" if calls else "stop")
+        yield _data({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": len(text) // 4 + 1}})
+        entry["finished_at"] = time.time()
+        yield _data("[DONE]")
+
+    # -------------------------------------------------------------------------------------------------
+    # shared
+    # -------------------------------------------------------------------------------------------------
+    def _log(self, kind: str, turn: Turn | None, body: dict[str, Any]) -> dict[str, Any]:
+        entry = {
+            "id": next(self.config.numbers),
+            "kind": kind,
+            "conversation": turn.conversation if turn else None,
+            "turn": turn.number if turn else None,
+            "received_at": time.time(),
+            "finished_at": None,
+            "body": body,
+        }
+        self.config.requests.append(entry)
+        return entry
+
+    def _active(self, turn: Turn) -> set[str]:
+        text = turn.last_text
+        markers = set(MARKER.findall(text))
+        first = self.config.attempts[hashlib.sha256(text.encode()).hexdigest()] == 1
+        return {m for m in markers if m not in ONCE or first}
+
+    async def _scripted_failure(self, turn: Turn) -> Response | None:
+        text = turn.last_text
+        key = hashlib.sha256(text.encode()).hexdigest()
+        if turn.number == 1 and not turn.results:
+            self.config.attempts[key] += 1
+        for held in HOLD.findall(text):
+            hold_key = f"{turn.conversation}:{held}"
+            if int(held) == turn.number and hold_key not in self.config.held:
+                self.config.held.add(hold_key)
+                await asyncio.sleep(self.config.timeout_seconds)
+        active = self._active(turn)
+        if "timeout" in active:
+            await asyncio.sleep(self.config.timeout_seconds)
+        for status, kind in (("429", "rate_limit_error"), ("529", "overloaded_error"), ("500", "api_error")):
+            if status in active:
+                return _error(int(status), kind, f"scripted {status}", {"retry-after-ms": "50"})
+        if "400" in active:
+            return _error(400, "invalid_request_error", "scripted permanent error")
+        return None
+
+    def _replay(self, turn: Turn) -> Response | None:
+        match = REPLAY.search(turn.last_text)
+        if match is None:
+            return None
+        names = match.group(1).split(",")
+        if self.config.recordings is None or turn.number > len(names):
+            return _error(500, "api_error", f"no recording for turn {turn.number} (--recordings, [[replay:...]])")
+        path = self.config.recordings / f"{names[turn.number - 1]}.http"
+        if not path.is_file():
+            return _error(500, "api_error", f"no recording {path.name}")
+        return _recorded(path)
+
+    async def _chunks(self, text: str, active: set[str]) -> AsyncIterator[tuple[int, str | None]]:
+        """The text in chunks at the configured pace; None where a scripted failure cuts the stream."""
+        config = self.config
+        chunks = [text[i : i + config.chunk_chars] for i in range(0, len(text), config.chunk_chars)]
+        per_chunk = (config.chunk_chars / 4) / config.tokens_per_second if config.tokens_per_second else 0.0
+        for index, chunk in enumerate(chunks):
+            if index and (per_chunk or "slow" in active):
+                await asyncio.sleep(config.slow_chunk_seconds if "slow" in active else per_chunk)
+            yield index, chunk
+            if index == len(chunks) // 2 and ({"overloaded", "break"} & active):
+                yield index, None
+                return
+
+    async def reset(self, _: Request) -> Response:
+        self.config.attempts.clear()
+        self.config.held.clear()
+        self.config.requests.clear()
+        return JSONResponse({"ok": True})
+
+    async def stats(self, _: Request) -> Response:
+        return JSONResponse({"requests": sum(self.config.attempts.values()), "logged": len(self.config.requests)})
+
+    async def requests(self, request: Request) -> Response:
+        full = request.query_params.get("full") == "1"
+        entries = [e if full else {k: v for k, v in e.items() if k != "body"} for e in self.config.requests]
+        return JSONResponse(entries)
+
+
+def create_app(config: FakeModelConfig) -> Starlette:
+    fake = FakeModel(config)
+    return Starlette(
+        routes=[
+            Route("/v1/messages", fake.messages, methods=["POST"]),
+            Route("/v1/chat/completions", fake.chat_completions, methods=["POST"]),
+            Route("/_reset", fake.reset, methods=["POST"]),
+            Route("/_stats", fake.stats, methods=["GET"]),
+            Route("/_requests", fake.requests, methods=["GET"]),
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.fake_llm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--ttft-ms", type=float, default=0)
+    parser.add_argument("--tokens-per-second", type=float, default=0)
+    parser.add_argument("--slow-chunk-seconds", type=float, default=1.0)
+    parser.add_argument("--timeout-seconds", type=float, default=30.0, help="how long [[timeout]] and [[hold:N]] stall")
+    parser.add_argument("--recordings", type=Path, default=None, help="folder of recordings for [[replay:NAME]]")
+    args = parser.parse_args(argv)
+    config = FakeModelConfig(
+        ttft_seconds=args.ttft_ms / 1000,
+        tokens_per_second=args.tokens_per_second,
+        slow_chunk_seconds=args.slow_chunk_seconds,
+        timeout_seconds=args.timeout_seconds,
+        recordings=args.recordings,
+    )
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Agent tools at SQL level: schema validation, the step functions' exactly-once rules, and the planner's
+tools acting for the conversation's user (RLS decides, refusals become is_error, partial effects roll back)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from devstack.db import role_dsn
+from tests.conftest import PASSWORD, Stack
+from tests.jobs.test_chat_reply_sql import act_as, claim_v4
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 5},
+        "n": {"type": "integer", "minimum": 0, "maximum": 3},
+        "kind": {"type": "string", "enum": ["a", "b"]},
+        "id": {"type": ["string", "null"], "format": "uuid"},
+        "day": {"type": "string", "format": "date"},
+        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 2}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "problems"),
+    [
+        ({"title": "ok"}, []),
+        ({"title": "ok", "n": 3, "kind": "b", "id": None, "day": "2026-12-07", "tags": ["x"]}, []),
+        ({}, ["$.title: is required"]),
+        ({"title": ""}, ["$.title: must be at least 1 characters"]),
+        ({"title": "too long"}, ["$.title: must be at most 5 characters"]),
+        ({"title": "ok", "n": 1.5}, ["$.n: must be integer, not number"]),
+        ({"title": "ok", "n": 4}, ["$.n: must be at most 3"]),
+        ({"title": "ok", "kind": "c"}, ['$.kind: must be one of ["a", "b"]']),
+        ({"title": "ok", "id": "nope"}, ["$.id: must be a UUID"]),
+        ({"title": "ok", "day": "2026-02-30"}, ["$.day: must be a date (YYYY-MM-DD)"]),
+        (
+            {"title": "ok", "tags": ["abc", "d", "e"]},
+            ["$.tags: must have at most 2 items", "$.tags[0]: must be at most 2 characters"],
+        ),
+        ({"title": "ok", "extra": 1}, ["$.extra: is not an allowed field"]),
+        ([], ["$: must be object, not array"]),
+    ],
+)
+async def test_json_schema_validation(admin: asyncpg.Connection, value: Any, problems: list[str]) -> None:
+    found = await admin.fetchval(
+        "select internal.json_schema_errors($1::jsonb, $2::jsonb)", json.dumps(SCHEMA), json.dumps(value)
+    )
+    assert found == problems
+
+
+@pytest.fixture
+async def api(database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(role_dsn(database, "authenticator", PASSWORD))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+class Reply:
+    """A user talking to Ada and the chat_reply job answering their message, leased to worker w1."""
+
+    def __init__(self, api: asyncpg.Connection, admin: asyncpg.Connection) -> None:
+        self.api, self.admin = api, admin
+        self.user = str(uuid.uuid4())
+        self.job: dict[str, Any] = {}
+
+    async def start(self, text: str = "Plan my day") -> Reply:
+        await self.admin.execute(
+            "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
+            uuid.UUID(self.user),
+            f"{self.user}@example.com",
+        )
+        ada = await self.admin.fetchval("select id from public.coaches where slug = 'ada'")
+        self.conversation = str(
+            await self.admin.fetchval(
+                "insert into public.conversations (user_id, coach_id) values ($1, $2) returning id",
+                uuid.UUID(self.user),
+                ada,
+            )
+        )
+        async with self.api.transaction():
+            await act_as(self.api, "authenticated", self.user)
+            await self.api.execute(
+                "insert into public.messages (conversation_id, content) values ($1, $2)",
+                uuid.UUID(self.conversation),
+                text,
+            )
+        answer, _ = await claim_v4(self.api, "w1", ["chat_reply"], [])
+        [self.job] = [j for j in answer["jobs"] if j["ordering_key"] == f"conversation:{self.conversation}"]
+        return self
+
+    @property
+    def reply_id(self) -> uuid.UUID:
+        return uuid.UUID(self.job["payload"]["assistant_message_id"])
+
+    async def service(self, sql: str, *args: object) -> Any:
+        async with self.api.transaction():
+            await act_as(self.api, "service_role")
+            return await self.api.fetchval(sql, *args)
+
+    async def record(
+        self, step: int, calls: list[tuple[str, dict[str, Any]]], worker: str = "w1"
+    ) -> list[dict[str, Any]]:
+        payload = {
+            "step": step,
+            "text": f"step {step}",
+            "content": f"step {step}",
+            "calls": [{"tool_use_id": f"toolu_{step}_{i}", "name": n, "input": v} for i, (n, v) in enumerate(calls)],
+            "usage": {"model": "m", "prompt_version": "chat_reply.planner@v1", "input_tokens": 5, "output_tokens": 2},
+        }
+        stored = await self.service(
+            "select public.record_reply_step_v1($1, $2, $3::jsonb)", self.job["id"], worker, json.dumps(payload)
+        )
+        return list(json.loads(stored))
+
+    async def run(self, step: int) -> list[dict[str, Any]]:
+        return list(
+            json.loads(await self.service("select public.run_tool_calls_v1($1, 'w1', $2)", self.job["id"], step))
+        )
+
+
+@pytest.fixture
+async def reply(api: asyncpg.Connection, admin: asyncpg.Connection) -> Reply:
+    return await Reply(api, admin).start()
+
+
+async def test_a_step_is_stored_before_its_calls_run_and_each_call_runs_once(
+    reply: Reply, admin: asyncpg.Connection
+) -> None:
+    calls = [
+        ("add_plan_item", {"title": "Walk", "date": "2026-12-08"}),
+        ("add_plan_item", {"title": "Read", "date": "2026-12-08"}),
+    ]
+    stored = await reply.record(1, calls)
+    assert [(c["name"], c["status"], c["result"]) for c in stored] == [("add_plan_item", "pending", None)] * 2
+    assert await reply.record(1, calls) == stored  # a retried request stores nothing twice
+    ran = await reply.run(1)
+    assert [(c["status"], c["is_error"], c["result"]["item"]["title"]) for c in ran] == [
+        ("succeeded", False, "Walk"),
+        ("succeeded", False, "Read"),
+    ]
+    again = await reply.run(1)  # a call with a result never runs again
+    assert again == ran
+    items = await admin.fetch(
+        "select title, user_id::text from public.plan_items where user_id = $1 order by position", uuid.UUID(reply.user)
+    )
+    assert [(i["title"], i["user_id"]) for i in items] == [("Walk", reply.user), ("Read", reply.user)]
+    events = await admin.fetch(
+        "select event, payload from realtime.messages where topic = $1 order by ctid",
+        f"conversation:{reply.conversation}",
+    )
+    assert [e["event"] for e in events] == ["tool_call", "tool_call", "tool_result", "tool_result"]
+    usage = await admin.fetch("select model, input_tokens from internal.ai_usage where job_id = $1", reply.job["id"])
+    assert [tuple(u) for u in usage] == [("m", 5)]  # the step's model call, once
+
+
+async def test_pending_calls_block_the_next_step_and_the_finish(reply: Reply) -> None:
+    await reply.record(1, [("get_plan", {})])
+    with pytest.raises(asyncpg.PostgresError, match="step 1 has calls that have not run"):
+        await reply.record(2, [("get_plan", {})])
+    answer, _ = await claim_v4(
+        reply.api, "w1", ["chat_reply"], [{"id": reply.job["id"], "output": {"content": "x"}}], 0
+    )
+    assert (
+        answer["finished"][str(reply.job["id"])]["message"]
+        == "chat_reply output: the reply has tool calls that have not run"
+    )
+    with pytest.raises(asyncpg.PostgresError) as info:  # and only the lease holder stores steps
+        await reply.record(3, [("get_plan", {})], worker="intruder")
+    assert info.value.sqlstate == "PT409"
+
+
+async def test_tools_act_only_on_the_users_own_rows_and_refusals_change_nothing(
+    reply: Reply, admin: asyncpg.Connection
+) -> None:
+    stranger = await Reply(reply.api, admin).start("Mine")
+    their_goal = await admin.fetchval(
+        "insert into public.goals (user_id, title) values ($1, 'Theirs') returning id::text", uuid.UUID(stranger.user)
+    )
+    their_plan = await admin.fetchval(
+        "insert into public.daily_plans (user_id, date) values ($1, '2026-12-09') returning id::text",
+        uuid.UUID(stranger.user),
+    )
+    await reply.record(
+        1,
+        [
+            ("update_goal", {"goal_id": their_goal, "progress": 90}),
+            ("add_plan_item", {"title": "Sneaky", "daily_plan_id": their_plan}),
+            # Creates the user's plan for the day, then refuses the goal: the new plan must roll back too.
+            ("add_plan_item", {"title": "Run", "date": "2026-12-10", "goal_id": their_goal}),
+            ("create_weekly_plan", {"week_start_date": "2026-12-08"}),
+            ("reorder_plan_item", {"item_id": str(uuid.uuid4())}),
+        ],
+    )
+    ran = await reply.run(1)
+    assert [c["result"]["error"] for c in ran] == [
+        f"goal_id: no goal of yours has the id {their_goal}",
+        f"daily_plan_id: no daily plan of yours has the id {their_plan}",
+        f"goal_id: no goal of yours has the id {their_goal}",
+        "week_start_date: 2026-12-08 is a Tuesday, not a Monday",
+        ran[4]["result"]["error"],
+    ]
+    assert ran[4]["result"]["error"].startswith("item_id: no plan item of yours")
+    assert all(c["status"] == "failed" and c["is_error"] for c in ran)
+    assert await admin.fetchval("select progress from public.goals where id = $1", uuid.UUID(their_goal)) == 0
+    assert (
+        await admin.fetchval("select count(*) from public.plan_items where daily_plan_id = $1", uuid.UUID(their_plan))
+        == 0
+    )
+    assert (
+        await admin.fetchval("select count(*) from public.daily_plans where user_id = $1", uuid.UUID(reply.user)) == 0
+    )
+
+
+async def test_moving_an_item_renumbers_nothing_else(reply: Reply, admin: asyncpg.Connection) -> None:
+    day = {"date": "2026-12-11"}
+    await reply.record(1, [("add_plan_item", {**day, "title": t}) for t in ("A", "B", "C")])
+    a, b, c = (call["result"]["item"] for call in await reply.run(1))
+    await reply.record(2, [("reorder_plan_item", {"item_id": c["id"], "after_item_id": a["id"]})])
+    [moved] = await reply.run(2)
+    assert [i["title"] for i in moved["result"]["plan"]["items"]] == ["A", "C", "B"]
+    positions = dict(
+        await admin.fetch(
+            "select title, position from public.plan_items where daily_plan_id = $1", uuid.UUID(a["daily_plan_id"])
+        )
+    )
+    assert positions["A"] == a["position"] and positions["B"] == b["position"]  # untouched
+    assert a["position"] < positions["C"] < b["position"]
+    await reply.record(3, [("reorder_plan_item", {"item_id": b["id"]}), ("complete_plan_item", {"item_id": a["id"]})])
+    first, done = await reply.run(3)
+    assert [i["title"] for i in first["result"]["plan"]["items"]] == ["B", "A", "C"]
+    assert done["result"]["item"]["status"] == "done"
+
+
+async def test_the_tools_schema_is_not_exposed_through_the_api(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=f"{stack.api_url}/rest/v1") as http:
+        response = await http.post(
+            "/rpc/add_plan_item",
+            headers={"apikey": stack.anon_key, "Content-Profile": "tools"},
+            json={"p_ctx": {}, "p_input": {"title": "x"}},
+        )
+    assert response.status_code == 406
+    assert response.json()["code"] == "PGRST106"
