@@ -8,7 +8,9 @@ sans-I/O websockets one after an upgrade):
 - headers must arrive within `header_timeout_s` of the connection opening or of a request's first byte
   (408 and close), at most `max_header_bytes` of them (431); a body within `body_timeout_s` (closed);
 - a client (a peer address) keeps at most `max_pending_per_client` connections that have not yet sent a
-  whole request: a new one closes that client's oldest, so a flood only pushes out its own sockets;
+  whole request: beyond that, its oldest ones stalled for a fifth of the header timeout are closed, so a
+  flood only pushes out its own sockets (a burst of fresh connections, say 200 from one test client or
+  page, is let through: everything local comes from 127.0.0.1);
 - when `max_connections` are open (bounded by the process's file limit), the oldest connection without
   a request in flight of the client holding the most connections is closed to make room;
 - connections that carried the service-role key (the workers) are never closed to make room, and
@@ -58,6 +60,7 @@ class _Connection:
     header_bytes: int = 0
     timer: asyncio.TimerHandle | None = None
     timer_state: str = ""  # the state the timer was armed for
+    since: float = 0.0  # when it joined its client's group (event loop time)
 
     def disarm(self) -> None:
         if self.timer is not None:
@@ -87,6 +90,7 @@ class _Client:
         if group is None:
             self.busy.add(conn.transport)
         else:
+            conn.since = asyncio.get_running_loop().time()
             group[conn.transport] = conn
 
 
@@ -185,9 +189,13 @@ class ConnectionGuard:
     # -- limits ----------------------------------------------------------------------------------------
 
     def _limit_pending(self, client: _Client) -> None:
-        """Close the client's oldest connections without a whole request beyond its allowance."""
+        """Beyond its allowance, close the client's oldest connections stalled without a whole request."""
+        stalled = asyncio.get_running_loop().time() - self.limits.header_timeout_s / 5
         while len(client.pending) > self.limits.max_pending_per_client:
-            self._evict(next(iter(client.pending.values())), "too many unfinished requests from one client")
+            oldest = next(iter(client.pending.values()))
+            if oldest.since > stalled:
+                return
+            self._evict(oldest, "too many unfinished requests from one client")
 
     def _make_room(self) -> bool:
         """Close one connection without a request in flight, from the client holding the most."""

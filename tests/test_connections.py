@@ -1,5 +1,5 @@
 """One client holding connections cannot starve the gateway: half-sent requests are cut off by the header
-deadline and by the per-client allowance, the connection cap makes room from the heaviest client, and
+deadline and, once stalled, by the per-client allowance, the connection cap makes room from the heaviest client, and
 the workers' (service-role) connections are never the ones closed. Every hostile socket targets
 127.0.0.1, their number is bounded and each test ends within seconds."""
 
@@ -21,12 +21,13 @@ from tests.conftest import SETTINGS, gateway_process
 PENDING_ALLOWED = 40
 MAX_CONNECTIONS = 300
 HOSTILE = 400  # half-sent requests from one client, ten times its allowance
+HEADER_TIMEOUT_S = 5  # a pending connection counts as stalled after a fifth of it
 
 
 @pytest.fixture(scope="module")
 def guarded(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {
-        "DEVSTACK_HEADER_TIMEOUT_S": "2",
+        "DEVSTACK_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
         "DEVSTACK_BODY_TIMEOUT_S": "2",
         "DEVSTACK_MAX_PENDING_PER_CLIENT": str(PENDING_ALLOWED),
         "DEVSTACK_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
@@ -91,13 +92,29 @@ async def _everyone_is_served(url: str) -> None:
 async def test_half_sent_requests_do_not_starve_anyone(guarded: str) -> None:
     async with _half_sent(guarded, HOSTILE) as readers:
         await _everyone_is_served(guarded)
-        # The client's allowance: all but its newest PENDING_ALLOWED half-sent requests were cut off (408).
-        answers = await asyncio.gather(*(_closed(r, 0.5) for r in readers[: HOSTILE - PENDING_ALLOWED]))
+        # Once they are stalled, the client's next connection cuts off all but its newest PENDING_ALLOWED
+        # half-sent requests (408), long before their header deadline.
+        await asyncio.sleep(HEADER_TIMEOUT_S / 5 + 0.3)
+        await _everyone_is_served(guarded)
+        answers = await asyncio.gather(*(_closed(r, 1) for r in readers[: HOSTILE - PENDING_ALLOWED]))
         assert all(a is not None and a.startswith(b"HTTP/1.1 408") for a in answers)
         # The rest are cut off by the header deadline.
-        late = await asyncio.gather(*(_closed(r, 5) for r in readers[HOSTILE - PENDING_ALLOWED :]))
+        late = await asyncio.gather(*(_closed(r, HEADER_TIMEOUT_S + 2) for r in readers[HOSTILE - PENDING_ALLOWED :]))
         assert all(a is not None and a.startswith(b"HTTP/1.1 408") for a in late)
         await _everyone_is_served(guarded)
+
+
+async def test_a_burst_of_fresh_connections_from_one_client_is_served(guarded: str) -> None:
+    """More connections at once than the client's allowance, each sending its request at once: none is
+    cut off (none has stalled), as tests/rest/test_load.py's 200 clients from 127.0.0.1."""
+    host, port = _address(guarded)
+    opened = [await asyncio.open_connection(host, port) for _ in range(PENDING_ALLOWED * 3)]
+    try:
+        statuses = await asyncio.gather(*(_request(reader, writer, _user()) for reader, writer in opened))
+    finally:
+        for _, writer in opened:
+            writer.close()
+    assert set(statuses) == {200}
 
 
 async def _kept_alive(url: str, headers: dict[str, str]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
