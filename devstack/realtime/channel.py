@@ -105,10 +105,11 @@ class Channel:
 
     def release(self, holder: object) -> None:
         """Drop `holder`'s hold and send the events that no earlier hold keeps waiting."""
-        try:
-            self.pending.remove(holder)
-        except ValueError:
+        # By identity, and without deque.remove: its "not in deque" error would format the holder's repr.
+        at = next((n for n, item in enumerate(self.pending) if item is holder), None)
+        if at is None:
             return
+        del self.pending[at]
         while self.pending and isinstance(head := self.pending[0], Frame):
             self.pending.popleft()
             self.outbox.push(head)

@@ -42,7 +42,7 @@ JOB_CHUNK = 2048  # rows per round of checks (and of filter matching) in the bac
 YIELD_EVERY = 16  # events sent before the sockets may send them (well below realtime_socket_queue_size)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Job:
     """The rest of a transaction, finished in the background."""
 
