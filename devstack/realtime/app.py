@@ -17,7 +17,7 @@ from devstack.realtime.authz import AuthError, verify
 from devstack.realtime.broadcast import BroadcastApi, broadcast_row
 from devstack.realtime.catalog import TableInfo
 from devstack.realtime.changes import Change, ChangeDispatcher
-from devstack.realtime.feed import SESSION_SETTINGS, ChangeFeed
+from devstack.realtime.feed import MESSAGES_TABLE, SESSION_SETTINGS, ChangeFeed, RawRows
 from devstack.realtime.hub import Hub
 from devstack.realtime.lanes import Lanes
 from devstack.realtime.session import Services, Session
@@ -25,7 +25,6 @@ from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack.realtime")
 
-MESSAGES_TABLE = ("realtime", "messages")
 # Let the socket senders run every this many broadcasts, so that a big transaction fills only the queues
 # of sockets that really cannot keep up (keep it well below realtime_socket_queue_size).
 YIELD_EVERY = 16
@@ -77,8 +76,9 @@ class Realtime:
             return True
         return self.hub.wants_change(table.schema, table.name, kind)
 
-    async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
-        """A committed transaction: broadcasts from the database go out at once, row changes to the lanes."""
+    async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change], raw: RawRows | None) -> None:
+        """A committed transaction: broadcasts from the database go out at once, row changes to the lanes
+        (`raw`: the rows of a large one not decoded yet, never broadcasts)."""
         rows: list[Change] = []
         broadcasts = 0
         for change in changes:
@@ -89,7 +89,7 @@ class Realtime:
                     await asyncio.sleep(0)
             else:
                 rows.append(change)
-        await self.lanes.transaction(conn, rows)
+        await self.lanes.transaction(conn, rows, raw)
 
     async def _health(self, _: object) -> JSONResponse:
         return JSONResponse({"status": "ok" if self.feed.ready.is_set() else "starting", "slot": self.feed.slot})

@@ -27,6 +27,7 @@ class Route:
     plain: list[Entry] = field(default_factory=list)
     by_value: dict[str, dict[Hashable, list[Entry]]] = field(default_factory=dict)
     other: list[Entry] = field(default_factory=list)
+    everyone: Members | None = None  # with no filtered bindings: the members of every change, built once
 
     @property
     def channels(self) -> set[Channel]:
@@ -82,6 +83,8 @@ class Interest:
         """The channels that want `change`, each with its wanting binding ids grouped by column selection."""
         table = change.table
         route = self.route(table, change.kind)
+        if route.everyone is not None:
+            return route.everyone
         record = change.filter_record
         entries = list(route.plain)
         for column, index in route.by_value.items():
@@ -92,11 +95,19 @@ class Interest:
                 except (TypeError, ValueError):
                     continue
         entries += [entry for entry in route.other if visible(entry[3].conditions, record, table.types)]
-        if not entries:
-            return []
-        if len(entries) > 1:
-            entries.sort(key=lambda entry: (entry[0], entry[1]))
-        grouped: dict[Channel, dict[tuple[str, ...] | None, list[int]]] = {}
-        for _, _, channel, binding in entries:
-            grouped.setdefault(channel, defaultdict(list))[binding.select].append(binding.id)
-        return [(channel, select, ids) for channel, selects in grouped.items() for select, ids in selects.items()]
+        members = _grouped(entries)
+        if not route.by_value and not route.other:
+            route.everyone = members
+        return members
+
+
+def _grouped(entries: list[Entry]) -> Members:
+    """Per channel (in order), its bindings' ids grouped by column selection."""
+    if not entries:
+        return []
+    if len(entries) > 1:
+        entries.sort(key=lambda entry: (entry[0], entry[1]))
+    grouped: dict[Channel, dict[tuple[str, ...] | None, list[int]]] = {}
+    for _, _, channel, binding in entries:
+        grouped.setdefault(channel, defaultdict(list))[binding.select].append(binding.id)
+    return [(channel, select, ids) for channel, selects in grouped.items() for select, ids in selects.items()]

@@ -4,17 +4,21 @@ the background, without holding back the channels that do not want its rows.
 The feed hands over committed transactions in commit order: the main lane checks and sends each in
 chunks, and once one has taken `realtime_transaction_budget_s` (50 ms) with rows left, the rest becomes
 a job of the background lane (first in, first out, on a connection of its own) and the main lane goes on
-with the next transaction. A bulk write thus holds up the transactions behind it by at most the budget
-plus one chunk of checks.
+with the next transaction. The rows of a large transaction past the feed's first 512 arrive undecoded
+(`feed.RawRows`) and go to the background as they are. So the feed's own work on a bulk write holds up
+the transactions behind it by at most the budget plus one chunk of checks; what remains is reading the
+bulk write off the stream (~7 µs a row, as nothing can overtake it) and the background's steps, which
+let the rest of the gateway run every 256 rows.
 
 Each channel still gets its events in commit order. When a job is made, every channel with a binding
 for the table and event of one of its rows is held (`Channel.hold`: its later events wait). The job then
 works out, right away and without the database, which of them want one of its rows after their filters,
 and releases the others: a subscription filtered on its own user's id waits for no more than that. A
 channel that wants rows of the job waits for the checks of its own claims against them (one query per
-2,048 rows) and, if it may see some, until they are sent; channels that may see none of the rows are
-released before any job event is sent. Jobs hold at most `realtime_backlog_max_changes` rows together:
-past that the rest of a transaction is dropped with a warning (Realtime delivers at most once).
+1,024 rows; claims that got nothing of the transaction's first part go first) and, if it may see some,
+until they are sent; channels that may see none of the rows are released before any job event is sent.
+Jobs hold at most `realtime_backlog_max_changes` rows together: past that the rest of a transaction is
+dropped with a warning (Realtime delivers at most once).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import asyncpg
 from devstack.realtime import rls
 from devstack.realtime.changes import Change, ChangeDispatcher, Decisions, Members
 from devstack.realtime.channel import Channel
+from devstack.realtime.feed import RawRows
 from devstack.realtime.hub import Hub
 from devstack.realtime.interest import Interest
 from devstack.realtime.rls import RlsChecker
@@ -38,7 +43,10 @@ from devstack.realtime.rls import RlsChecker
 log = logging.getLogger("devstack.realtime")
 
 MAIN_CHUNK = 256  # rows per round of checks on the main lane
-JOB_CHUNK = 2048  # rows per round of checks (and of filter matching) in the background
+JOB_CHUNK = 1024  # rows per round of checks in the background
+# Rows decoded or matched in the background between two turns of the rest of the gateway (~3 ms of work):
+# each step of the main lane (and of every request) may wait for one such stretch.
+JOB_STEP = 256
 YIELD_EVERY = 16  # events sent before the sockets may send them (well below realtime_socket_queue_size)
 
 
@@ -47,8 +55,11 @@ class Job:
     """The rest of a transaction, finished in the background."""
 
     changes: list[Change]
+    raw: RawRows | None  # rows read but not decoded yet: they follow `changes`
     interest: Interest
     held: set[Channel]
+    size: int  # rows, counted in the backlog
+    seen: set[str]  # claims that got events of the transaction's first part: likely to get more
     members: list[Members] = field(default_factory=list)
     rows: dict[Channel, list[int]] = field(default_factory=dict)  # wanted rows (indices) per channel
     sorting: asyncio.Task[None] | None = None
@@ -89,29 +100,35 @@ class Lanes:
         self._checker: RlsChecker | None = None
 
     # -- main lane ----------------------------------------------------------------------------------
-    async def transaction(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
-        """Check and send one committed transaction's row changes; what the budget leaves, in the background."""
+    async def transaction(self, conn: asyncpg.Connection, changes: list[Change], raw: RawRows | None = None) -> None:
+        """Check and send one committed transaction's row changes; what the budget leaves (and the rows of
+        a large one not decoded yet), in the background."""
         channels = self.hub.change_channels
-        if not changes or not channels:
+        if not (changes or raw) or not channels:
             return
         if self._main is None or self._main.conn is not conn:
             self._main = RlsChecker(conn, self.visibility_wait_s)
         interest = Interest(channels)
         started = time.monotonic()
+        seen: set[str] = set()  # the claims that got events of this transaction
         for start in range(0, len(changes), MAIN_CHUNK):
             if start and time.monotonic() - started > self.budget_s:
-                self._defer(changes[start:], interest)
+                self._defer(changes[start:], raw, interest, seen)
                 return
             chunk = changes[start : start + MAIN_CHUNK]
             members = [interest.members(change) for change in chunk]
             if any(members):
                 batch = Batch(chunk, members, await self.dispatcher.decide(self._main, chunk, members))
-                await self._send(batch, None)
+                await self._send(batch, None, seen)
             await asyncio.sleep(0)
+        if raw is not None:
+            self._defer([], raw, interest, seen)
 
-    async def _send(self, batch: Batch, job: Job | None) -> None:
+    async def _send(self, batch: Batch, job: Job | None, seen: set[str] | None = None) -> None:
         """Send a batch's events: behind any hold, or for a job's channels right away (they wait for it)."""
         for sent, (channel, frame) in enumerate(self.dispatcher.frames(batch.changes, batch.members, batch.decisions)):
+            if seen is not None:
+                seen.add(channel.claims_json)
             if job is None:
                 channel.deliver(frame)
             elif self.hub.watches(channel):
@@ -122,34 +139,40 @@ class Lanes:
             if sent % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
 
-    def _defer(self, changes: list[Change], interest: Interest) -> None:
-        if self.backlog + len(changes) > self.max_backlog:
+    def _defer(self, changes: list[Change], raw: RawRows | None, interest: Interest, seen: set[str]) -> None:
+        rows = len(changes) + (len(raw.rows) if raw else 0)
+        if self.backlog + rows > self.max_backlog:
             log.warning(
                 "realtime backlog full: dropping the rest of a transaction",
-                extra={"rows": len(changes), "backlog": self.backlog},
+                extra={"rows": rows, "backlog": self.backlog},
             )
             return
-        routes = {(change.table.relation.relid, change.kind): change for change in changes}
+        kinds = {(change.table.relation.relid, change.kind): change.table for change in changes}
+        kinds.update(raw.kinds() if raw else {})
         held: set[Channel] = set()
-        for change in routes.values():
-            held |= interest.route(change.table, change.kind).channels
-        job = Job(changes, interest, held)
+        for (_, kind), table in kinds.items():
+            held |= interest.route(table, kind).channels
+        job = Job(changes, raw, interest, held, rows, seen)
         for channel in held:
             channel.hold(job)
         job.sorting = asyncio.create_task(self._sort(job))
         self._jobs.append(job)
-        self.backlog += len(changes)
+        self.backlog += rows
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="devstack-realtime-backlog")
-        log.info("realtime: finishing a large transaction in the background", extra={"rows": len(changes)})
+        log.info("realtime: finishing a large transaction in the background", extra={"rows": rows})
 
     # -- background lane ----------------------------------------------------------------------------
     async def _sort(self, job: Job) -> None:
-        """Which held channels want which rows; the others are released at once."""
+        """Decode what was not; which held channels want which rows; release the others at once."""
+        if job.raw is not None:
+            for start in range(0, len(job.raw.rows), JOB_STEP):
+                job.changes += job.raw.decode(start, start + JOB_STEP)
+                await asyncio.sleep(0)
         rows: dict[Channel, list[int]] = defaultdict(list)
-        for start in range(0, len(job.changes), JOB_CHUNK):
-            for index in range(start, min(start + JOB_CHUNK, len(job.changes))):
+        for start in range(0, len(job.changes), JOB_STEP):
+            for index in range(start, min(start + JOB_STEP, len(job.changes))):
                 own = job.interest.members(job.changes[index])
                 job.members.append(own)
                 for channel, _, _ in own:
@@ -178,7 +201,7 @@ class Lanes:
                 log.exception("realtime: a background transaction failed")
             finally:
                 self._jobs.popleft()
-                self.backlog -= len(job.changes)
+                self.backlog -= job.size
                 for channel in job.held:
                     channel.release(job)
 
@@ -189,7 +212,8 @@ class Lanes:
         for channel in job.rows:
             groups[(channel.role, channel.claims_json)].append(channel)
         ready: list[tuple[list[Channel], list[Batch]]] = []
-        for channels in sorted(groups.values(), key=lambda group: sum(len(job.rows[c]) for c in group)):
+        # The subscribers that got nothing of the first part (bystanders, most likely) are decided first.
+        for channels in sorted(groups.values(), key=lambda group: (group[0].claims_json in job.seen, len(group))):
             members = set(channels)
             indices = sorted({index for channel in channels for index in job.rows[channel]})
             batches = []

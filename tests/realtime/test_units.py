@@ -143,7 +143,7 @@ def test_the_feed_decodes_only_row_changes_someone_listens_to() -> None:
         asked.append((table.name, kind))
         return kind == "INSERT"
 
-    async def sink(conn: object, changes: object) -> None:
+    async def sink(conn: object, changes: object, raw: object) -> None:
         return None
 
     feed = ChangeFeed("postgresql://unused", sink, wants)  # type: ignore[arg-type]
