@@ -47,3 +47,20 @@ def check_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> None:
                 raise JsonTooDeep(max_depth)
         elif token in (b"]", b"}"):
             depth -= 1
+
+
+def holds_nul(data: Any) -> bool:
+    """Whether any string of a parsed JSON value, keys included, holds U+0000 (Postgres text and jsonb
+    cannot: a service refuses it with its own 4xx rather than fail in the database)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False

@@ -140,7 +140,7 @@ async def parse_params(request: Request, model: type[P], limit: int, *, empty_ok
         data = jsonlimits.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and JsonTooDeep are ValueErrors
         raise errors.bad_request(errors.BAD_JSON, f"Could not parse request body as JSON: {exc}") from exc
-    if _holds_nul(data):  # Postgres text and jsonb cannot hold U+0000: refused here, not a 500 there
+    if jsonlimits.holds_nul(data):  # Postgres text and jsonb cannot hold U+0000: refused here, not a 500 there
         raise errors.bad_request(errors.BAD_JSON, "Could not parse request body as JSON: \\u0000 is not allowed")
     if data is None:
         return model()
@@ -157,22 +157,6 @@ async def parse_params(request: Request, model: type[P], limit: int, *, empty_ok
         raise errors.bad_request(
             errors.BAD_JSON, f"Could not parse request body as JSON: field {field}: {first['msg']}"
         ) from exc
-
-
-def _holds_nul(data: Any) -> bool:
-    """Whether any string of a parsed JSON value, keys included, holds U+0000."""
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
 
 
 def bearer_token(request: Request) -> str:
