@@ -20,7 +20,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The benchmarks with millisecond targets first. This VM runs slower for minutes after its cores have been
 # kept busy (the first-delta overhead measured 24 ms p50 on its own and 46 ms right after the two-minute
 # load benchmark, with 18 % more worker CPU per reply for the same work): the sustained-load ones go last.
-ORDER = ("rest", "pipeline", "realtime", "rls", "storage", "queue", "load")
+ORDER = ("rest", "pipeline", "realtime", "feed", "rls", "storage", "queue", "load")
 
 
 def discover() -> list[str]:

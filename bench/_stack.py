@@ -69,10 +69,13 @@ async def execute(dsn: str, sql: str) -> None:
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess of the repository's Python code, its output in `log`; terminated (then killed) at the end."""
+def process(
+    args: list[str], env: dict[str, str], log: Path, root: Path = REPO_ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess of the repository's Python code (or of the tree at `root`), its output in `log`;
+    terminated (then killed) at the end."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
@@ -85,11 +88,12 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 @contextlib.contextmanager
 def gateway(
-    dsn: str, tmp: Path, env: dict[str, str] | None = None, name: str = "gateway"
+    dsn: str, tmp: Path, env: dict[str, str] | None = None, name: str = "gateway", root: Path = REPO_ROOT
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process).
 
-    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`."""
+    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`; `root` runs another tree's
+    devstack (a `baseline`)."""
     port = free_port()
     env = {
         # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324).
@@ -101,7 +105,7 @@ def gateway(
         "DEVSTACK_HOST": "127.0.0.1",
     }
     args = [sys.executable, "-m", "devstack", "gateway", "--log-level", "WARNING"]
-    with process(args, env, tmp / f"{name}.log") as proc:
+    with process(args, env, tmp / f"{name}.log", root) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health")
         yield url, proc
@@ -122,3 +126,22 @@ def wait_http(
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
+
+
+def baseline(tmp: Path) -> tuple[str, Path] | None:
+    """The tree of git ref `BENCH_BASELINE` (default `main`) unpacked in `tmp`, to run its gateway beside
+    this one: (ref, path). None when the ref is unknown or its devstack is this checkout's (HEAD's)."""
+    ref = os.environ.get("BENCH_BASELINE", "main")
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+
+    try:
+        if git("rev-parse", f"{ref}:devstack") == git("rev-parse", "HEAD:devstack"):
+            return None
+        root = tmp / "baseline"
+        root.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(root)], input=git("archive", ref), check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return ref, root
