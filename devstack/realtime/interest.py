@@ -18,6 +18,8 @@ from devstack.realtime.changes import Change, Members
 from devstack.realtime.channel import Binding, Channel
 from devstack.realtime.filters import visible
 
+# Types whose values are converted as they are written (an `eq` filter matches the very same text).
+TEXT_TYPES = frozenset({"text", "varchar", "uuid", "name"})
 # (channel's position, binding's position): the order of today's channels and of their bindings.
 Entry = tuple[int, int, Channel, Binding]
 
@@ -28,6 +30,25 @@ class Route:
     by_value: dict[str, dict[Hashable, list[Entry]]] = field(default_factory=dict)
     other: list[Entry] = field(default_factory=list)
     everyone: Members | None = None  # with no filtered bindings: the members of every change, built once
+    _texts: dict[Channel, set[str] | None] | None = None
+
+    def texts(self, table: TableInfo) -> dict[Channel, set[str] | None]:
+        """Per channel, the texts a row must hold for one of its bindings to want it, when each of them is
+        `column=eq.<text>` on a column whose values are compared as they are written (TEXT_TYPES); None
+        for a channel with any other binding here."""
+        if self._texts is None:
+            texts: dict[Channel, set[str] | None] = {entry[2]: None for entry in (*self.plain, *self.other)}
+            for column, index in self.by_value.items():
+                as_written = column in table.types and table.types[column].name in TEXT_TYPES
+                for value, entries in index.items():
+                    for _, _, channel, binding in entries:
+                        known, written = texts.get(channel, set()), binding.conditions[0].value
+                        if known is None or not as_written or not isinstance(written, str) or value != written:
+                            texts[channel] = None
+                        else:
+                            texts[channel] = known | {written}
+            self._texts = texts
+        return self._texts
 
     @property
     def channels(self) -> set[Channel]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from devstack.realtime import rls
+from devstack.realtime.catalog import TableInfo
 from devstack.realtime.changes import Change, ChangeDispatcher, Decisions, Members
 from devstack.realtime.channel import Channel
 from devstack.realtime.feed import RawRows
@@ -59,6 +60,7 @@ class Job:
     interest: Interest
     held: set[Channel]
     size: int  # rows, counted in the backlog
+    kinds: list[tuple[TableInfo, str]]  # the (table, event) of its rows
     seen: set[str]  # claims that got events of the transaction's first part: likely to get more
     members: list[Members] = field(default_factory=list)
     rows: dict[Channel, list[int]] = field(default_factory=dict)  # wanted rows (indices) per channel
@@ -152,7 +154,7 @@ class Lanes:
         held: set[Channel] = set()
         for (_, kind), table in kinds.items():
             held |= interest.route(table, kind).channels
-        job = Job(changes, raw, interest, held, rows, seen)
+        job = Job(changes, raw, interest, held, rows, [(table, kind) for (_, kind), table in kinds.items()], seen)
         for channel in held:
             channel.hold(job)
         job.sorting = asyncio.create_task(self._sort(job))
@@ -164,8 +166,28 @@ class Lanes:
         log.info("realtime: finishing a large transaction in the background", extra={"rows": rows})
 
     # -- background lane ----------------------------------------------------------------------------
+    async def _release_absent(self, job: Job) -> None:
+        """Before any decoding, release the held channels whose only bindings here are `column=eq.<text>`
+        for texts that none of the job's rows holds anywhere (a search of their bytes): a subscription
+        filtered on its own user's id is not held while someone else's bulk write is decoded."""
+        texts: dict[Channel, set[str] | None] = {}
+        for table, kind in job.kinds:
+            for channel, wanted in job.interest.route(table, kind).texts(table).items():
+                known = texts.get(channel, set())
+                texts[channel] = None if known is None or wanted is None else known | wanted
+        blob = b"\0".join(payload for _, payload in job.raw.rows) if job.raw is not None else b""
+        decoded = {value for change in job.changes for value in change.filter_record.values() if value is not None}
+        for checked, (channel, wanted) in enumerate(texts.items(), 1):
+            found = wanted is None or any(text in decoded or text.encode() in blob for text in wanted)
+            if not found and channel in job.held:
+                channel.release(job)
+                job.held.discard(channel)
+            if checked % 64 == 0:
+                await asyncio.sleep(0)
+
     async def _sort(self, job: Job) -> None:
         """Decode what was not; which held channels want which rows; release the others at once."""
+        await self._release_absent(job)
         if job.raw is not None:
             for start in range(0, len(job.raw.rows), JOB_STEP):
                 job.changes += job.raw.decode(start, start + JOB_STEP)

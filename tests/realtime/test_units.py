@@ -199,6 +199,11 @@ def test_interest_finds_the_bindings_that_filters_would() -> None:
                 if ids:
                     expected.append((channel, None, ids))
             assert interest.members(change) == expected
+    # What a bulk write's rows are searched for before decoding: only eq filters on text compared as written.
+    texts = interest.route(table, "INSERT").texts(table)
+    assert texts[channels[1]] == {"a"} and texts[channels[2]] == {"b"}
+    assert texts[channels[0]] is None and texts[channels[3]] is None  # no filter; an int compared as a number
+    assert texts[channels[-1]] is None  # also an unfiltered binding
 
 
 def test_held_channels_get_their_events_in_order() -> None:
