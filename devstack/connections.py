@@ -6,7 +6,8 @@ workers' own requests all fail. Here, wrapped around uvicorn's own protocols (ht
 sans-I/O websockets one after an upgrade):
 
 - headers must arrive within `header_timeout_s` of the connection opening or of a request's first byte
-  (408 and close), at most `max_header_bytes` of them (431); a body within `body_timeout_s` (closed);
+  (408 and close), at most `max_header_bytes` of them (431); a body that stops arriving for
+  `body_timeout_s` is closed (a large upload may take longer, as long as it moves);
 - a client (a peer address) keeps at most `max_pending_per_client` connections that have not yet sent a
   whole request: beyond that, its oldest ones stalled for a fifth of the header timeout are closed, so a
   flood only pushes out its own sockets (a burst of fresh connections, say 200 from one test client or
@@ -155,9 +156,11 @@ class ConnectionGuard:
         conn = self._all.get(transport)
         if conn is None:
             return
-        if conn.state in (PENDING, BODY):
-            if conn.timer_state != conn.state:
-                self._arm(conn)
+        if conn.state == BODY:
+            self._arm(conn)  # a body's deadline moves with every chunk that arrives
+        elif conn.state == PENDING:
+            if conn.timer_state != PENDING:
+                self._arm(conn)  # the headers' deadline does not
         else:
             conn.disarm()
 

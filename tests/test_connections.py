@@ -160,3 +160,18 @@ async def test_slow_bodies_and_huge_headers_are_cut_off(guarded: str) -> None:
     answer = await _closed(reader, 5)
     assert answer is not None and answer.startswith(b"HTTP/1.1 431")
     writer.close()
+
+
+async def test_a_body_that_keeps_arriving_is_not_cut_off(guarded: str) -> None:
+    """The body deadline (2 s here) runs from the last chunk: an upload that moves may take longer."""
+    host, port = _address(guarded)
+    reader, writer = await asyncio.open_connection(host, port)
+    body = b'{"email": "slow@example.com", "password": "not-the-password"}'
+    headers = f"apikey: {SETTINGS.anon_key}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    writer.write(f"POST /auth/v1/token?grant_type=password HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+    for start in range(0, len(body), len(body) // 5 + 1):  # ~3 s in all, well past the deadline
+        await asyncio.sleep(0.6)
+        writer.write(body[start : start + len(body) // 5 + 1])
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 400")  # answered (invalid credentials), not closed
