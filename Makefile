@@ -12,7 +12,7 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed-$(shell cat $(JS_DIR)/package.json
 TYPES_DIR   := types
 TYPES_STAMP := $(TYPES_DIR)/node_modules/.installed-$(shell cat $(TYPES_DIR)/package.json $(TYPES_DIR)/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: help dev chat test lint format db-reset migrate status types bench chaos clean venv
+.PHONY: help dev chat test lint format db-reset migrate status types bench bench-smoke chaos clean venv
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ types: $(VENV_STAMP) $(TYPES_STAMP) ## Regenerate types/database.types.ts from t
 
 bench: $(VENV_STAMP) ## Run the benchmarks (report under bench/results/)
 	$(BIN)/python -m bench
+
+bench-smoke: $(VENV_STAMP) ## Run every benchmark at a tiny size (CI: none may rot; the figures mean nothing)
+	$(BIN)/python -m bench --smoke
 
 clean: ## Remove the virtualenv, npm packages and local data
 	rm -rf $(VENV) $(JS_DIR)/node_modules $(TYPES_DIR)/node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -28,17 +28,22 @@ PASSWORD = SETTINGS.db_password.get_secret_value()
 
 
 @contextlib.contextmanager
-def postgres(tmp: Path, *, schema: str | None = None) -> Iterator[str]:
+def postgres(tmp: Path, *, schema: str | None = None, root: Path = REPO_ROOT) -> Iterator[str]:
     """An embedded Postgres; yields its superuser DSN.
 
-    Without `schema`: every migration and the seed (`supabase db reset`). With it: the platform bootstrap
-    only, then `schema` run as `postgres` (benchmarks of the devstack itself, on tables of their own).
+    Without `schema`: every migration and the seed (`supabase db reset`) of the code at `root` (another
+    checkout's: its own bootstrap and migrations, applied by its own devstack in a subprocess). With it:
+    the platform bootstrap only, then `schema` run as `postgres` (benchmarks of the devstack itself).
     """
     server = EmbeddedPostgres(tmp / "pgdata", free_port(), PASSWORD)
     server.start()
     try:
         dsn = server.dsn()
-        if schema is None:
+        if schema is None and root != REPO_ROOT:
+            reset = "import asyncio, sys; from pathlib import Path; from devstack import migrate; "
+            reset += "asyncio.run(migrate.reset(sys.argv[1], sys.argv[2], Path('supabase')))"
+            subprocess.run([sys.executable, "-c", reset, dsn, PASSWORD], cwd=root, check=True, capture_output=True)
+        elif schema is None:
             asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         else:
             asyncio.run(with_schema(dsn, schema))
@@ -72,8 +77,8 @@ async def execute(dsn: str, sql: str) -> None:
 def process(
     args: list[str], env: dict[str, str], log: Path, root: Path = REPO_ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess of the repository's Python code (or of the tree at `root`), its output in `log`;
-    terminated (then killed) at the end."""
+    """A subprocess of the Python code at `root` (this repository's, or a baseline checkout's: run from its
+    folder, its packages come first), its output in `log`; terminated (then killed) at the end."""
     with log.open("wb") as out:
         proc = subprocess.Popen(args, cwd=root, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -92,13 +97,14 @@ def gateway(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m devstack gateway` on a free port over `dsn`, once it answers /health: (url, process).
 
-    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`; `root` runs another tree's
-    devstack (a `baseline`)."""
+    `env` adds settings (DEVSTACK_…); its log is `<name>.log` in `tmp`; `root` is the code's checkout."""
     port = free_port()
     env = {
-        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324).
+        # Storage's bytes in the benchmark's own folder; no mail catcher (it would take :54324); no Auth rate
+        # limits (hundreds of simulated users sign up from one address within seconds).
         "DEVSTACK_DATA_DIR": str(tmp / "data"),
         "DEVSTACK_MAIL_PORT": "0",
+        "DEVSTACK_AUTH_RATE_LIMITS": "false",
         **(env or {}),
         "DATABASE_URL": dsn,
         "DEVSTACK_API_PORT": str(port),
@@ -129,9 +135,12 @@ def wait_http(
 
 
 def baseline(tmp: Path) -> tuple[str, Path] | None:
-    """The tree of git ref `BENCH_BASELINE` (default `main`) unpacked in `tmp`, to run its gateway beside
-    this one: (ref, path). None when the ref is unknown or its devstack is this checkout's (HEAD's)."""
-    ref = os.environ.get("BENCH_BASELINE", "main")
+    """The tree of git revision `BENCH_BASELINE` (default c7a60c1: the devstack before issue 21) unpacked in
+    `tmp`, to run its gateway beside this one: (revision, path). None when it is empty (smoke runs), not a
+    revision of this clone, or has this checkout's (HEAD's) devstack."""
+    ref = os.environ.get("BENCH_BASELINE", "c7a60c1")
+    if not ref:
+        return None
 
     def git(*args: str) -> bytes:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True).stdout

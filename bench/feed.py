@@ -2,9 +2,9 @@
 transaction, vs at rest; and with 40 sessions holding large tokens.
 
 Starts its own embedded Postgres and two gateways over two databases of it, each with its own slot: this
-checkout's and, when `BENCH_BASELINE` (default `main`) has another devstack, that tree's. They take turns
-phase by phase. On each, the writer subscribes to its table (RLS: owners read their rows) and, per
-round, inserts BULK rows in one transaction; meanwhile, every 20 ms, three bystanders each get a row of
+checkout's and, when `BENCH_BASELINE` (default c7a60c1, before issue 21) has another devstack, that
+tree's. They take turns phase by phase. On each, the writer subscribes to its table (RLS: owners read
+their rows) and, per round, inserts BULK rows in one transaction; meanwhile, every 20 ms, three bystanders each get a row of
 their own in a transaction of its own: one subscribed to the same table filtered on its own id, one to
 the same table unfiltered (RLS decides), one to another table. Latency runs from that row's commit
 returning to its event arriving. At rest the bystanders' rows are written the same way, with no bulk
@@ -151,7 +151,7 @@ class Side:
             commits: dict[tuple[str, str], float] = {}
             run = uuid.uuid4().hex[:8]  # rounds of the same phase tag their rows apart
             for n in range(100_000):
-                if (done is None and n >= AT_REST) or (done is not None and done.done()):
+                if (done is None and n >= AT_REST) or (done is not None and n and done.done()):
                     break
                 for who in BYSTANDERS:
                     body = f"{name}-{run}-{who}-{n}"

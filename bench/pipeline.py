@@ -46,7 +46,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from bench import Figure, Section, cpu_reference_ms, percentile
 from bench._stack import gateway, postgres, process, wait_http
 from devstack.postgres import free_port
-from devstack.settings import DevstackSettings
+from devstack.settings import REPO_ROOT, DevstackSettings
 
 SETTINGS = DevstackSettings()
 USERS = int(os.environ.get("BENCH_PIPELINE_USERS", "100"))
@@ -64,10 +64,14 @@ class Stack:
     url: str
     worker: subprocess.Popen[bytes]
     gateway: subprocess.Popen[bytes]
+    llm: str  # the fake model's URL
 
 
 @contextlib.contextmanager
-def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
+def _stack(tmp: Path, ttft_ms: float, tps: float, root: Path = REPO_ROOT) -> Iterator[Stack]:
+    """Postgres (migrations + seed), the fake model, the gateway and a worker; the gateway, worker and
+    migrations from the code at `root` (a baseline checkout for before/after figures), the fake model
+    always this repository's."""
     llm_port = free_port()
     llm = f"http://127.0.0.1:{llm_port}"
     fake = [
@@ -81,10 +85,11 @@ def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
         "--tokens-per-second",
         str(tps),
     ]
+    tmp.mkdir(parents=True, exist_ok=True)
     with (
-        postgres(tmp) as dsn,
+        postgres(tmp, root=root) as dsn,
         process(fake, {}, tmp / "fake.log"),
-        gateway(dsn, tmp) as (url, gateway_proc),
+        gateway(dsn, tmp, root=root) as (url, gateway_proc),
     ):
         wait_http(f"{llm}/_stats")
         worker_env = {
@@ -97,9 +102,9 @@ def _stack(tmp: Path, ttft_ms: float, tps: float) -> Iterator[Stack]:
             "COACHBASE_LOG_FORMAT": "text",
             "COACHBASE_DELTA_INTERVAL_MS": "100",
         }
-        with process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log") as worker:
+        with process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log", root) as worker:
             time.sleep(1.5)  # the worker subscribes and sweeps
-            yield Stack(dsn, url, worker, gateway_proc)
+            yield Stack(dsn, url, worker, gateway_proc, llm)
 
 
 @dataclass

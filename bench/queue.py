@@ -1,10 +1,12 @@
 """Job queue: our SQL functions versus pgqueuer on the same Postgres.
 
 Both queues get the same jobs, the same number of workers (one asyncpg connection each) and the same
-batch size. Ours is driven the two ways workers/runtime.py drives it: finished jobs, each with its
-result, go out with the next claim (claim_jobs_v3's p_finish: one statement and one commit per batch,
-each item in its own subtransaction; chat replies go this way), and jobs whose kind stores its result
-through its own function complete one by one (complete_job_v1 here). pgqueuer runs its
+batch size. Ours is driven as workers/runtime.py drives it: finished jobs, each with its output, go out
+with the next claim (claim_jobs_v4's p_finish: one statement and one commit per batch, each item in its
+own subtransaction through its kind's finish function; every kind finishes this way), and, for
+comparison, with one claim call per finished job (what a worker does when its jobs end one at a time).
+The benchmark's kind is registered like any other (internal.job_kinds, a context and a finish
+function). pgqueuer runs its
 own QueueManager with its own defaults (batched completion log, LISTEN/NOTIFY wake-ups), schema
 installed through its Python API. Two phases per queue: a backlog drained as fast as possible
 (throughput, claim → complete), and jobs enqueued at a steady rate (enqueue → completed).
@@ -32,7 +34,7 @@ from pgqueuer.models import Job as PgqJob
 from pgqueuer.queries import Queries
 
 from bench import Figure, Section, percentile
-from bench._stack import PASSWORD, SETTINGS, gateway, postgres
+from bench._stack import PASSWORD, SETTINGS, execute, gateway, postgres
 from devstack.db import role_dsn
 
 JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "20000"))
@@ -43,21 +45,33 @@ STEADY_JOBS = int(os.environ.get("BENCH_QUEUE_STEADY_JOBS", str(min(JOBS, 5000))
 REST_JOBS = int(os.environ.get("BENCH_QUEUE_REST_JOBS", str(min(JOBS, 4000))))
 ROUNDS = int(os.environ.get("BENCH_QUEUE_ROUNDS", "2"))
 KIND = "bench_job"
-OURS = "ours, each job completed on its own (complete_job_v1): drain backlog, claim → complete"
-OURS_BATCHED = "ours, results finished with the next claim (claim_jobs_v3): drain backlog, claim → complete"
+OURS = "ours, each job finished by a claim of its own (claim_jobs_v4): drain backlog, claim → complete"
+OURS_BATCHED = "ours, outputs finished with the next claim (claim_jobs_v4): drain backlog, claim → complete"
 PGQ = "pgqueuer: drain backlog, claim → complete"
 OURS_REST = "ours via gateway REST RPC: drain backlog, claim → complete"
 DRAINS = (OURS, PGQ, OURS_BATCHED)
-CLAIM = "select id from public.claim_jobs_v1($1, $2, $3, 60)"
-COMPLETE = "select public.complete_job_v1($1, $2, null)"
-CLAIM_AND_FINISH = "select public.claim_jobs_v3($1, $2, $3, 60, $4::jsonb)"
+CLAIM_AND_FINISH = "select public.claim_jobs_v4($1, $2, $3, 60, $4::jsonb)"
 ENQUEUE = "insert into internal.jobs (kind, payload) select $1, p from unnest($2::jsonb[]) p returning id"
+# The benchmark's job kind, registered as a kind's migration registers one.
+BENCH_KIND = f"""
+create function internal.{KIND}_context(p_job internal.jobs) returns jsonb language sql set search_path = ''
+  as $$ select p_job.payload $$;
+create function internal.{KIND}_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb) returns jsonb
+  language sql set search_path = '' as $$ select p_output $$;
+grant execute on function internal.{KIND}_context(internal.jobs), internal.{KIND}_finish(internal.jobs, jsonb, jsonb)
+  to service_role;
+insert into internal.job_kinds (name, description, context_function, finish_function) values
+  ('{KIND}', 'The queue benchmark''s jobs.', 'internal.{KIND}_context(internal.jobs)',
+   'internal.{KIND}_finish(internal.jobs, jsonb, jsonb)');
+"""
 
 
 @contextlib.contextmanager
 def stack(tmp: Path, *, with_gateway: bool) -> Iterator[tuple[str, str | None]]:
-    """An embedded Postgres with every migration applied (`supabase db reset`), and the gateway if asked."""
+    """An embedded Postgres with every migration applied (`supabase db reset`) and the benchmark's job kind
+    registered, and the gateway if asked."""
     with postgres(tmp) as dsn:
+        asyncio.run(execute(dsn, BENCH_KIND))
         if not with_gateway:
             yield dsn, None
             return
@@ -118,11 +132,11 @@ async def _ours_enqueue(conn: asyncpg.Connection, clock: Clock, count: int) -> N
 
 
 async def _ours_worker(dsn: str, name: str, clock: Clock, wake: asyncio.Event, *, batched: bool = False) -> None:
-    """Claim a batch, complete each job; when the queue runs dry, wait for a wake-up (the Realtime insert).
+    """Claim a batch, finish each job; when the queue runs dry, wait for a wake-up (the Realtime insert).
 
-    `batched` drives the queue as workers/runtime.py does: the finished batch, each job with its result,
-    goes out with the next claim_jobs_v3 call (one statement, one commit). Otherwise each job gets its
-    own complete_job_v1, as kinds that store their result through their own function do.
+    `batched` drives the queue as workers/runtime.py does: the finished batch, each job with its output,
+    goes out with the next claim_jobs_v4 call (one statement, one commit). Otherwise each job is finished
+    by a claim call of its own (limit 0), as when a worker's jobs end one at a time.
     """
     conn = await _service_role(dsn)
     finished: list[dict[str, Any]] = []
@@ -130,20 +144,19 @@ async def _ours_worker(dsn: str, name: str, clock: Clock, wake: asyncio.Event, *
         while not clock.done.is_set():
             wake.clear()
             started = time.perf_counter()
-            if batched:
-                answer = json.loads(await conn.fetchval(CLAIM_AND_FINISH, name, [KIND], BATCH, json.dumps(finished)))
-                clock.complete([int(i) for i, error in answer["finished"].items() if error is None])
-                jobs = answer["jobs"]
-                ids = [int(job["id"]) for job in jobs]
-                # The handler's work is instant; each job is finished with a result, as the worker sends it.
-                finished = [{"id": job["id"], "result": {"n": job["payload"]["n"]}} for job in jobs]
-            else:
-                ids = [r["id"] for r in await conn.fetch(CLAIM, name, [KIND], BATCH)]
+            answer = json.loads(await conn.fetchval(CLAIM_AND_FINISH, name, [KIND], BATCH, json.dumps(finished)))
+            clock.complete([int(i) for i, error in answer["finished"].items() if error is None])
+            jobs = answer["jobs"]
+            ids = [int(job["id"]) for job in jobs]
+            # The handler's work is instant; each job is finished with an output, as the worker sends it.
+            finished = [{"id": job["id"], "output": {"n": job["context"]["n"]}} for job in jobs]
             for job_id in ids:
                 clock.claimed[job_id] = started
-            for job_id in [] if batched else ids:
-                await conn.execute(COMPLETE, job_id, name)
-                clock.complete([job_id])
+            if not batched:
+                for item in finished:
+                    one = json.loads(await conn.fetchval(CLAIM_AND_FINISH, name, [KIND], 0, json.dumps([item])))
+                    clock.complete([int(i) for i, error in one["finished"].items() if error is None])
+                finished = []
             if len(ids) < BATCH and not finished and not clock.done.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), 1.0)
@@ -274,17 +287,18 @@ async def _rest(dsn: str, url: str) -> Figure:
     async with httpx.AsyncClient(base_url=f"{url}/rest/v1/rpc", headers=headers, timeout=30) as http:
 
         async def worker(name: str) -> None:
+            finished: list[dict[str, Any]] = []
             while not clock.done.is_set():
                 started = time.perf_counter()
                 body = {"p_worker": name, "p_kinds": [KIND], "p_limit": BATCH, "p_lease_seconds": 60}
-                ids = [r["id"] for r in (await http.post("/claim_jobs_v1", json=body)).raise_for_status().json()]
-                if not ids:
+                answer = (await http.post("/claim_jobs_v4", json={**body, "p_finish": finished})).raise_for_status()
+                result = answer.json()
+                clock.complete([int(i) for i, error in result["finished"].items() if error is None])
+                if not result["jobs"] and not finished:
                     return
-                for job_id in ids:
-                    clock.claimed[job_id] = started
-                    body = {"p_job_id": job_id, "p_worker": name, "p_result": None}
-                    (await http.post("/complete_job_v1", json=body)).raise_for_status()
-                    clock.complete([job_id])
+                finished = [{"id": job["id"], "output": {"n": job["context"]["n"]}} for job in result["jobs"]]
+                for job in result["jobs"]:
+                    clock.claimed[job["id"]] = started
 
         began = time.perf_counter()
         await asyncio.gather(*(worker(f"r{i}") for i in range(WORKERS)))
@@ -332,16 +346,16 @@ def _section(figures: list[Figure]) -> Section:
     ratio = (ours.throughput or 0) / (pgq.throughput or 1)
     batched_ratio = (batched.throughput or 0) / (pgq.throughput or 1)
     return Section(
-        "Job queue: claim_jobs_v3 / complete_job_v1 vs pgqueuer",
+        "Job queue: claim_jobs_v4 vs pgqueuer",
         figures,
         ratios={
-            "drain jobs/s: ours, results finished with the next claim / pgqueuer": batched_ratio,
-            "drain jobs/s: ours, each job completed on its own / pgqueuer": ratio,
+            "drain jobs/s: ours, outputs finished with the next claim / pgqueuer": batched_ratio,
+            "drain jobs/s: ours, each job finished by a claim of its own / pgqueuer": ratio,
             "drain claim → complete p50: ours (next claim) / pgqueuer": batched.p50_ms / pgq.p50_ms,
             "steady enqueue → completed p50: ours / pgqueuer": ours_steady.p50_ms / pgq_steady.p50_ms,
         },
         targets={
-            "≥ 1.0x pgqueuer's jobs/s (ours as the worker drives it: results with the next claim)": _verdict(
+            "≥ 1.0x pgqueuer's jobs/s (ours as the worker drives it: outputs with the next claim)": _verdict(
                 batched_ratio
             ),
         },
@@ -351,11 +365,11 @@ def _section(figures: list[Figure]) -> Section:
             f" {RATE:.0f} jobs/s in batches of {BATCH}. Same Postgres (fsync on, synchronous_commit on), both"
             " queues' tables logged (pgqueuer's default `durable`).",
             "Ours: each worker connects as authenticator and `set role service_role`. As the worker drives it:"
-            " claim_jobs_v3(limit, p_finish => the previous batch, each job with a result), one autocommit"
-            " statement per batch (the steady phase runs this way too). Each job on its own:"
-            " claim_jobs_v1(limit) then one complete_job_v1 per job, each its own commit (kinds whose own"
-            " function stores their result, e.g. check-in analyses). Wake-up when dry: an in-process event set"
-            " by the producer, standing in for the Realtime insert event (0 ms; Realtime adds its own latency).",
+            " claim_jobs_v4(limit, p_finish => the previous batch, each job with its output, finished through the"
+            " kind's finish function), one autocommit statement per batch (the steady phase runs this way too)."
+            " Each job on its own: a claim_jobs_v4(limit 0, one item) call per job, each its own commit. Every"
+            " claimed job also gets its kind's context built in the claim. Wake-up when dry: an in-process event"
+            " set by the producer, standing in for the Realtime insert event (0 ms; Realtime adds its own latency).",
             "pgqueuer: QueueManager.run(batch_size) per connection, schema from Queries.install(), asyncpg"
             " driver; it records completions in batches (JobStatusLogBuffer: one statement per batch or per"
             " 0.1 s) and wakes on LISTEN/NOTIFY.",

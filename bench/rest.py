@@ -2,9 +2,10 @@
 and a GET with a many-to-many embed vs the same JSON built by one SQL query.
 
 Starts its own embedded Postgres and gateway subprocess, so it measures what `make dev` runs; beside it,
-when `BENCH_BASELINE` (default `main`) has another devstack, that tree's gateway over the same database,
-so that the one-row select's cost is compared with it in the same run (the selects take turns). The
-client shares the machine's cores with the gateway and Postgres, as a developer's laptop would.
+when `BENCH_BASELINE` (default c7a60c1, before issue 21) has another devstack, that tree's gateway over
+the same database, so that the one-row select's cost is compared with it in the same run (the selects
+take turns). The client shares the machine's cores with the gateway and Postgres, as a developer's
+laptop would.
 """
 
 from __future__ import annotations

@@ -24,7 +24,11 @@ from bench._stack import SETTINGS, gateway, postgres, wait_http
 from devstack import tokens
 
 MB = 1024 * 1024
-SIZES = {"1 MB": (MB, int(os.environ.get("BENCH_STORAGE_SMALL_COUNT", "40"))), "50 MB": (50 * MB, 6)}
+LARGE_MB = int(os.environ.get("BENCH_STORAGE_LARGE_MB", "50"))
+SIZES = {
+    "1 MB": (MB, int(os.environ.get("BENCH_STORAGE_SMALL_COUNT", "40"))),
+    f"{LARGE_MB} MB": (LARGE_MB * MB, int(os.environ.get("BENCH_STORAGE_LARGE_COUNT", "6"))),
+}
 SIGNED_COUNT = int(os.environ.get("BENCH_STORAGE_SIGNED_COUNT", "500"))
 REST_COUNT = int(os.environ.get("BENCH_STORAGE_REST_COUNT", "1000"))
 TARGET = 0.5  # of the disk's throughput

@@ -2,12 +2,16 @@
 
 Starts its own embedded Postgres (migrations + seed), gateway, fake model and workers. Simulated users
 (supabase-py) keep sending messages, some scripted to make the model fail (429, 529, 500, a stall past
-the worker's timeout, a stream cut mid-reply, an in-stream overload). Meanwhile a chaos loop SIGKILLs
-random workers (and starts replacements), restarts Postgres, and restarts the gateway (cutting every
-Realtime connection). Then it stops the chaos, lets the workers drain, and checks in the database:
+the worker's timeout, a stream cut mid-reply, an in-stream overload); a third of them talk to the
+planner coach, whose replies call a tool (add_plan_item, each with a title of its own). Meanwhile a
+chaos loop SIGKILLs random workers (and starts replacements), restarts Postgres, and restarts the
+gateway (cutting every Realtime connection). Then it stops the chaos, lets the workers drain, and checks
+in the database:
 
   * every user message has exactly one assistant message;
   * every assistant message is complete, or failed with a reason;
+  * no tool call's effect happened twice (each title is in one plan item at most), and no complete
+    reply has a tool call that never ran;
   * no job is stuck past its lease, and none is left queued.
 
     python -m devtools.chaos [--seconds 120] [--users 12] [--workers 3]
@@ -163,7 +167,14 @@ def _wait_http(url: str, seconds: float) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def _user_loop(url: str, stop: asyncio.Event, report: Report, coach_id: str) -> None:
+def _text(report: Report, agent: bool) -> str:
+    text = f"{random.choice(MARKERS)}message {report.sent} at {time.time():.1f}"
+    if agent:  # the reply calls a tool whose effect must happen exactly once
+        text += f' [[call:add_plan_item {{"title": "chaos {uuid.uuid4().hex}"}}]]'
+    return text
+
+
+async def _user_loop(url: str, stop: asyncio.Event, report: Report, coach_id: str, agent: bool) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         client = await acreate_client(
             url, SETTINGS.anon_key, AsyncClientOptions(auto_refresh_token=False, httpx_client=http)
@@ -177,7 +188,7 @@ async def _user_loop(url: str, stop: asyncio.Event, report: Report, coach_id: st
                 if conversation is None:
                     rows: Any = (await client.table("conversations").insert({"coach_id": coach_id}).execute()).data
                     conversation = rows[0]["id"]
-                text = f"{random.choice(MARKERS)}message {report.sent} at {time.time():.1f}"
+                text = _text(report, agent)
                 await client.table("messages").insert({"conversation_id": conversation, "content": text}).execute()
                 report.sent += 1
             except Exception:
@@ -249,7 +260,12 @@ async def _check(dsn: str, report: Report, drain_seconds: float) -> None:
               (select count(*) from internal.jobs where status = 'running' and lease_until < now()) as stuck,
               (select count(*) from internal.jobs where status in ('queued', 'failed')) as still_queued,
               (select count(*) from internal.jobs where status = 'dead') as dead_jobs,
-              (select coalesce(max(attempts), 0) from internal.jobs) as max_attempts
+              (select coalesce(max(attempts), 0) from internal.jobs) as max_attempts,
+              (select count(*) from public.tool_calls where status = 'succeeded') as tool_calls_run,
+              (select count(*) from (select 1 from public.plan_items group by user_id, title having count(*) > 1) d)
+                  as duplicated_effects,
+              (select count(*) from public.tool_calls c join public.messages m on m.id = c.message_id
+                where c.status = 'pending' and m.status = 'complete') as calls_never_run
             """
         )
     finally:
@@ -260,6 +276,8 @@ async def _check(dsn: str, report: Report, drain_seconds: float) -> None:
         ("unfinished", "assistant messages neither complete nor failed with a reason"),
         ("stuck", "jobs running past their lease"),
         ("still_queued", "jobs still queued after the drain"),
+        ("duplicated_effects", "tool call effects that happened more than once"),
+        ("calls_never_run", "tool calls of complete replies that never ran"),
     ):
         if report.counts[key]:
             report.problems.append(f"{report.counts[key]} {what}")
@@ -293,9 +311,15 @@ async def run_chaos(
                 procs.start_worker()
             conn = await asyncpg.connect(pg.dsn())
             coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
+            planner_id = str(await conn.fetchval("select id from public.coaches where slug = 'ada'"))
             await conn.close()
             stop = asyncio.Event()
-            tasks = [asyncio.create_task(_user_loop(procs.url, stop, report, coach_id)) for _ in range(users)]
+            tasks = [
+                asyncio.create_task(
+                    _user_loop(procs.url, stop, report, planner_id if n % 3 == 0 else coach_id, n % 3 == 0)
+                )
+                for n in range(users)
+            ]
             tasks.append(asyncio.create_task(_chaos_loop(procs, pg, stop, report, every)))
             await asyncio.sleep(seconds)
             stop.set()

@@ -2,10 +2,12 @@
 
 Signs in a demo user through Auth with the anon key, picks a coach, creates a conversation, writes
 messages straight into `messages`, and prints the reply as it streams over Broadcast, then checks it
-against the stored row (the database is the truth: missed deltas are filled in from it).
+against the stored row (the database is the truth: missed deltas are filled in from it). What the coach
+does with its tools shows as it happens (the `tool_call` and `tool_result` broadcasts); `/plan` shows a
+day's plan from `daily_plans` and `plan_items`.
 
     python -m devtools.chat_client [--coach SLUG] [--email E --password P]
-    (SUPABASE_URL and SUPABASE_ANON_KEY default to the local stack)
+    (SUPABASE_URL and SUPABASE_ANON_KEY default to the local stack; the demo account is seed.sql's)
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from realtime import RealtimeSubscribeStates
@@ -28,8 +33,9 @@ from supabase_auth.types import Session
 from devstack.settings import DEMO_ANON_KEY
 from devtools.checkin_client import run_checkin
 
-DEMO_EMAIL = "demo@coachbase.local"
+DEMO_EMAIL = "demo@coachbase.dev"  # supabase/seed.sql's demo account (signed up here when it is missing)
 DEMO_PASSWORD = "coachbase-demo"
+STATUS = {"todo": "[ ]", "in_progress": "[~]", "done": "[x]", "skipped": "[-]"}
 
 
 def rows(response: Any) -> list[dict[str, Any]]:
@@ -67,6 +73,24 @@ class Stream:
             self.next_seq += 1
             print(text, end="", flush=True)
 
+    def tool_call(self, payload: dict[str, Any]) -> None:
+        """The coach called a tool (stored, about to run)."""
+        if self.message_id is None or payload.get("message_id") == self.message_id:
+            arguments = json.dumps(payload.get("input") or {}, ensure_ascii=False)
+            print(f"\n  ⚙ {payload.get('name')} {arguments[:100]}", flush=True)
+
+    def tool_result(self, payload: dict[str, Any]) -> None:
+        """What the tool did (its effect is committed) or why it was refused."""
+        if self.message_id is not None and payload.get("message_id") != self.message_id:
+            return
+        result = payload.get("result") or {}
+        if payload.get("is_error"):
+            print(
+                f"  ✗ {payload.get('name')}: {result.get('error') if isinstance(result, dict) else result}", flush=True
+            )
+        else:
+            print(f"  ✓ {payload.get('name')}: {json.dumps(result, ensure_ascii=False)[:100]}", flush=True)
+
 
 async def sign_in(client: AsyncClient, email: str, password: str) -> Session:
     try:
@@ -102,12 +126,17 @@ async def converse(client: AsyncClient, session: Session, coach: dict[str, Any])
     stream = Stream()
     channel = client.channel(f"conversation:{conversation['id']}", private_channel())
     channel.on_broadcast("delta", lambda p: stream.delta(p.get("payload", p)))
+    channel.on_broadcast("tool_call", lambda p: stream.tool_call(p.get("payload", p)))
+    channel.on_broadcast("tool_result", lambda p: stream.tool_result(p.get("payload", p)))
     channel.on_broadcast("done", lambda p: stream.done.set())
     joined = asyncio.Event()
     await client.realtime.set_auth(session.access_token)
     await channel.subscribe(lambda s, e: joined.set() if s == RealtimeSubscribeStates.SUBSCRIBED else None)
     await asyncio.wait_for(joined.wait(), 10)
-    print(f"\n{coach['name']}: {coach['intro']}\n(/checkin [area] to check in, /quit to leave)\n")
+    print(
+        f"\n{coach['name']}: {coach['intro']}\n"
+        "(/checkin [area] to check in, /plan [YYYY-MM-DD] to see a day's plan, /quit to leave)\n"
+    )
     while True:
         try:
             text = (await asyncio.to_thread(input, "you> ")).strip()
@@ -118,6 +147,8 @@ async def converse(client: AsyncClient, session: Session, coach: dict[str, Any])
         if text.startswith("/checkin"):
             slug = text.split(maxsplit=1)[1] if " " in text else None
             await run_checkin(client, session.user.id, slug)
+        elif text.startswith("/plan"):
+            await show_plan(client, session.user.id, text.split(maxsplit=1)[1] if " " in text else None)
         elif text:
             await exchange(client, conversation["id"], coach["name"], text, stream)
 
@@ -138,6 +169,30 @@ async def exchange(client: AsyncClient, conversation_id: str, coach_name: str, t
     else:
         print(f"\n{final['content']}")
     print()
+
+
+async def show_plan(client: AsyncClient, user_id: str, day: str | None) -> None:
+    """A day's plan (today in the user's time zone by default) with its items in order."""
+    if day is None:
+        profile = rows(await client.table("profiles").select("timezone").eq("id", user_id).execute())
+        day = _today(profile[0]["timezone"] if profile else "UTC").isoformat()
+    query = client.table("daily_plans").select("date, summary, status, plan_items(title, status, priority, position)")
+    plans = rows(await query.eq("date", day).execute())
+    if not plans:
+        print(f"No plan for {day} yet. Ask your coach to make one.\n")
+        return
+    plan = plans[0]
+    print(f"Plan for {plan['date']} ({plan['status']}){': ' + plan['summary'] if plan['summary'] else ''}")
+    for item in sorted(plan["plan_items"], key=lambda i: float(i["position"])):
+        print(f"  {STATUS.get(item['status'], '[?]')} {item['title']} ({item['priority']})")
+    print()
+
+
+def _today(timezone: str) -> date:
+    try:
+        return datetime.now(ZoneInfo(timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.now(ZoneInfo("UTC")).date()
 
 
 async def wait_for_row(client: AsyncClient, message_id: str, stream: Stream, seconds: float = 120) -> dict[str, Any]:

@@ -8,9 +8,10 @@ the row); the last batch goes out with the reply's finish, from the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.broadcast import Broadcaster
 from shared.llm.base import Completion, LLMProvider, Prompt, TextDelta
@@ -66,6 +67,7 @@ class ReplyStream:
     checkpoint_every: float
     text: str = ""
     _last_checkpoint: float = 0.0
+    _flushing: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._last_checkpoint = time.monotonic()
@@ -94,6 +96,16 @@ class ReplyStream:
         if final is None:  # providers always end with a Completion; guard against a broken one
             raise RuntimeError("the provider's stream ended without a completion")
         return final
+
+    def flush_soon(self) -> None:
+        """Broadcast the text not yet sent without waiting for it (`flushed` waits for all of them)."""
+        task = asyncio.create_task(self.batcher.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flushed(self) -> None:
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def add(self, text: str) -> None:
         """Text the reply gets without a model (a note to the user)."""

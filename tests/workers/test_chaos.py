@@ -15,3 +15,5 @@ async def test_nothing_is_lost_or_duplicated_while_things_break() -> None:
     assert report.counts["user_messages"] >= 20
     assert report.ok, report.render()
     assert report.counts["complete"] + report.counts["failed"] == report.counts["user_messages"]
+    assert report.counts["tool_calls_run"] >= 3  # the planner's users' replies called their tool
+    assert report.counts["duplicated_effects"] == 0

@@ -67,3 +67,34 @@ async def test_terminal_checkin_shows_analysis_and_recommendations(
     assert proc.returncode == 0, text
     assert "Analysis: [fake] summary" in text
     assert "→ [1] [fake 1] title" in text
+
+
+async def test_terminal_chat_shows_tool_calls_and_todays_plan(
+    stack: Stack, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker()
+    env = {**os.environ, "SUPABASE_URL": stack.api_url, "SUPABASE_ANON_KEY": stack.anon_key}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "devtools.chat_client",
+        "--coach",
+        "ada",
+        "--email",
+        f"planner-{uuid.uuid4().hex[:8]}@example.com",
+        "--password",
+        "a-long-password",
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    script = '/plan\nAdd a walk [[call:add_plan_item {"title": "Evening walk", "priority": "high"}]]\n/plan\n/quit\n'
+    output, _ = await asyncio.wait_for(proc.communicate(script.encode()), 60)
+    text = output.decode()
+    assert proc.returncode == 0, text
+    assert "No plan for" in text  # before: nothing planned today
+    assert '⚙ add_plan_item {"title": "Evening walk", "priority": "high"}' in text  # as it happened
+    assert "✓ add_plan_item:" in text
+    assert "[ ] Evening walk (high)" in text  # after: today's plan has it

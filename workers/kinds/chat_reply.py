@@ -239,6 +239,7 @@ class ChatReply:
         )
         try:
             final, call = await self._loop(job, ctx, context, prompt, version, stream)
+            await stream.flushed()
         except Exception as exc:
             ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
             error = {"message_id": reply_id, "retrying": not job.is_last_attempt, "error": type(exc).__name__}
@@ -274,7 +275,9 @@ class ChatReply:
                 log.info("tool step limit reached", extra={"job_id": job.id, "steps": number})
                 await stream.add(STEP_LIMIT_NOTE)
                 return stream.text, call
-            await stream.batcher.flush()  # the turn's text reaches the app before its tool calls
+            # The turn's text goes out while its step is stored (the app orders deltas by seq, tool events by
+            # id); waiting for that broadcast would put one more request in front of every tool call.
+            stream.flush_soon()
             step = await steps.record(number, completion.text, stream.text, completion.tool_calls, call)
             done.append(await steps.run(step))
             log.info(

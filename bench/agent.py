@@ -1,0 +1,224 @@
+"""Agent replies: the tool round's overhead, and plain replies before and after the job-kind contract.
+
+1. The tool round. BENCH_AGENT_USERS (50) simulated users (supabase-py), each in a conversation with the
+   planner coach, send BENCH_AGENT_MESSAGES (10) messages with a think time between them (as the pipeline
+   benchmark's users); the fake model scripts one tool call per reply (add_plan_item: a plan item each),
+   then answers. The fake model logs when it finished streaming the turn that called the tool and when
+   the reply's next request arrived: between them the worker stored the step with its call, had the
+   tool run in Postgres (its effect and result committed together) and built the next request. That is
+   the round's overhead (target p50 ≤ 15 ms, p99 ≤ 60 ms); the stored rows' times split it (step stored:
+   internal.reply_steps.created_at; effect: public.tool_calls.completed_at, the start of its
+   transaction). Afterwards every plan item is checked to exist once.
+2. Plain replies before and after. The pipeline benchmark's think-time phase (BENCH_AGENT_PLAIN_USERS
+   users, first delta minus the model's TTFT) on this code and on BENCH_AGENT_BASELINE (a git revision;
+   default: the commit before the job-kind contract), each with its own Postgres, gateway and worker from
+   its own checkout (a temporary git worktree) and the same fake model, taking turns phase by phase so
+   that the VM's drift cannot favour either. Empty BENCH_AGENT_BASELINE skips it (smoke runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import Figure, Section, percentile
+from bench.pipeline import TPS, TTFT_MS, SimUser, Stack, Timings, _figure, _model_times, _phases, _stack, _user
+from devstack.settings import REPO_ROOT
+
+USERS = int(os.environ.get("BENCH_AGENT_USERS", "50"))
+MESSAGES = int(os.environ.get("BENCH_AGENT_MESSAGES", "10"))
+PLAIN_USERS = int(os.environ.get("BENCH_AGENT_PLAIN_USERS", "100"))
+PLAIN_ROUNDS = int(os.environ.get("BENCH_AGENT_PLAIN_ROUNDS", "2"))
+# The last commit before the job-kind contract and agent tools (issue 16).
+BASELINE = os.environ.get("BENCH_AGENT_BASELINE", "c7a60c1")
+THINK_MS = 1000.0
+
+
+@contextlib.contextmanager
+def checkout(revision: str) -> Iterator[Path | None]:
+    """A temporary git worktree of `revision` (None when it cannot be made: no git, a shallow clone)."""
+    if not revision:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        path = Path(tmp) / "code"
+        made = subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision], cwd=REPO_ROOT, capture_output=True
+        )
+        if made.returncode != 0:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO_ROOT, capture_output=True)
+
+
+async def _agent_users(url: str, dsn: str) -> list[SimUser]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        ada = str(await conn.fetchval("select id from public.coaches where slug = 'ada'"))
+    finally:
+        await conn.close()
+    return [await _user(url, ada) for _ in range(USERS)]
+
+
+async def _talk(user: SimUser, index: int, timings: Timings) -> None:
+    think = random.Random(index)
+    await asyncio.sleep(think.uniform(0, 1) * THINK_MS / 1000)
+    for n in range(MESSAGES):
+        title = f"item {index}-{n} {uuid.uuid4().hex[:8]}"
+        text = f'Add this [[call:add_plan_item {{"title": "{title}"}}]]'
+        await user.client.table("messages").insert({"conversation_id": user.conversation, "content": text}).execute()
+        while True:
+            try:
+                event, _ = await asyncio.wait_for(user.events.get(), 30)
+            except TimeoutError:
+                timings.missed_broadcasts += 1
+                break
+            if event in ("done", "error"):
+                timings.replies += 1
+                break
+        await asyncio.sleep(think.uniform(0.5, 1.5) * THINK_MS / 1000)
+
+
+async def _rounds(llm: str, dsn: str) -> tuple[list[float], list[float], list[float], int, int]:
+    """From the fake model's log and the stored rows: per round, ms from the tool turn's end to the next
+    request, to the step stored and to the effect; and (plan items, items that exist more than once)."""
+    async with httpx.AsyncClient() as http:
+        entries = (await http.get(f"{llm}/_requests")).json()
+    by_conversation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in entries:
+        if entry["kind"] == "anthropic":
+            by_conversation[entry["conversation"]].append(entry)
+    round_ms: list[float] = []
+    for requests in by_conversation.values():
+        requests.sort(key=lambda e: e["received_at"])
+        for call, answer in itertools.pairwise(requests):
+            if call["turn"] == 1 and answer["turn"] == 2 and call["finished_at"]:
+                round_ms.append((answer["received_at"] - call["finished_at"]) * 1000)
+    conn = await asyncpg.connect(dsn)
+    try:
+        stored = await conn.fetch(
+            """select extract(epoch from s.created_at) as stored, extract(epoch from c.completed_at) as done
+                 from internal.reply_steps s
+                 join public.tool_calls c on c.message_id = s.message_id and c.step = s.step"""
+        )
+        items = await conn.fetchval("select count(*) from public.plan_items")
+        doubled = await conn.fetchval(
+            "select count(*) from (select 1 from public.plan_items group by user_id, title having count(*) > 1) d"
+        )
+    finally:
+        await conn.close()
+    # The model's end of turn is in the fake's log; pair each stored step with its reply's round by order.
+    ends = sorted(
+        e["finished_at"] for rs in by_conversation.values() for e in rs if e["turn"] == 1 and e["finished_at"]
+    )
+    stored_ms, effect_ms = [], []
+    for row in stored:
+        end = max((t for t in ends if t <= float(row["stored"])), default=None)
+        if end is not None:
+            stored_ms.append((float(row["stored"]) - end) * 1000)
+            effect_ms.append((float(row["done"]) - end) * 1000)
+    return round_ms, stored_ms, effect_ms, int(items), int(doubled)
+
+
+async def _tool_phase(stack: Stack) -> tuple[Timings, float, list[float], list[float], list[float], int, int]:
+    sims = await _agent_users(stack.url, stack.dsn)
+    timings = Timings()
+    started = time.perf_counter()
+    await asyncio.gather(*(_talk(user, i, timings) for i, user in enumerate(sims)))
+    elapsed = time.perf_counter() - started
+    for sim in sims:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sim.client.realtime.close(), 5)
+        await sim.http.aclose()
+    return (timings, elapsed, *await _rounds(stack.llm, stack.dsn))
+
+
+def _plain(tmp: Path, baseline: Path | None) -> tuple[list[float], list[float]]:
+    """First-delta overhead samples (ms) of plain replies: this code, and the baseline's (empty without one)."""
+    ttft, _ = _model_times(len("Echo: message number 0 about my week"))
+    samples: dict[str, list[float]] = {"current": [], "baseline": []}
+    roots = {"current": REPO_ROOT, **({"baseline": baseline} if baseline else {})}
+    with contextlib.ExitStack() as stacks:
+        opened = {name: stacks.enter_context(_stack(tmp / name, TTFT_MS, TPS, root)) for name, root in roots.items()}
+        for round_ in range(PLAIN_ROUNDS):
+            order = sorted(opened) if round_ % 2 == 0 else sorted(opened, reverse=True)
+            for name in order:
+                _, paced = asyncio.run(_phases(opened[name], PLAIN_USERS, [(5, None, True)]))
+                samples[name] += [s - ttft for s in paced.timings.first_delta]
+    return samples["current"], samples["baseline"]
+
+
+def run() -> Section:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp, checkout(BASELINE) as baseline:
+            with _stack(Path(tmp) / "tools", 20, 400) as stack:
+                timings, elapsed, round_ms, stored_ms, effect_ms, items, doubled = asyncio.run(_tool_phase(stack))
+            current, before = _plain(Path(tmp), baseline)
+    round_figure = Figure(
+        f"tool round: tool call streamed → effect committed → next model request ({USERS} conversations)",
+        percentile(round_ms or [0.0], 0.5),
+        percentile(round_ms or [0.0], 0.99),
+        None,
+        len(round_ms),
+    )
+    figures = [
+        round_figure,
+        _figure("  of which: tool call streamed → step and call stored", stored_ms),
+        _figure("  of which: tool call streamed → the tool's transaction began", effect_ms),
+        Figure(f"tool-using replies/s, {USERS} users thinking ~1 s", 0, 0, timings.replies / elapsed, timings.replies),
+        _figure(f"plain reply, insert → first delta minus TTFT, this code ({PLAIN_USERS} conversations)", current),
+    ]
+    targets = {
+        "tool round p50 ≤ 15 ms": _verdict(round_figure.p50_ms, 15),
+        "tool round p99 ≤ 60 ms": _verdict(round_figure.p99_ms, 60),
+        "0 duplicated effects": "met" if doubled == 0 else f"missed ({doubled})",
+    }
+    notes = [
+        f"{USERS} users each send {MESSAGES} messages to the planner coach, thinking 0.5-1.5 s between replies;"
+        " the fake model (20 ms TTFT) scripts one add_plan_item call per reply, then answers after the result",
+        f"{items} plan items written, {doubled} of them more than once; "
+        f"{timings.missed_broadcasts} replies whose done broadcast never arrived",
+        "the round is measured by the fake model's clock (end of the turn that called the tool → the next request)",
+    ]
+    if before:
+        plain_before = _figure(f"plain reply, same, before the job-kind contract ({BASELINE})", before)
+        figures.append(plain_before)
+        current_figure = figures[4]
+        targets["plain replies no slower (p50 within 10 % or 2 ms of before)"] = (
+            "met"
+            if current_figure.p50_ms <= max(plain_before.p50_ms * 1.1, plain_before.p50_ms + 2)
+            else f"missed ({current_figure.p50_ms:.1f} vs {plain_before.p50_ms:.1f} ms)"
+        )
+        notes.append(
+            f"plain replies: {PLAIN_ROUNDS} think-time phases each, taking turns, of {PLAIN_USERS} users x 5 messages;"
+            f" model TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s; the baseline's gateway, worker and migrations run from"
+            f" a git worktree of {BASELINE}"
+        )
+    else:
+        notes.append("no baseline this run (BENCH_AGENT_BASELINE empty or not a revision of this clone)")
+    return Section(
+        "Agent tool calls (planner coach) and plain replies before/after", figures, targets=targets, notes=notes
+    )
+
+
+def _verdict(value: float, limit: float) -> str:
+    return "met" if value <= limit else f"missed ({value:.1f} ms)"
