@@ -4,12 +4,13 @@ transaction, vs at rest; and with 40 sessions holding large tokens.
 Starts its own embedded Postgres and two gateways over two databases of it, each with its own slot: this
 checkout's and, when `BENCH_BASELINE` (default c7a60c1, before issue 21) has another devstack, that
 tree's. They take turns phase by phase. On each, the writer subscribes to its table (RLS: owners read
-their rows) and, per round, inserts BULK rows in one transaction; meanwhile, every 20 ms, three bystanders each get a row of
-their own in a transaction of its own: one subscribed to the same table filtered on its own id, one to
-the same table unfiltered (RLS decides), one to another table. Latency runs from that row's commit
-returning to its event arriving. At rest the bystanders' rows are written the same way, with no bulk
-write. The heavy phase adds 40 sessions whose tokens carry 32 KB of claims (BENCH_FEED_TOKEN_KB),
-subscribed to the same table unfiltered (each change costs each of them an RLS check; they see nothing).
+their rows) and, per round, inserts BULK rows in one transaction; meanwhile, every 20 ms, three
+bystanders each get a row of their own in a transaction of its own: one subscribed to the same table
+filtered on its own id, one to the same table unfiltered (RLS decides), one to another table. Latency
+runs from that row's commit returning to its event arriving. At rest the bystanders' rows are written the
+same way, with no bulk write. The heavy phase adds 40 sessions whose tokens carry 32 KB of claims
+(BENCH_FEED_TOKEN_KB), subscribed to the same table unfiltered (each change costs each of them an RLS
+check; they see nothing).
 """
 
 from __future__ import annotations
