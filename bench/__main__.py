@@ -26,7 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The benchmarks with millisecond targets first. This VM runs slower for minutes after its cores have been
 # kept busy (the first-delta overhead measured 24 ms p50 on its own and 46 ms right after the two-minute
 # load benchmark, with 18 % more worker CPU per reply for the same work): the sustained-load ones go last.
-ORDER = ("rest", "pipeline", "agent", "realtime", "rls", "storage", "queue", "load")
+ORDER = ("rest", "pipeline", "agent", "realtime", "feed", "rls", "storage", "queue", "load")
 
 # --smoke: each benchmark's size settings, as small as still exercises every code path.
 SMOKE = {
@@ -45,6 +45,10 @@ SMOKE = {
     "BENCH_RT_SUBSCRIBERS": "1,4",
     "BENCH_RT_EVENTS": "10",
     "BENCH_RT_ROWS": "200",
+    "BENCH_FEED_ROWS": "1000",
+    "BENCH_FEED_ROUNDS": "1",
+    "BENCH_FEED_HEAVY": "2",
+    "BENCH_BASELINE": "",
     "BENCH_RLS_USERS": "20",
     "BENCH_RLS_MESSAGES": "3000",
     "BENCH_RLS_COUNT": "20",

@@ -132,3 +132,25 @@ def wait_http(
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
+
+
+def baseline(tmp: Path) -> tuple[str, Path] | None:
+    """The tree of git revision `BENCH_BASELINE` (default c7a60c1: the devstack before issue 21) unpacked in
+    `tmp`, to run its gateway beside this one: (revision, path). None when it is empty (smoke runs), not a
+    revision of this clone, or has this checkout's (HEAD's) devstack."""
+    ref = os.environ.get("BENCH_BASELINE", "c7a60c1")
+    if not ref:
+        return None
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+
+    try:
+        if git("rev-parse", f"{ref}:devstack") == git("rev-parse", "HEAD:devstack"):
+            return None
+        root = tmp / "baseline"
+        root.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(root)], input=git("archive", ref), check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return ref, root
