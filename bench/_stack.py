@@ -47,9 +47,23 @@ def postgres(tmp: Path, *, schema: str | None = None, root: Path = REPO_ROOT) ->
             asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         else:
             asyncio.run(with_schema(dsn, schema))
+        if schema is None:
+            asyncio.run(execute(dsn, NO_LIMITS))
         yield dsn
     finally:
         server.stop("immediate")
+
+
+# Benchmarks measure speed, not plans: every simulated user is on the premium plan (no usage limits), in
+# code that has plans at all (a baseline checkout may predate them).
+NO_LIMITS = """
+do $$ begin
+  if to_regclass('internal.plans') is not null then
+    update internal.plans set is_default = false where is_default;
+    update internal.plans set is_default = true where name = 'premium';
+  end if;
+end $$;
+"""
 
 
 async def with_schema(dsn: str, schema: str) -> None:

@@ -13,7 +13,7 @@ from tests.schema.conftest import World
 EXPOSED_SCHEMAS = ["public", "graphql_public"]
 PROJECT_SCHEMAS = ["public", "internal"]
 # Functions a signed-in user may call over the API; every other RPC is for workers (service_role).
-USER_RPCS = {"forget_fact(uuid)"}  # issue 7: forget a fact of the AI's memory
+USER_RPCS = {"forget_fact(uuid)", "usage_status()"}  # forget a fact of the AI's memory (issue 7); limits (17)
 REALTIME_TABLES = {"public.messages", "public.checkins", "public.recommendations", "public.user_summaries"}
 
 
