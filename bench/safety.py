@@ -3,14 +3,16 @@
 1. First delta with safety on vs off. Every message is assessed by the classifier before its reply's
    text may leave the worker; the fake model's classifier answers after a fixed BENCH_SAFETY_CLASSIFIER_MS
    and its coaching stream starts at once (TTFT 0), so the assessment is what the first delta waits for.
-   The same think-time phase (BENCH_SAFETY_USERS conversations, insert → first delta) runs on this code
+   Deltas are batched every 5 ms on both sides, so that each side's first text goes out as soon as it
+   may. The same think-time phase (BENCH_SAFETY_USERS conversations, insert → first delta) runs on this code
    and on BENCH_SAFETY_BASELINE (the commit before safety and limits: no classifier at all), each with its
    own Postgres, gateway and worker, taking turns. The added overhead beyond the classifier's own time is
    p50(on) - p50(off) - the classifier's time (target ≤ 10 ms).
 2. The limit check on a message insert. Inserting a user message as the user does (role authenticated,
-   in SQL), with the reservation trigger (internal.reserve_usage: plan, limits, day and month counters)
-   and without it, statement by statement in turns; the counters exist already, as after a user's first
-   message of the day. Each insert is rolled back. Cost = p50 with - p50 without (target ≤ 0.5 ms).
+   in SQL), with the limit check (internal.reserve_usage: plan, limits, the day's counters, the month's
+   sum) and without it (chat_reply made unmetered inside the transaction), statement by statement in
+   turns; the counters exist already, as after a user's first message of the day. Each insert is rolled
+   back. Cost = p50 with - p50 without (target ≤ 0.5 ms).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import Figure, Section, percentile
-from bench._stack import postgres
+from bench._stack import execute, postgres
 from bench.agent import checkout
 from bench.pipeline import _figure, _phases, _stack
 from devstack.settings import REPO_ROOT
@@ -40,6 +42,7 @@ CLASSIFIER_MS = float(os.environ.get("BENCH_SAFETY_CLASSIFIER_MS", "100"))
 BASELINE = os.environ.get("BENCH_SAFETY_BASELINE", "dc38ac1")
 INSERTS = int(os.environ.get("BENCH_SAFETY_INSERTS", "1000"))
 TPS = 400.0
+FIRST_TEXT_AT_ONCE = "update internal.settings set value = '5' where key = 'reply.delta_interval_ms'"
 
 
 def _first_deltas(tmp: Path, baseline: Path | None) -> dict[str, list[float]]:
@@ -48,6 +51,8 @@ def _first_deltas(tmp: Path, baseline: Path | None) -> dict[str, list[float]]:
     fake = ("--classifier-ms", str(CLASSIFIER_MS))
     with contextlib.ExitStack() as stacks:
         opened = {name: stacks.enter_context(_stack(tmp / name, 0, TPS, root, fake)) for name, root in roots.items()}
+        for stack in opened.values():  # the first text goes out as soon as it may, on both sides
+            asyncio.run(execute(stack.dsn, FIRST_TEXT_AT_ONCE))
         for round_ in range(ROUNDS):
             for name in sorted(opened) if round_ % 2 == 0 else sorted(opened, reverse=True):
                 _, paced = asyncio.run(_phases(opened[name], USERS, [(5, None, True)]))
@@ -79,8 +84,10 @@ async def _inserts(dsn: str) -> tuple[list[float], list[float]]:
 
         async def one(checked: bool) -> float:
             async with conn.transaction():
-                if not checked:
-                    await conn.execute("alter table internal.jobs disable trigger jobs_reserve_usage")
+                if not checked:  # the kind unmetered for this transaction (DML: no plan is invalidated)
+                    await conn.execute(
+                        "update internal.job_kinds set metered = false, ask_metric = null where name = 'chat_reply'"
+                    )
                 await conn.execute("select set_config('role', 'authenticated', true)")
                 await conn.execute("select set_config('request.jwt.claims', $1, true)", claims)
                 started = time.perf_counter()
@@ -142,7 +149,7 @@ def run() -> Section:
     else:
         notes.append("no baseline this run (BENCH_SAFETY_BASELINE empty or not a revision of this clone)")
     checked = _figure("message insert with the limit check (SQL, as the user)", with_check)
-    plain = _figure("message insert without it (reservation trigger disabled)", without)
+    plain = _figure("message insert without it (chat_reply unmetered)", without)
     cost = percentile(with_check, 0.5) - percentile(without, 0.5)
     figures += [checked, plain, Figure("the limit check's cost, p50 (with - without)", cost, 0.0)]
     targets["limit check ≤ 0.5 ms at p50"] = "met" if cost <= 0.5 else f"missed ({cost:.2f} ms)"

@@ -67,7 +67,7 @@ async def run(settings: WorkerSettings) -> None:
             lease_seconds=settings.lease_seconds,
             sweep_seconds=settings.sweep_seconds,
         )
-        wakeup = JobWakeup(settings.supabase_url, key, worker.wake, on_safety=safety.decided)
+        wakeup = JobWakeup(settings.supabase_url, key, worker.nudge, on_safety=safety.decided)
         server = None
         if settings.metrics_port:
             server = await serve_http(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.healthy)

@@ -52,7 +52,17 @@ class Worker:
     # key included.
     slot_wanted: bool = False
 
+    # A wake-up from the database can arrive before its transaction is visible to other sessions (the
+    # commit is streamed first): a claim it causes that finds nothing looks again once, this much later.
+    recheck_seconds: float = 0.02
+    _nudged: bool = False
+
     def wake(self) -> None:
+        self.wake_event.set()
+
+    def nudge(self) -> None:
+        """A wake-up from the database (workers:jobs): claim now, and once more if that finds nothing."""
+        self._nudged = True
         self.wake_event.set()
 
     @property
@@ -68,6 +78,7 @@ class Worker:
             # Cleared before claiming, not before waiting: a wake-up that arrives while the claim is in
             # flight (a job inserted after the claim's snapshot) must make the next wait return at once.
             self.wake_event.clear()
+            nudged, self._nudged = self._nudged, False
             free = self.concurrency - len(self.inflight)
             claimed = 0
             if free > 0 or self.finishing:  # finished jobs still hold their slots: claim 0 to finish them
@@ -77,6 +88,8 @@ class Worker:
                 except (TransientError, PermanentError) as exc:
                     failures += 1
                     log.warning("claim failed", extra={"error": str(exc), "consecutive": failures})
+                if nudged and claimed == 0 and free > 0:
+                    asyncio.get_running_loop().call_later(self.recheck_seconds, self.wake)
             # Every free slot filled (or none to fill): due jobs may be left behind, so a freed slot claims.
             self.slot_wanted = free <= 0 or claimed == free
             if free > 0 and claimed == free:

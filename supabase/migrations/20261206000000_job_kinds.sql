@@ -366,10 +366,12 @@ grant execute on function internal.resolve_prompt(text, uuid), internal.setting(
 -- -----------------------------------------------------------------------------------------------------
 -- fair across users: a per-user virtual clock orders the queue
 -- -----------------------------------------------------------------------------------------------------
--- Each job of a user gets fair_at = the later of now and that user's clock, and the clock moves one step
--- (queue.fair_share_step_ms) past it. A user who queues 300 jobs at once gets fair_at now, now + 1 step,
--- now + 2 steps, ...; another user's job queued a moment later gets fair_at ≈ now and is claimed before
--- all but the first of them. An idle queue still runs everything at once: fair_at orders, run_after gates.
+-- Each job of a user gets fair_at = the later of now and that user's clock; each ask of the user (a job
+-- of a metered kind, 20261206000130_usage_limits: a message's reply, a check-in's analysis) moves the
+-- clock one step (queue.fair_share_step_ms), so the jobs one ask brings (a message's assessment and
+-- reply) share a fair_at. A user who sends 300 messages at once gets fair_at now, now + 1 step, now + 2
+-- steps, ...; another user's message a moment later gets fair_at ≈ now and is claimed before all but the
+-- first of them. An idle queue still runs everything at once: fair_at orders, run_after gates.
 alter table internal.jobs
   add column user_id uuid generated always as ((payload ->> 'user_id')::uuid) stored,
   add column fair_at timestamptz not null default now();
@@ -401,6 +403,9 @@ begin
   if user_id is null then
     new.fair_at := new.run_after;
     return new;
+  end if;
+  if not coalesce((select k.metered from internal.job_kinds k where k.name = new.kind), false) then
+    step := interval '0';  -- not an ask of its own (an assessment, a summary): the clock stays
   end if;
   insert into internal.user_queue_clock as c (user_id, clock)
   values (user_id, new.run_after + step)

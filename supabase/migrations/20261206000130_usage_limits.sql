@@ -194,25 +194,22 @@ insert into internal.plan_limits (plan, metric, period, "limit") values
 -- -----------------------------------------------------------------------------------------------------
 create table internal.usage_counters (
   user_id uuid not null references auth.users (id) on delete cascade,
-  period text not null,
-  period_start date not null,
+  day date not null,
   messages integer not null default 0,
   ai_jobs integer not null default 0,
   tokens bigint not null default 0,
   cost_micros bigint not null default 0,
   reserved_messages integer not null default 0,
   reserved_ai_jobs integer not null default 0,
-  primary key (user_id, period, period_start),
-  constraint usage_counters_period check (period in ('day', 'month')),
+  primary key (user_id, day),
   constraint usage_counters_not_negative check (least(messages, ai_jobs, tokens, cost_micros, reserved_messages,
                                                       reserved_ai_jobs) >= 0)
 );
 comment on table internal.usage_counters is
-  'Per user and period (day, month; started at local midnight in the user''s time zone): what was used and '
-  'what queued jobs have reserved. Kept in the transactions that queue, finish and record work.';
+  'Per user and local day (in the user''s time zone): what was used and what queued jobs have reserved. A '
+  'month is the sum of its days. Kept in the transactions that queue, finish and record work.';
 comment on column internal.usage_counters.user_id is 'The user.';
-comment on column internal.usage_counters.period is 'day or month.';
-comment on column internal.usage_counters.period_start is 'The local date the period starts on.';
+comment on column internal.usage_counters.day is 'The local date (the user''s time zone when it was counted).';
 comment on column internal.usage_counters.messages is 'Messages answered (jobs of ask_metric messages that succeeded).';
 comment on column internal.usage_counters.ai_jobs is 'Metered jobs that succeeded.';
 comment on column internal.usage_counters.tokens is 'Input + output tokens recorded in the ledger.';
@@ -231,7 +228,7 @@ comment on table internal.usage_reservations is
   'What each queued metered job reserved, and on which local day, until it is settled.';
 comment on column internal.usage_reservations.job_id is 'The job.';
 comment on column internal.usage_reservations.user_id is 'Its user.';
-comment on column internal.usage_reservations.day is 'The local day it was reserved on (its month follows).';
+comment on column internal.usage_reservations.day is 'The local day it was reserved on (its counters row).';
 comment on column internal.usage_reservations.messages is '1 for a message, else 0.';
 comment on column internal.usage_reservations.ai_jobs is '1.';
 create index usage_reservations_user_id_idx on internal.usage_reservations (user_id);
@@ -260,14 +257,13 @@ as $$
   select coalesce((select p.timezone from public.profiles p where p.id = p_user_id), 'UTC')
 $$;
 
--- The local date a period containing p_at starts on, in time zone p_tz.
-create function internal.period_start(p_period text, p_tz text, p_at timestamptz default now()) returns date
+-- The local date a period starts on, for the local day p_day.
+create function internal.period_start(p_period text, p_day date) returns date
   language sql
-  stable
+  immutable
   set search_path = ''
 as $$
-  select case p_period when 'day' then (p_at at time zone p_tz)::date
-                       else date_trunc('month', p_at at time zone p_tz)::date end
+  select case p_period when 'day' then p_day else date_trunc('month', p_day)::date end
 $$;
 
 -- When a period that started on p_start (local date) resets: the next local midnight, as a timestamp.
@@ -294,15 +290,21 @@ $$;
 -- The user's limits: the plan's, replaced by their overrides (a null override: unlimited, left out).
 create function internal.user_limits(p_user_id uuid, p_plan text)
   returns table (metric text, period text, "limit" bigint)
-  language sql
+  language plpgsql
   stable
   set search_path = ''
 as $$
-  select coalesce(o.metric, l.metric), coalesce(o.period, l.period), coalesce(o."limit", l."limit")
-    from (select * from internal.plan_limits where plan = p_plan) l
-    full join (select * from internal.user_limit_overrides where user_id = p_user_id) o
-      on o.metric = l.metric and o.period = l.period
-   where (o.user_id is null and l."limit" is not null) or o."limit" is not null
+begin
+  -- PL/pgSQL rather than SQL: its plans are cached, and this runs for every ask (bench/safety.py).
+  return query
+    select l.metric, l.period, l."limit" from internal.plan_limits l
+     where l.plan = p_plan
+       and not exists (select 1 from internal.user_limit_overrides o
+                        where o.user_id = p_user_id and o.metric = l.metric and o.period = l.period)
+    union all
+    select o.metric, o.period, o."limit" from internal.user_limit_overrides o
+     where o.user_id = p_user_id and o."limit" is not null;
+end;
 $$;
 
 create function internal.limit_reached_message(p_metric text, p_period text, p_limit bigint, p_plan text,
@@ -330,11 +332,13 @@ create function internal.reserve_usage() returns trigger
 as $$
 declare
   kind internal.job_kinds;
-  plan internal.plans;
+  plan_name text;
+  plan_features text[];
   tz text;
-  day date;
+  local_day date;
   is_message integer;
-  counter internal.usage_counters;
+  today internal.usage_counters;
+  counted internal.usage_counters;
   cap record;
   used bigint;
   resets timestamptz;
@@ -346,47 +350,67 @@ begin
   if not (kind.metered or kind.required_feature is not null) then
     return null;
   end if;
-  plan := internal.user_plan(new.user_id);
-  if kind.required_feature is not null and not (kind.required_feature = any(coalesce(plan.features, '{}'))) then
-    raise exception '% is not included in plan %', replace(kind.name, '_', ' '), coalesce(plan.name, '(none)')
+  -- The plan and time zone in one cached query (SQL helper functions are planned on every call; this runs
+  -- for every ask: bench/safety.py).
+  select p.name, p.features, pr.timezone into plan_name, plan_features, tz
+    from internal.plans p
+    left join internal.user_plans u on u.user_id = new.user_id
+    left join public.profiles pr on pr.id = new.user_id
+   where p.name = coalesce(u.plan, (select d.name from internal.plans d where d.is_default))
+     and (u.user_id is not null or p.is_default);
+  if kind.required_feature is not null and not (kind.required_feature = any(coalesce(plan_features, '{}'))) then
+    raise exception '% is not included in plan %', replace(kind.name, '_', ' '), coalesce(plan_name, '(none)')
       using errcode = 'PT403',
-            detail = jsonb_build_object('kind', kind.name, 'feature', kind.required_feature, 'plan', plan.name)::text,
+            detail = jsonb_build_object('kind', kind.name, 'feature', kind.required_feature, 'plan', plan_name)::text,
             hint = 'It needs a plan with the feature ' || kind.required_feature || '.';
   end if;
   if not kind.metered then
     return null;
   end if;
-  tz := internal.user_time_zone(new.user_id);
-  day := internal.period_start('day', tz);
+  tz := coalesce(tz, internal.user_time_zone(new.user_id));
+  local_day := (now() at time zone tz)::date;
   is_message := case when kind.ask_metric = 'messages' then 1 else 0 end;
   insert into internal.usage_reservations (job_id, user_id, day, messages, ai_jobs)
-  values (new.id, new.user_id, day, is_message, 1);
-
-  for counter in
-    insert into internal.usage_counters as c (user_id, period, period_start, reserved_messages, reserved_ai_jobs)
-    values (new.user_id, 'day', day, is_message, 1),
-           (new.user_id, 'month', date_trunc('month', day)::date, is_message, 1)
-    on conflict (user_id, period, period_start) do update
-       set reserved_messages = c.reserved_messages + excluded.reserved_messages,
-           reserved_ai_jobs = c.reserved_ai_jobs + 1
-    returning c.*
+  values (new.id, new.user_id, local_day, is_message, 1);
+  -- The day's counters, locked until this transaction ends: concurrent asks of the user wait here.
+  insert into internal.usage_counters as c (user_id, day, reserved_messages, reserved_ai_jobs)
+  values (new.user_id, local_day, is_message, 1)
+  on conflict (user_id, day) do update
+     set reserved_messages = c.reserved_messages + excluded.reserved_messages, reserved_ai_jobs = c.reserved_ai_jobs + 1
+  returning c.* into today;
+  for cap in
+    select l.metric, l.period, l."limit" from internal.plan_limits l
+     where l.plan = plan_name
+       and not exists (select 1 from internal.user_limit_overrides o
+                        where o.user_id = new.user_id and o.metric = l.metric and o.period = l.period)
+    union all
+    select o.metric, o.period, o."limit" from internal.user_limit_overrides o
+     where o.user_id = new.user_id and o."limit" is not null
   loop
-    for cap in select * from internal.user_limits(new.user_id, plan.name) l where l.period = counter.period loop
-      used := case cap.metric
-        when 'messages' then case when is_message = 1 then counter.messages + counter.reserved_messages end
-        when 'ai_jobs' then counter.ai_jobs + counter.reserved_ai_jobs
-        when 'tokens' then counter.tokens + 1         -- already at the limit: refuse the next ask
-        when 'cost_micros' then counter.cost_micros + 1
-      end;
-      if used > cap."limit" then
-        resets := internal.period_resets_at(counter.period, tz, counter.period_start);
-        raise exception '%', internal.limit_reached_message(cap.metric, counter.period, cap."limit", plan.name, resets, tz)
-          using errcode = 'PT429',
-                detail = jsonb_build_object('metric', cap.metric, 'period', counter.period, 'limit', cap."limit",
-                                            'plan', plan.name, 'resets_at', resets)::text,
-                hint = 'Wait until it resets, or move to a plan with a higher limit.';
-      end if;
-    end loop;
+    if cap.period = 'day' then
+      counted := today;
+    else  -- the month so far: the sum of its days
+      select sum(c.messages), sum(c.ai_jobs), sum(c.tokens), sum(c.cost_micros), sum(c.reserved_messages),
+             sum(c.reserved_ai_jobs)
+        into counted.messages, counted.ai_jobs, counted.tokens, counted.cost_micros, counted.reserved_messages,
+             counted.reserved_ai_jobs
+        from internal.usage_counters c
+       where c.user_id = new.user_id and c.day between date_trunc('month', local_day)::date and local_day;
+    end if;
+    used := case cap.metric
+      when 'messages' then case when is_message = 1 then counted.messages + counted.reserved_messages end
+      when 'ai_jobs' then counted.ai_jobs + counted.reserved_ai_jobs
+      when 'tokens' then counted.tokens + 1         -- already at the limit: refuse the next ask
+      when 'cost_micros' then counted.cost_micros + 1
+    end;
+    if used > cap."limit" then
+      resets := internal.period_resets_at(cap.period, tz, internal.period_start(cap.period, local_day));
+      raise exception '%', internal.limit_reached_message(cap.metric, cap.period, cap."limit", plan_name, resets, tz)
+        using errcode = 'PT429',
+              detail = jsonb_build_object('metric', cap.metric, 'period', cap.period, 'limit', cap."limit",
+                                          'plan', plan_name, 'resets_at', resets)::text,
+              hint = 'Wait until it resets, or move to a plan with a higher limit.';
+    end if;
   end loop;
   return null;
 end;
@@ -415,9 +439,7 @@ begin
          reserved_ai_jobs = c.reserved_ai_jobs - held.ai_jobs,
          messages = c.messages + held.messages * done,
          ai_jobs = c.ai_jobs + held.ai_jobs * done
-   where c.user_id = held.user_id
-     and ((c.period = 'day' and c.period_start = held.day)
-          or (c.period = 'month' and c.period_start = date_trunc('month', held.day)::date));
+   where c.user_id = held.user_id and c.day = held.day;
   return null;
 end;
 $$;
@@ -433,16 +455,15 @@ create function internal.count_model_call() returns trigger
   set search_path = ''
 as $$
 declare
-  day date;
+  local_day date;
 begin
   if new.user_id is null then
     return null;
   end if;
-  day := internal.period_start('day', internal.user_time_zone(new.user_id), new.created_at);
-  insert into internal.usage_counters as c (user_id, period, period_start, tokens, cost_micros)
-  values (new.user_id, 'day', day, new.input_tokens + new.output_tokens, new.cost_micros),
-         (new.user_id, 'month', date_trunc('month', day)::date, new.input_tokens + new.output_tokens, new.cost_micros)
-  on conflict (user_id, period, period_start) do update
+  local_day := (new.created_at at time zone internal.user_time_zone(new.user_id))::date;
+  insert into internal.usage_counters as c (user_id, day, tokens, cost_micros)
+  values (new.user_id, local_day, new.input_tokens + new.output_tokens, new.cost_micros)
+  on conflict (user_id, day) do update
      set tokens = c.tokens + excluded.tokens, cost_micros = c.cost_micros + excluded.cost_micros;
   return null;
 end;
@@ -464,12 +485,14 @@ declare
   me uuid := auth.uid();
   plan internal.plans;
   tz text;
+  today date;
 begin
   if me is null then
     raise exception 'usage_status: sign in first' using errcode = '42501';
   end if;
   plan := internal.user_plan(me);
   tz := internal.user_time_zone(me);
+  today := (now() at time zone tz)::date;
   return jsonb_build_object(
     'plan', plan.name,
     'features', to_jsonb(coalesce(plan.features, '{}')),
@@ -477,14 +500,15 @@ begin
     'limits', coalesce((
       select jsonb_agg(jsonb_build_object(
                'metric', l.metric, 'period', l.period, 'limit', l."limit",
-               'used', coalesce(case l.metric when 'messages' then c.messages + c.reserved_messages
-                                              when 'ai_jobs' then c.ai_jobs + c.reserved_ai_jobs
-                                              when 'tokens' then c.tokens else c.cost_micros end, 0),
-               'resets_at', internal.period_resets_at(l.period, tz, internal.period_start(l.period, tz)))
+               'used', coalesce((
+                 select sum(case l.metric when 'messages' then c.messages + c.reserved_messages
+                                          when 'ai_jobs' then c.ai_jobs + c.reserved_ai_jobs
+                                          when 'tokens' then c.tokens else c.cost_micros end)
+                   from internal.usage_counters c
+                  where c.user_id = me and c.day between internal.period_start(l.period, today) and today), 0),
+               'resets_at', internal.period_resets_at(l.period, tz, internal.period_start(l.period, today)))
              order by l.period, l.metric)
         from internal.user_limits(me, plan.name) l
-        left join internal.usage_counters c
-          on c.user_id = me and c.period = l.period and c.period_start = internal.period_start(l.period, tz)
     ), '[]'));
 end;
 $$;
@@ -525,7 +549,7 @@ grant select on table internal.model_prices, internal.plans, internal.plan_limit
 grant select, insert, update, delete on table internal.user_plans, internal.user_limit_overrides to service_role;
 
 revoke execute on function internal.price_model_call(), internal.ledger_is_append_only(),
-  internal.user_time_zone(uuid), internal.period_start(text, text, timestamptz),
+  internal.user_time_zone(uuid), internal.period_start(text, date),
   internal.period_resets_at(text, text, date), internal.user_plan(uuid), internal.user_limits(uuid, text),
   internal.limit_reached_message(text, text, bigint, text, timestamptz, text), internal.reserve_usage(),
   internal.settle_usage(), internal.count_model_call()

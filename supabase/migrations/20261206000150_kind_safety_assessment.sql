@@ -221,16 +221,20 @@ insert into internal.safety_rules (language, pattern, category, risk_level, guid
 -- The rules a text matches: their ids, categories, the highest level and the guidance of each.
 create function internal.match_safety_rules(p_text text)
   returns table (rule_ids bigint[], categories text[], risk_level internal.risk_level, guidance text[])
-  language sql
+  language plpgsql
   stable
   set search_path = ''
 as $$
-  select coalesce(array_agg(r.id order by r.id), '{}'),
-         coalesce(array_agg(distinct r.category), '{}'),
-         coalesce(max(r.risk_level), 'none'),
-         coalesce(array_agg(distinct r.guidance) filter (where r.guidance <> ''), '{}')
-    from internal.safety_rules r
-   where r.is_active and p_text ~* r.pattern
+begin
+  -- PL/pgSQL rather than SQL: its plan is cached, and this runs in every message insert.
+  return query
+    select coalesce(array_agg(r.id order by r.id), '{}'),
+           coalesce(array_agg(distinct r.category), '{}'),
+           coalesce(max(r.risk_level), 'none'),
+           coalesce(array_agg(distinct r.guidance) filter (where r.guidance <> ''), '{}')
+      from internal.safety_rules r
+     where r.is_active and p_text ~* r.pattern;
+end;
 $$;
 comment on function internal.match_safety_rules(text) is 'The rules pass over one text: matched rule ids, categories, highest risk, guidance.';
 

@@ -119,6 +119,29 @@ async def test_a_job_inserted_while_a_claim_is_in_flight_is_claimed_at_once() ->
         assert queue.batches == [[1]]
 
 
+async def test_a_wake_up_that_arrives_before_its_jobs_are_visible_is_not_lost() -> None:
+    """The database's wake-up can outrun the visibility of its transaction: the claim it causes finds
+    nothing, so the worker looks once more a moment later instead of waiting for the sweep."""
+    queue = MemoryQueue()
+    done = asyncio.Event()
+
+    async def handler(job: Job, ctx: JobContext) -> Finished:
+        done.set()
+        return finished()
+
+    worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+
+    async def becomes_visible_after_the_claim() -> None:
+        queue.due.append(row(1))
+
+    async with running(worker):
+        await asyncio.sleep(0.05)
+        queue.during_claim = becomes_visible_after_the_claim
+        worker.nudge()
+        await asyncio.wait_for(done.wait(), 2)  # not the 30 s sweep
+    assert queue.claims >= 3  # the first sweep, the nudge's claim (nothing yet), the look after it
+
+
 async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
     queue = MemoryQueue()
     queue.due = [row(1), row(2), row(3), {**row(4), "kind": "other"}, {**row(5), "kind": "other"}]

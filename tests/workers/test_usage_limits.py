@@ -159,7 +159,7 @@ async def test_the_allowance_resets_at_the_users_local_midnight(
     today = datetime.now(ZoneInfo(zone)).date()
     # Yesterday (their yesterday) is used up: today is a new allowance.
     await admin.execute(
-        "insert into internal.usage_counters (user_id, period, period_start, messages) values ($1, 'day', $2, 1)",
+        "insert into internal.usage_counters (user_id, day, messages) values ($1, $2, 1)",
         uuid.UUID(user.user_id),
         today - timedelta(days=1),
     )
@@ -223,7 +223,7 @@ async def test_the_ledger_agrees_with_the_stored_usage_and_cannot_be_rewritten(
     )
     assert (ledger["input"], ledger["output"]) == (stored["input"], stored["output"]) and stored["input"] > 0
     assert ledger["cost"] == ledger["expected_cost"] > 0
-    day = await admin.fetchrow("select * from internal.usage_counters where user_id = $1 and period = 'day'", uid)
+    day = await admin.fetchrow("select * from internal.usage_counters where user_id = $1", uid)
     assert (day["tokens"], day["cost_micros"], day["messages"], day["reserved_messages"]) == (
         ledger["tokens"], ledger["cost"], 2, 0
     )  # fmt: skip
