@@ -163,8 +163,13 @@ class Worker:
                 error = job.context_error or {"code": "22023", "message": "the claim returned no context"}
                 raise error_for(str(error.get("code", "")), str(error.get("message", "")), f"context of job {job.id}")
             finished = await self.handlers[job.kind](job, ctx)
-            await self._finish(job, finished.item(job.id))
-            finished_by_claim = True
+            if finished.urgent:
+                await self._finish_now(job, finished.item(job.id))
+            else:
+                await self._finish(job, finished.item(job.id))
+                finished_by_claim = True
+            if finished.then is not None:
+                finished.then()
             self._count_tokens(job, finished)
         except LeaseLost as exc:
             outcome = "lease_lost"
@@ -207,6 +212,13 @@ class Worker:
             error = await outcome
         finally:
             self.finishing.pop(job.id, None)
+        if error is not None:
+            raise error
+
+    async def _finish_now(self, job: Job, item: dict[str, Any]) -> None:
+        """Finish `job` in a request of its own, without waiting for the next claim; raise its refusal."""
+        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=[{"id": job.id, **item}])
+        error = outcomes.get(job.id, LeaseLost(f"job {job.id}: not finished"))
         if error is not None:
             raise error
 

@@ -18,10 +18,11 @@ create function internal.without_control_characters(p_text text) returns text
   immutable
   set search_path = ''
 as $$
-  select regexp_replace(p_text, '[[:cntrl:]\u200b-\u200f\u202a-\u202e\u2066-\u2069]+', ' ', 'g')
+  select regexp_replace(regexp_replace(p_text, '[[:cntrl:]\u200b-\u200f\u202a-\u202e\u2066-\u2069]+', ' ', 'g'),
+                        ' {2,}', ' ', 'g')
 $$;
 comment on function internal.without_control_characters(text) is
-  'The text with control characters and bidirectional controls replaced by a space.';
+  'The text with control characters and bidirectional controls replaced by a space (runs of spaces become one).';
 
 update public.profiles
    set display_name = nullif(btrim(internal.without_control_characters(display_name)), '')

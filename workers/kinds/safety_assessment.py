@@ -28,6 +28,7 @@ log = logging.getLogger("workers.kinds.safety_assessment")
 
 SYSTEM = "You assess the safety of messages for a coaching service. Answer only by calling the tool."
 Risk = Literal["none", "low", "elevated", "imminent"]
+RISKS = ["none", "low", "elevated", "imminent"]
 Category = Literal[
     "suicide",
     "self_harm",
@@ -115,14 +116,23 @@ def handler(deps: Deps) -> Handler:
             return _unavailable(job, f"classifier unavailable: {exc!r}")
         except PermanentError as exc:
             return _unavailable(job, f"classifier failed: {exc}")
-        return Finished(SafetyOutput(**result.output.model_dump()), result.calls)
+        output = SafetyOutput(**result.output.model_dump())
+        # The decision the finish will make (internal.decide_message_safety): cleared when the higher of the
+        # two risks is none or low. Once the finish has committed it, replies waiting in this process hear
+        # it at once (the others by its broadcast).
+        rules = RISKS.index(str((context.rules or {}).get("risk_level") or "none"))
+        cleared = max(rules, RISKS.index(output.risk_level or "none")) <= RISKS.index("low")
+        message_id = str(context.message.get("id"))
+        safety = deps.safety
+        then = (lambda: safety.decided(message_id, cleared)) if safety is not None else None
+        return Finished(output, result.calls, urgent=True, then=then)
 
     return assess
 
 
 def _unavailable(job: Job, reason: str) -> Finished:
     log.warning("safety classifier unavailable: the rules decide", extra={"job_id": job.id, "reason": reason[:300]})
-    return Finished(SafetyOutput(unavailable=True, reason=reason[:500]))
+    return Finished(SafetyOutput(unavailable=True, reason=reason[:500]), urgent=True)
 
 
 SPEC = KindSpec(
