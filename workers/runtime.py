@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.coalesce import fitting
+from shared.coalesce import Coalescer, fitting
 from shared.errors import PermanentError, TransientError
 from shared.models import Job
 from workers.kinds.base import Finished, Handler, JobContext
@@ -51,6 +51,7 @@ class Worker:
     # claim does not ask for another: that claim already took what was due, the next job in its ordering
     # key included.
     slot_wanted: bool = False
+    _urgent: Coalescer[dict[str, Any], Exception | None] | None = None
 
     # A wake-up from the database can arrive before its transaction is visible to other sessions (the
     # commit is streamed first): a claim it causes that finds nothing looks again once, this much later.
@@ -167,7 +168,7 @@ class Worker:
                 await self._finish_now(job, finished.item(job.id))
             else:
                 await self._finish(job, finished.item(job.id))
-                finished_by_claim = True
+            finished_by_claim = True  # (or at once: its end makes nothing due either)
             if finished.then is not None:
                 finished.then()
             self._count_tokens(job, finished)
@@ -216,11 +217,19 @@ class Worker:
             raise error
 
     async def _finish_now(self, job: Job, item: dict[str, Any]) -> None:
-        """Finish `job` in a request of its own, without waiting for the next claim; raise its refusal."""
-        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=[{"id": job.id, **item}])
-        error = outcomes.get(job.id, LeaseLost(f"job {job.id}: not finished"))
+        """Finish `job` at once, without waiting for the next claim (urgent jobs finished meanwhile go
+        together in the next such request); raise its refusal."""
+        if self._urgent is None:
+            self._urgent = Coalescer(
+                self._send_urgent, _not_finished, max_items=100, size=lambda i: len(json.dumps(i)), name="urgent"
+            )
+        error = await self._urgent.submit({"id": job.id, **item})
         if error is not None:
             raise error
+
+    async def _send_urgent(self, items: list[dict[str, Any]]) -> list[Exception | None]:
+        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=items)
+        return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
         retryable, retry_after = True, None
@@ -275,3 +284,8 @@ class Worker:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
             log.info("released unfinished jobs", extra={"jobs": len(pending)})
+
+
+def _not_finished(item: dict[str, Any], error: Exception | None) -> Exception:
+    """An urgent finish's outcome when its request failed (that error) or its answer lacks it."""
+    return error or LeaseLost(f"job {item['id']}: not finished")
