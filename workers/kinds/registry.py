@@ -10,6 +10,7 @@ from __future__ import annotations
 from workers.kinds import (
     chat_reply,
     checkin_analysis,
+    child_invitation,
     conversation_summary,
     followup,
     recommendations,
@@ -26,6 +27,7 @@ KINDS: dict[str, KindSpec] = {
         user_summary.SPEC,
         conversation_summary.SPEC,
         followup.SPEC,
+        child_invitation.SPEC,
     )
 }
 
