@@ -92,6 +92,8 @@ begin
     'tools', internal.coach_tools_for_model(conversation.coach_id),
     'steps', internal.stored_reply_steps((p_job.payload ->> 'assistant_message_id')::uuid),
     'planner', internal.planner_context(message.user_id, conversation.context_type, conversation.context_id),
+    -- The child the conversation is about, while its user is a member (20261207000900_child_context).
+    'child', internal.child_context(message.user_id, conversation.child_id),
     -- Latest turns up to the message being answered, after what the conversation summary covers.
     'history', coalesce((
       select jsonb_agg(jsonb_build_object('role', h.role, 'content', h.content) order by h.created_at)

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from tests.conftest import Stack
@@ -120,3 +121,43 @@ async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@dataclass
+class Inbox:
+    """Postgres Changes a member received, in order; `next()` waits for one."""
+
+    items: asyncio.Queue[dict[str, Any]]
+
+    async def next(self, within: float = 10.0) -> dict[str, Any]:
+        return await asyncio.wait_for(self.items.get(), within)
+
+    def drain(self) -> list[dict[str, Any]]:
+        out = []
+        while not self.items.empty():
+            out.append(self.items.get_nowait())
+        return out
+
+
+async def watch(member: Member, table: str, child_id: str, event: str = "INSERT") -> Inbox:
+    """Subscribe the member to a child-scoped table's changes for one child (RLS decides what arrives)."""
+    inbox = Inbox(asyncio.Queue())
+    subscribed, system = asyncio.Event(), asyncio.Event()
+    await member.client.realtime.set_auth(member.access_token)
+    channel = member.client.channel(f"{table}-{uuid.uuid4().hex[:8]}")
+    channel.on_postgres_changes(
+        event,
+        lambda change: inbox.items.put_nowait(change["data"]["record"]),
+        table=table,
+        filter=f"child_id=eq.{child_id}",
+    )
+    channel.on_system(lambda message: system.set())
+
+    def state(status: RealtimeSubscribeStates, error: Exception | None) -> None:
+        if status == RealtimeSubscribeStates.SUBSCRIBED:
+            subscribed.set()
+
+    await channel.subscribe(state)
+    await asyncio.wait_for(subscribed.wait(), 10)
+    await asyncio.wait_for(system.wait(), 10)  # "Subscribed to PostgreSQL": changes flow from here on
+    return inbox

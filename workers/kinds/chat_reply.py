@@ -70,6 +70,7 @@ class ChatReplyContext(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     planner: dict[str, Any] | None = None
+    child: dict[str, Any] | None = None  # a conversation about a child (internal.child_context)
 
 
 class ChatReplyOutput(BaseModel):
@@ -112,7 +113,7 @@ def needs_compaction(context: ChatReplyContext, settings: ChatPromptSettings) ->
 PER_USER = frozenset(
     {
         "locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone",
-        "today_date", "goals", "plan",
+        "today_date", "goals", "plan", "child",
     }
 )  # fmt: skip
 
@@ -120,6 +121,8 @@ ABOUT_THE_USER = (
     "About the person: {{display_name}} ({{user_profile}}) Today is {{today}}.\n"
     "What you remember: {{user_summary}}\nEarlier in this conversation: {{conversation_summary}}"
 )
+
+ABOUT_THE_CHILD = "This conversation is about a child the person cares for:\n{{child}}"
 
 DEFAULT_CHAT_TEMPLATE = (
     "You are {{coach_name}}, a supportive coach.\n\n{{coach_persona}}\n\n"
@@ -134,6 +137,8 @@ def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tup
     template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
     values = _values(context)
     system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
+    if context.child and "{{child}}" not in template:  # a coach whose prompt does not place the child
+        system.append(SystemBlock(render(ABOUT_THE_CHILD, values)))
     history = [
         ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
         for h in context.history
@@ -187,6 +192,7 @@ def _values(context: ChatReplyContext) -> dict[str, str]:
         ),
         "goals": dump(planner.get("goals")) if planner.get("goals") else "None yet.",
         "plan": dump(planner["plan"]) if planner.get("plan") else "No plan for this yet.",
+        "child": dump(context.child) if context.child else "No child: this conversation is not about a child.",
     }
 
 

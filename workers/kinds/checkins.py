@@ -31,6 +31,7 @@ class CheckinContext(BaseModel):
     profile: dict[str, Any] | None = None
     memory: dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
+    child: dict[str, Any] | None = None  # a check-in about a child (internal.child_context)
 
 
 def checkin_values(context: CheckinContext) -> dict[str, str]:
@@ -45,6 +46,7 @@ def checkin_values(context: CheckinContext) -> dict[str, str]:
         "user_summary": str((context.memory or {}).get("summary") or "Nothing yet."),
         "locale": str(profile.get("locale") or "en"),
         "display_name": str(profile.get("display_name") or "the person"),
+        "child": dump(context.child) if context.child else "None: the check-in is about the person.",
     }
 
 
