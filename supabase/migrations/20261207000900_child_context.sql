@@ -17,6 +17,18 @@ as $$
 $$;
 comment on function internal.age_in_months(date, text) is 'Whole months from a date of birth to today in the child''s time zone.';
 
+-- The child as a job about its files or reports sees it: no membership, no journal.
+create function internal.child_brief(p_child_id uuid) returns jsonb
+  language sql
+  stable
+  set search_path = ''
+as $$
+  select jsonb_build_object('name', c.name, 'age_months', internal.age_in_months(c.date_of_birth, c.timezone),
+                            'sex', c.sex)
+    from public.children c where c.id = p_child_id
+$$;
+comment on function internal.child_brief(uuid) is 'A child''s name, age in months and sex (for the analyses of its files).';
+
 create function internal.child_context(p_user_id uuid, p_child_id uuid) returns jsonb
   language plpgsql
   stable
@@ -60,6 +72,7 @@ comment on function internal.child_context(uuid, uuid) is
   'A child as the coach sees it, for a user who is a member (else null): the child with its age in months, '
   'the journey''s state and the latest journal entries.';
 
-revoke execute on function internal.age_in_months(date, text), internal.child_context(uuid, uuid)
+revoke execute on function internal.age_in_months(date, text), internal.child_brief(uuid), internal.child_context(uuid, uuid)
   from public, anon, authenticated;
-grant execute on function internal.age_in_months(date, text), internal.child_context(uuid, uuid) to service_role;
+grant execute on function internal.age_in_months(date, text), internal.child_brief(uuid), internal.child_context(uuid, uuid)
+  to service_role;

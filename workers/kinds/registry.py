@@ -12,9 +12,11 @@ from workers.kinds import (
     checkin_analysis,
     child_invitation,
     conversation_summary,
+    document_analysis,
     followup,
     recommendations,
     user_summary,
+    video_analysis,
 )
 from workers.kinds.base import Deps, Handler, KindSpec
 
@@ -28,6 +30,8 @@ KINDS: dict[str, KindSpec] = {
         conversation_summary.SPEC,
         followup.SPEC,
         child_invitation.SPEC,
+        document_analysis.SPEC,
+        video_analysis.SPEC,
     )
 }
 
