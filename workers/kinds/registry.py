@@ -14,6 +14,7 @@ from workers.kinds import (
     conversation_summary,
     document_analysis,
     followup,
+    journey_report,
     recommendations,
     user_summary,
     video_analysis,
@@ -32,6 +33,7 @@ KINDS: dict[str, KindSpec] = {
         child_invitation.SPEC,
         document_analysis.SPEC,
         video_analysis.SPEC,
+        journey_report.SPEC,
     )
 }
 
