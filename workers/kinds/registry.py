@@ -13,6 +13,7 @@ from workers.kinds import (
     child_invitation,
     conversation_summary,
     document_analysis,
+    expert_matching,
     followup,
     journey_report,
     recommendations,
@@ -34,6 +35,7 @@ KINDS: dict[str, KindSpec] = {
         document_analysis.SPEC,
         video_analysis.SPEC,
         journey_report.SPEC,
+        expert_matching.SPEC,
     )
 }
 
