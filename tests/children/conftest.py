@@ -55,15 +55,15 @@ NewClient = Callable[..., Awaitable[AsyncClient]]
 
 @pytest.fixture
 async def new_client(stack: Stack) -> AsyncIterator[NewClient]:
-    """A signed-out supabase-py client with the anon key (and extra headers), closed after the test."""
+    """A signed-out supabase-py client with the anon key (or another key, and extra headers), closed after the test."""
     pools: list[httpx.AsyncClient] = []
     clients: list[AsyncClient] = []
 
-    async def make(headers: dict[str, str] | None = None) -> AsyncClient:
+    async def make(headers: dict[str, str] | None = None, key: str | None = None) -> AsyncClient:
         pool = httpx.AsyncClient(timeout=30)
         pools.append(pool)
         options = AsyncClientOptions(auto_refresh_token=False, httpx_client=pool, headers=headers or {})
-        client = await acreate_client(stack.api_url, stack.anon_key, options=options)
+        client = await acreate_client(stack.api_url, key or stack.anon_key, options=options)
         clients.append(client)
         return client
 

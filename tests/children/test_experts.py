@@ -59,7 +59,8 @@ async def analysed_document(admin: asyncpg.Connection, child_id: str) -> None:
         await admin.execute("set local session_replication_role = replica")  # no file check, no analysis job
         await admin.execute(
             "insert into public.documents (child_id, filename, storage_path, mime_type, size_bytes, status, analysis) "
-            "values ($1::uuid, 'assessment.pdf', $1::text || '/assessment.pdf', 'application/pdf', 100, 'analyzed', $2)",
+            "values ($1::uuid, 'assessment.pdf', $1::text || '/assessment.pdf', 'application/pdf', 100, 'analyzed', "
+            "$2)",
             child_id,
             json.dumps({"summary": "Speech assessment", "specialties_to_consult": ["speech_language_therapy"]}),
         )
