@@ -3,8 +3,9 @@
 storage-api verifies the bearer JWT (HS256 keys and ES256 user tokens alike), then runs its queries in
 a transaction with `role` and `request.jwt.claims` set to the token's, and `request.headers` (JSON),
 `request.method` and `request.path` set to the request's, so the policies on `storage.objects` and
-`storage.buckets` decide every request (a policy may read a header, as PostgREST's may). Work the real server does as superuser
-(reading a bucket's limits, serving a public or signed download) uses the service's own role.
+`storage.buckets` decide every request (a policy may read a header, as PostgREST's may). Work the real
+server does as superuser (reading a bucket's limits, serving a public or signed download) uses the
+service's own role.
 """
 
 from __future__ import annotations
