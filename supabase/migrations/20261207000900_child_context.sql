@@ -64,13 +64,34 @@ begin
     'journal', coalesce((select jsonb_agg(jsonb_build_object('date', e.entry_date, 'content', left(e.content, 1000),
                                                             'tags', e.tags) order by e.entry_date desc, e.created_at desc)
                            from (select * from public.journal_entries x where x.child_id = child.id
-                                  order by x.entry_date desc, x.created_at desc limit 10) e), '[]')
+                                  order by x.entry_date desc, x.created_at desc limit 10) e), '[]'),
+    'documents', coalesce((select jsonb_agg(jsonb_build_object('filename', d.filename, 'type', d.type, 'status', d.status,
+                                                              'summary', d.analysis ->> 'summary',
+                                                              'specialties', d.analysis -> 'specialties_to_consult')
+                                            order by d.created_at desc)
+                             from (select * from public.documents x where x.child_id = child.id
+                                    order by x.created_at desc limit 10) d), '[]'),
+    'videos', coalesce((select jsonb_agg(jsonb_build_object('scenario', v.scenario, 'title', v.title, 'status', v.status,
+                                                           'summary', v.analysis ->> 'summary') order by v.created_at desc)
+                          from (select * from public.videos x where x.child_id = child.id
+                                 order by x.created_at desc limit 10) v), '[]'),
+    'reports', coalesce((select jsonb_agg(jsonb_build_object('variant', r.variant, 'status', r.status,
+                                                            'title', r.content ->> 'title', 'created_at', r.created_at)
+                                          order by r.created_at desc)
+                           from (select * from public.reports x where x.child_id = child.id
+                                  order by x.created_at desc limit 3) r), '[]'),
+    'expert_matches', coalesce((select jsonb_agg(jsonb_build_object('name', e.name, 'specialties', e.specialties,
+                                                                   'city', e.city, 'status', m.status)
+                                                 order by m.score desc)
+                                  from (select * from public.expert_matches x where x.child_id = child.id
+                                         order by x.score desc limit 5) m
+                                  join public.experts e on e.id = m.expert_id), '[]')
   );
 end;
 $$;
 comment on function internal.child_context(uuid, uuid) is
   'A child as the coach sees it, for a user who is a member (else null): the child with its age in months, '
-  'the journey''s state and the latest journal entries.';
+  'the journey''s state, the latest journal entries, documents, videos and reports, and the suggested experts.';
 
 revoke execute on function internal.age_in_months(date, text), internal.child_brief(uuid), internal.child_context(uuid, uuid)
   from public, anon, authenticated;
