@@ -121,14 +121,16 @@ create index child_members_invited_by_idx on public.child_members (invited_by);
 -- function sees the statement's snapshot, and an INSERT ... RETURNING of a new child must see the owner
 -- membership its BEFORE INSERT trigger has just written.
 create function access.member_child_ids(p_min_role public.child_member_role) returns uuid[]
-  language sql
+  language plpgsql
   volatile
   security definer
   set search_path = ''
 as $$
-  select coalesce(array_agg(m.child_id), '{}')
-    from public.child_members m
-   where m.user_id = (select auth.uid()) and m.role <= p_min_role
+begin
+  -- PL/pgSQL keeps this plan for the session; a SQL function with SET would be planned on every call.
+  return coalesce((select array_agg(m.child_id) from public.child_members m
+                    where m.user_id = (select auth.uid()) and m.role <= p_min_role), '{}');
+end;
 $$;
 comment on function access.member_child_ids(public.child_member_role) is
   'The children the calling user is a member of with at least p_min_role (owner > caregiver > viewer). The one '
