@@ -182,3 +182,23 @@ async def test_the_state_rules_hold_in_the_database(family: Family, admin: async
         json.dumps({"kind": "milestone", "key": "first_video", "title": "First video again"}),
     )
     assert json.loads(first)["event_id"] is not None and json.loads(again)["event_id"] is None
+
+
+async def test_a_check_in_about_a_child_brings_the_child_to_its_analysis(
+    family: Family, admin: asyncpg.Connection
+) -> None:
+    stress = str(await admin.fetchval("select id from public.categories where slug = 'stress'"))
+    row = {"category_id": stress, "level": 4, "child_id": family.child_id}
+    checkin = (await family.caregiver.client.table("checkins").insert(row).execute()).data[0]["id"]
+    for outsider in (family.viewer, family.stranger):  # a check-in about a child is for those who care for it
+        with pytest.raises(APIError) as refused:
+            await outsider.client.table("checkins").insert(row).execute()
+        assert refused.value.code == "42501"
+    job = json.dumps({"id": 0, "kind": "checkin_analysis", "payload": {"checkin_id": checkin}})
+    context = json.loads(
+        await admin.fetchval(
+            "select internal.checkin_analysis_context(jsonb_populate_record(null::internal.jobs, $1::jsonb))", job
+        )
+    )
+    assert context["child"]["name"] == "Noa" and context["child"]["journey"]["stage"] == "interview"
+    assert "{{child}}" in context["prompt"]["template"]
