@@ -284,9 +284,10 @@ def run() -> Section:
             "membership helper ≤ 1.2x an owner-only policy (p50)": "met" if ratio <= 1.2 else f"missed ({ratio:.2f}x)"
         },
         notes=[
-            f"{FAMILIES:,} families (an owner and a caregiver each), {count:,} journal entries (and the same rows"
-            f" in the owner-only table), loaded and analyzed in {seconds:.0f} s; {COUNT} queries per figure, in turn, over"
-            f" {SAMPLE} random caregivers; each statement timed inside the transaction PostgREST opens.",
+            f"{FAMILIES:,} families (an owner and a caregiver each), {count:,} journal entries (and the same"
+            f" rows in the owner-only table), loaded and analyzed in {seconds:.0f} s; {COUNT} queries per figure,"
+            f" in turn, over {SAMPLE} random caregivers; each statement timed inside the transaction PostgREST"
+            " opens.",
             *plans,
             f"Reports: {RENDERS} renders of the same Hebrew report; {REPORTS} reports through a worker and the fake"
             " model (a recorded answer), timed by the row's created_at → ready_at.",
