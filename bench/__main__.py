@@ -26,7 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The benchmarks with millisecond targets first. This VM runs slower for minutes after its cores have been
 # kept busy (the first-delta overhead measured 24 ms p50 on its own and 46 ms right after the two-minute
 # load benchmark, with 18 % more worker CPU per reply for the same work): the sustained-load ones go last.
-ORDER = ("rest", "pipeline", "agent", "realtime", "rls", "children", "storage", "queue", "load")
+ORDER = ("rest", "pipeline", "agent", "safety", "realtime", "feed", "rls", "children", "storage", "queue", "load")
 
 # --smoke: each benchmark's size settings, as small as still exercises every code path.
 SMOKE = {
@@ -42,9 +42,17 @@ SMOKE = {
     "BENCH_AGENT_BASELINE": "",
     "BENCH_AGENT_PLAIN_USERS": "3",
     "BENCH_AGENT_PLAIN_ROUNDS": "1",
+    "BENCH_SAFETY_USERS": "3",
+    "BENCH_SAFETY_ROUNDS": "1",
+    "BENCH_SAFETY_BASELINE": "",
+    "BENCH_SAFETY_INSERTS": "20",
     "BENCH_RT_SUBSCRIBERS": "1,4",
     "BENCH_RT_EVENTS": "10",
     "BENCH_RT_ROWS": "200",
+    "BENCH_FEED_ROWS": "1000",
+    "BENCH_FEED_ROUNDS": "1",
+    "BENCH_FEED_HEAVY": "2",
+    "BENCH_BASELINE": "",
     "BENCH_RLS_USERS": "20",
     "BENCH_RLS_MESSAGES": "3000",
     "BENCH_RLS_COUNT": "20",

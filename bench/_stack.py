@@ -47,9 +47,23 @@ def postgres(tmp: Path, *, schema: str | None = None, root: Path = REPO_ROOT) ->
             asyncio.run(migrate.reset(dsn, PASSWORD, REPO_ROOT / "supabase"))
         else:
             asyncio.run(with_schema(dsn, schema))
+        if schema is None:
+            asyncio.run(execute(dsn, NO_LIMITS))
         yield dsn
     finally:
         server.stop("immediate")
+
+
+# Benchmarks measure speed, not plans: every simulated user is on the premium plan (no usage limits), in
+# code that has plans at all (a baseline checkout may predate them).
+NO_LIMITS = """
+do $$ begin
+  if to_regclass('internal.plans') is not null then
+    update internal.plans set is_default = false where is_default;
+    update internal.plans set is_default = true where name = 'premium';
+  end if;
+end $$;
+"""
 
 
 async def with_schema(dsn: str, schema: str) -> None:
@@ -132,3 +146,25 @@ def wait_http(
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
+
+
+def baseline(tmp: Path) -> tuple[str, Path] | None:
+    """The tree of git revision `BENCH_BASELINE` (default c7a60c1: the devstack before issue 21) unpacked in
+    `tmp`, to run its gateway beside this one: (revision, path). None when it is empty (smoke runs), not a
+    revision of this clone, or has this checkout's (HEAD's) devstack."""
+    ref = os.environ.get("BENCH_BASELINE", "c7a60c1")
+    if not ref:
+        return None
+
+    def git(*args: str) -> bytes:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+
+    try:
+        if git("rev-parse", f"{ref}:devstack") == git("rev-parse", "HEAD:devstack"):
+            return None
+        root = tmp / "baseline"
+        root.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(root)], input=git("archive", ref), check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return ref, root

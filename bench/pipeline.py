@@ -68,10 +68,12 @@ class Stack:
 
 
 @contextlib.contextmanager
-def _stack(tmp: Path, ttft_ms: float, tps: float, root: Path = REPO_ROOT) -> Iterator[Stack]:
+def _stack(
+    tmp: Path, ttft_ms: float, tps: float, root: Path = REPO_ROOT, fake_args: tuple[str, ...] = ()
+) -> Iterator[Stack]:
     """Postgres (migrations + seed), the fake model, the gateway and a worker; the gateway, worker and
     migrations from the code at `root` (a baseline checkout for before/after figures), the fake model
-    always this repository's."""
+    always this repository's (with `fake_args`)."""
     llm_port = free_port()
     llm = f"http://127.0.0.1:{llm_port}"
     fake = [
@@ -84,6 +86,7 @@ def _stack(tmp: Path, ttft_ms: float, tps: float, root: Path = REPO_ROOT) -> Ite
         str(ttft_ms),
         "--tokens-per-second",
         str(tps),
+        *fake_args,
     ]
     tmp.mkdir(parents=True, exist_ok=True)
     with (

@@ -114,6 +114,7 @@ class Subscriber:
                 waiter = self.waiters.pop(tag, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
+                await asyncio.sleep(0)  # other sockets' readers take their turn: arrival times stay fair
 
     def expect(self, tag: str) -> asyncio.Future[None]:
         future = asyncio.get_running_loop().create_future()

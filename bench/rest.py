@@ -1,7 +1,11 @@
-"""REST: a one-row select and a one-row insert through the gateway (supabase-py) vs directly with psycopg.
+"""REST: a one-row select and a one-row insert through the gateway (supabase-py) vs directly with psycopg,
+and a GET with a many-to-many embed vs the same JSON built by one SQL query.
 
-Starts its own embedded Postgres and gateway subprocess, so it measures what `make dev` runs. The
-client shares the machine's cores with the gateway and Postgres, as a developer's laptop would.
+Starts its own embedded Postgres and gateway subprocess, so it measures what `make dev` runs; beside it,
+when `BENCH_BASELINE` (default c7a60c1, before issue 21) has another devstack, that tree's gateway over
+the same database, so that the one-row select's cost is compared with it in the same run (the selects
+take turns). The client shares the machine's cores with the gateway and Postgres, as a developer's
+laptop would.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import psycopg
-from supabase import ClientOptions, acreate_client, create_client
+from supabase import Client, ClientOptions, acreate_client, create_client
 
 from bench import Figure, Section, interleaved, percentile
-from bench._stack import PASSWORD, SETTINGS, gateway, postgres, wait_http
+from bench._stack import PASSWORD, SETTINGS, baseline, gateway, postgres, wait_http
 from devstack.db import role_dsn
+from devstack.settings import REPO_ROOT
 
 COUNT = int(os.environ.get("BENCH_REST_COUNT", "2000"))
 SECONDS = float(os.environ.get("BENCH_REST_SECONDS", "5"))
@@ -34,37 +39,90 @@ create policy "Anyone reads bench items" on public.bench_items for select to ano
 create policy "Anyone adds bench items" on public.bench_items for insert to anon, authenticated with check (true);
 grant select, insert on public.bench_items to anon, authenticated;
 insert into public.bench_items select g, 'item ' || g, g % 7 from generate_series(1, 1000) g;
+create table public.bench_products (id int primary key, name text not null);
+create table public.bench_categories (id int primary key, name text not null);
+create table public.bench_product_categories (
+  product_id int references public.bench_products, category_id int references public.bench_categories,
+  primary key (product_id, category_id));
+create index on public.bench_product_categories (category_id);
+grant select on public.bench_products, public.bench_categories, public.bench_product_categories to anon;
+insert into public.bench_products select g, 'product ' || g from generate_series(1, 1000) g;
+insert into public.bench_categories select g, 'category ' || g from generate_series(1, 50) g;
+insert into public.bench_product_categories
+  select p, c from generate_series(1, 1000) p, generate_series(1, 3) k, lateral (select (p * 7 + k * 13) % 50 + 1) x(c);
 """
 SELECT_SQL = "select * from public.bench_items where id = %s"
 LIGHT = "select 1 row, 16 concurrent connections: minimal client → gateway"
+EMBED_SEQUENTIAL = "many-to-many embed, 10 rows: supabase-py → gateway"
+EMBED_LIGHT = "many-to-many embed, 16 concurrent connections: minimal client → gateway"
+EMBED_DIRECT = "many-to-many embed, 32 concurrent: asyncpg pool of 8, direct (the same JSON)"
 INSERT_SQL = "insert into public.bench_items (id, name) values (%s, %s) returning *"
+# Ten products with their three categories each, through the join table: as PostgREST answers
+# `select=id,name,bench_categories(id,name)&id=lte.10&order=id`, and as one would write it in SQL.
+EMBED_PATH = "/rest/v1/bench_products?select=id,name,bench_categories(id,name)&id=lte.10&order=id"
+EMBED_SQL = """
+select coalesce(json_agg(json_build_object('id', p.id, 'name', p.name, 'bench_categories', (
+  select coalesce(json_agg(json_build_object('id', c.id, 'name', c.name)), '[]')
+  from public.bench_product_categories pc join public.bench_categories c on c.id = pc.category_id
+  where pc.product_id = p.id)) order by p.id), '[]')
+from public.bench_products p where p.id <= 10
+"""
 
 
 @contextlib.contextmanager
-def _gateway(dsn: str, tmp: Path) -> Iterator[str]:
-    """The gateway, once its schema cache holds the benchmark's table."""
-    with gateway(dsn, tmp) as (url, _):
+def _gateway(dsn: str, tmp: Path, name: str = "gateway", root: Path = REPO_ROOT) -> Iterator[str]:
+    """A gateway (this checkout's, or the tree at `root`), once its schema cache holds the benchmark's table."""
+    with gateway(dsn, tmp, name=name, root=root) as (url, _):
         wait_http(f"{url}/rest/v1/bench_items?limit=1", headers={"apikey": SETTINGS.anon_key})
         yield url
 
 
-def _sequential(url: str, dsn: str) -> list[Figure]:
+@contextlib.contextmanager
+def _baseline_gateway(dsn: str, tmp: Path) -> Iterator[tuple[str, str] | None]:
+    """(ref, url) of the baseline's gateway over the same database, or None (see `baseline`)."""
+    tree = baseline(tmp)
+    if tree is None:
+        yield None
+        return
+    ref, root = tree
+    with _gateway(dsn, tmp, "gateway-baseline", root) as url:
+        yield ref, url
+
+
+def _supabase(url: str, http: httpx.Client) -> Client:
+    return create_client(url, SETTINGS.anon_key, ClientOptions(httpx_client=http))
+
+
+def _sequential(url: str, dsn: str, base: tuple[str, str] | None) -> list[Figure]:
     http = httpx.Client(timeout=30)
-    client = create_client(url, SETTINGS.anon_key, ClientOptions(httpx_client=http))
+    client = _supabase(url, http)
     raw = httpx.Client(headers={"apikey": SETTINGS.anon_key, "Authorization": f"Bearer {SETTINGS.anon_key}"})
     direct = psycopg.connect(role_dsn(dsn, "postgres", PASSWORD), autocommit=True, prepare_threshold=0)
     ids = iter(range(1_000_000, 10_000_000))
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("select 1 row: supabase-py → gateway", lambda: client.table("bench_items").select("*").eq("id", 42).execute()),
+        ("select 1 row: httpx → gateway", lambda: raw.get(f"{url}/rest/v1/bench_items?select=*&id=eq.42")),
+        ("select 1 row: psycopg direct", lambda: direct.execute(SELECT_SQL, (42,)).fetchall()),
+    ]
+    if base is not None:
+        ref, base_url = base
+        base_client = _supabase(base_url, http)
+        calls.append(
+            (
+                f"select 1 row: supabase-py → gateway of {ref}",
+                lambda: base_client.table("bench_items").select("*").eq("id", 42).execute(),
+            )
+        )
+    embed = client.table("bench_products").select("id,name,bench_categories(id,name)").lte("id", 10).order("id")
+    embed_sql = direct.cursor()
     try:
-        selects = interleaved(
+        selects = interleaved(calls, COUNT)
+        embeds = interleaved(
             [
-                (
-                    "select 1 row: supabase-py → gateway",
-                    lambda: client.table("bench_items").select("*").eq("id", 42).execute(),
-                ),
-                ("select 1 row: httpx → gateway", lambda: raw.get(f"{url}/rest/v1/bench_items?select=*&id=eq.42")),
-                ("select 1 row: psycopg direct", lambda: direct.execute(SELECT_SQL, (42,)).fetchall()),
+                (EMBED_SEQUENTIAL, embed.execute),
+                ("many-to-many embed, 10 rows: psycopg direct, the same JSON", lambda: embed_sql.execute(EMBED_SQL)),
             ],
-            COUNT,
+            COUNT // 2,
         )
         inserts = interleaved(
             [
@@ -76,7 +134,7 @@ def _sequential(url: str, dsn: str) -> list[Figure]:
             ],
             COUNT // 2,
         )
-        return [*selects, *inserts]
+        return [*selects, *embeds, *inserts]
     finally:
         http.close()
         raw.close()
@@ -112,14 +170,15 @@ async def _official_async(url: str) -> Figure:
         )
 
 
-async def _direct_async(dsn: str) -> Figure:
+async def _direct_async(dsn: str) -> list[Figure]:
     pool = await asyncpg.create_pool(role_dsn(dsn, "postgres", PASSWORD), min_size=8, max_size=8)
     try:
-        return await _load(
+        one = await _load(
             "select 1 row, 32 concurrent: asyncpg pool of 8, direct",
             lambda: pool.fetch("select * from public.bench_items where id = $1", 42),
             32,
         )
+        return [one, await _load(EMBED_DIRECT, lambda: pool.fetchval(EMBED_SQL), 32)]
     finally:
         await pool.close()
 
@@ -148,11 +207,11 @@ def _hammer(port: int, path: str, connections: int, seconds: float) -> tuple[lis
     return samples, asyncio.run(main())
 
 
-def _light(name: str, url: str, connections: int) -> Figure:
+def _light(name: str, url: str, connections: int, path: str = "/rest/v1/bench_items?select=*&id=eq.42") -> Figure:
     """Run `_hammer` in its own process, so the load generator's GIL is not the bench's."""
     port = int(url.rsplit(":", 1)[1])
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        samples, elapsed = pool.apply(_hammer, (port, "/rest/v1/bench_items?select=*&id=eq.42", connections, SECONDS))
+        samples, elapsed = pool.apply(_hammer, (port, path, connections, SECONDS))
     return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), len(samples) / elapsed, len(samples))
 
 
@@ -163,16 +222,18 @@ def run() -> Section:
             tempfile.TemporaryDirectory(prefix="bench-rest-") as tmp,
             postgres(Path(tmp), schema=SCHEMA) as dsn,
             _gateway(dsn, Path(tmp)) as url,
+            _baseline_gateway(dsn, Path(tmp)) as base,
         ):
-            sequential = _sequential(url, dsn)
+            sequential = _sequential(url, dsn, base)
             official = asyncio.run(_official_async(url))
             light = _light(LIGHT, url, 16)
             crowd = _light("select 1 row, 200 concurrent connections: minimal client → gateway", url, 200)
+            embed = _light(EMBED_LIGHT, url, 16, EMBED_PATH)
             direct = asyncio.run(_direct_async(dsn))
-    return _section([*sequential, official, light, crowd, direct])
+    return _section([*sequential, official, light, crowd, embed, *direct], base[0] if base else None)
 
 
-def _section(figures: list[Figure]) -> Section:
+def _section(figures: list[Figure], ref: str | None) -> Section:
     by = {f.name: f for f in figures}
     gateway = by["select 1 row: supabase-py → gateway"]
     raw = by["select 1 row: httpx → gateway"]
@@ -193,11 +254,18 @@ def _section(figures: list[Figure]) -> Section:
             / by["insert 1 row: psycopg direct"].p50_ms,
             "select req/s: gateway (16 connections) / asyncpg direct (32 tasks)": rate
             / (by["select 1 row, 32 concurrent: asyncpg pool of 8, direct"].throughput or 1),
+            "many-to-many embed p50: gateway (supabase-py) / psycopg, the same JSON": by[EMBED_SEQUENTIAL].p50_ms
+            / by["many-to-many embed, 10 rows: psycopg direct, the same JSON"].p50_ms,
+            "many-to-many embed req/s: gateway (16 connections) / asyncpg direct (32 tasks)": (
+                by[EMBED_LIGHT].throughput or 0
+            )
+            / (by[EMBED_DIRECT].throughput or 1),
         },
         targets={
             "≤ 1 ms added at p50, one-row select, through the official client (supabase-py)": _within(added, 1.0),
             "≤ 1 ms added at p50, one-row select, the gateway alone (a plain httpx client)": _within(raw_added, 1.0),
             "≥ 2,000 req/s, one-row select": "met" if rate >= 2000 else f"missed ({rate:,.0f} req/s)",
+            **_baseline_target(by, ref),
         },
         notes=[
             f"{COUNT} sequential requests per latency figure, the selects (and the inserts) taking turns request"
@@ -209,6 +277,16 @@ def _section(figures: list[Figure]) -> Section:
             " async client (httpx) saturates a core on its own long before the gateway does.",
         ],
     )
+
+
+def _baseline_target(by: dict[str, Figure], ref: str | None) -> dict[str, str]:
+    """No regression from the baseline: this gateway's one-row select vs the baseline's, paired."""
+    if ref is None:
+        return {}
+    now, then = by["select 1 row: supabase-py → gateway"], by[f"select 1 row: supabase-py → gateway of {ref}"]
+    added = now.p50_ms - then.p50_ms
+    verdict = "met" if added <= 0.1 else f"missed ({added:+.3f} ms)"
+    return {f"no regression from {ref} at p50, one-row select through supabase-py (≤ +0.1 ms)": verdict}
 
 
 def _within(value_ms: float, limit_ms: float) -> str:

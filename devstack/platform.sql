@@ -55,9 +55,35 @@ grant anon, authenticated, service_role to postgres;
 grant supabase_realtime_admin to postgres;
 grant pg_read_all_data to supabase_read_only_user;
 
--- Statement timeouts of the API roles.
+-- Statement timeouts of the API roles; `service_role` has none of its own, so its requests get the 8 s of
+-- `authenticator`, the role PostgREST logs in as (Supabase's "Timeouts" guide). PostgREST applies the
+-- impersonated role's settings to each request itself (devstack/rest/config.py).
 alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+
+-- On Supabase `postgres` may change the settings of the API roles and PostgREST's in-database
+-- configuration (`alter role authenticator set pgrst.db_aggregates_enabled = 'true'`): the supautils
+-- extension lets it (`reserved_roles` with `*`, `privileged_role_allowed_configs` with `pgrst.*`). Here,
+-- without supautils, the same through plain grants: ADMIN OPTION on those roles (never becoming
+-- `authenticator`), and SET on the `pgrst.*` parameters PostgREST reads from the database.
+grant anon, authenticated, service_role to postgres with admin option;
+grant authenticator to postgres with admin option, inherit false, set false;
+do $pgrst$
+declare
+  name text;
+begin
+  foreach name in array array[
+    'db_aggregates_enabled', 'client_error_verbosity', 'db_anon_role', 'db_pre_config', 'db_extra_search_path',
+    'db_max_rows', 'db_plan_enabled', 'db_pre_request', 'db_prepared_statements', 'db_root_spec', 'db_schemas',
+    'db_timezone_enabled', 'db_tx_end', 'db_hoisted_tx_settings', 'jwt_aud', 'jwt_role_claim_key', 'jwt_secret',
+    'jwt_secret_is_base64', 'jwt_cache_max_lifetime', 'openapi_mode', 'openapi_security_active',
+    'openapi_server_proxy_uri', 'server_cors_allowed_origins', 'server_trace_header', 'server_timing_enabled']
+  loop
+    execute format('grant set on parameter %I to postgres', 'pgrst.' || name);
+  end loop;
+end
+$pgrst$;
 alter role supabase_auth_admin set search_path = auth;
 
 -- -----------------------------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ class DevstackSettings(BaseSettings):
     refresh_token_reuse_interval: int = 10  # seconds
     minimum_password_length: int = 6
     max_body_bytes: int = 1_048_576
+    # Connections (devstack/connections.py): read deadlines, and how many a client may hold half-sent.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 4096
+    max_pending_per_client: int = 128
+    # The JSON a REST request's to-many embeds may build before it fails with 400 (devstack/rest/guard.py).
+    rest_max_json_bytes: int = 64 * 1_048_576
     supabase_dir: Path = REPO_ROOT / "supabase"
     mail_port: int = 54324  # the mail catcher's Mailpit API (0: not served)
     auth_rate_limits: bool = True  # `[auth.rate_limit]`, per IP; the test suite's shared stack turns them off
@@ -56,9 +63,16 @@ class DevstackSettings(BaseSettings):
     realtime_idle_timeout_s: float = 60.0  # close sockets silent this long (Phoenix: 60 s)
     realtime_socket_queue_size: int = 10_000  # frames queued per socket before it is dropped as too slow
     realtime_max_record_bytes: int = 1_048_576  # larger rows get "Error 413: Payload Too Large"
+    # Supabase's tenant defaults: max_channels_per_client 100, max_payload_size_in_kb 3000.
+    realtime_max_channels_per_client: int = 100
+    realtime_max_payload_bytes: int = 3000 * 1024
     # The longest the change feed waits for a streamed transaction to become visible before checking RLS
-    # (devstack/realtime/changes.py). 0 checks at once, as before issue 15: changes may then be dropped.
+    # (devstack/realtime/rls.py). 0 checks at once, as before issue 15: changes may then be dropped.
     realtime_visibility_wait_s: float = 5.0
+    # The time the change feed spends on one transaction before finishing it in the background, so that
+    # a bulk write delays other changes by at most this (plus one chunk of checks); devstack/realtime/lanes.py.
+    realtime_transaction_budget_s: float = 0.05
+    realtime_backlog_max_changes: int = 200_000  # rows finished in the background at once; more are dropped
 
     @property
     def api_url(self) -> str:

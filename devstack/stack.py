@@ -146,10 +146,23 @@ async def serve_mail(settings: DevstackSettings, mailbox: Mailbox) -> MailServer
 
 
 def gateway_server(settings: DevstackSettings, superuser_dsn: str, mailbox: Mailbox | None = None) -> GatewayServer:
+    from devstack.connections import ConnectionGuard, Limits, protocols
     from devstack.gateway import create_app
 
+    guard = ConnectionGuard(
+        Limits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            max_connections=settings.max_connections,
+            max_pending_per_client=settings.max_pending_per_client,
+            trusted_keys=frozenset({settings.service_role_key, settings.secret_key}),
+        )
+    )
+    http, ws = protocols(guard)
     config = uvicorn.Config(
         create_app(settings, superuser_dsn, mailbox),
+        http=http,
+        ws=ws,
         host=settings.host,
         port=settings.api_port,
         log_config=None,
@@ -158,7 +171,8 @@ def gateway_server(settings: DevstackSettings, superuser_dsn: str, mailbox: Mail
         # As the Realtime server (Phoenix sockets without `compress`): no permessage-deflate. Compressing
         # every small frame cost the gateway and each client CPU for nothing on a local link.
         ws_per_message_deflate=False,
-        limit_concurrency=2000,
+        # No limit_concurrency: it answers 503 to everyone once reached, so one client holding connections
+        # starved all the others. devstack/connections.py bounds connections per client instead.
         # Longer than clients' own idle expiry (httpx: 5 s; uvicorn's default is also 5 s): otherwise a
         # client can reuse a pooled connection in the instant the server closes it and get a ReadError.
         timeout_keep_alive=75,

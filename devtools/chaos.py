@@ -305,6 +305,12 @@ async def run_chaos(
         procs = Processes(tmp, pg.dsn(), workers)
         try:
             await migrate.reset(pg.dsn(), PASSWORD, REPO_ROOT / "supabase")
+            # Chaos tests delivery, not plans: every user on the premium plan (no usage limits).
+            await _execute(
+                pg.dsn(),
+                "update internal.plans set is_default = false where is_default; "
+                "update internal.plans set is_default = true where name = 'premium'",
+            )
             await asyncio.to_thread(procs.start_llm)
             await asyncio.to_thread(procs.start_gateway)
             for _ in range(workers):
@@ -343,6 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(run_chaos(args.seconds, args.users, args.workers))
     print(report.render())
     return 0 if report.ok else 1
+
+
+async def _execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,15 @@ input miss every required field, [[invalid_tool_always]] every attempt's; [[repl
 attempt from A.http, a repair from B.http. Images in the request (a document's scan, a video's frames)
 are not looked at: `/_requests?full=1` shows what was sent.
 
+The safety classifier (a forced `record_safety_assessment`) answers after `--classifier-ms`, by default
+risk "none" with no categories (a fake: it reads only markers, never the text itself), or:
+
+  [[risk:LEVEL]] [[risk:LEVEL:CAT,CAT]]   that risk level and those categories
+  [[classifier:NAME]]                     the recording `<--recordings>/NAME.http`
+  [[classifier_down]]                     every attempt answers 500 (the rules decide)
+  [[classifier_slow]]                     every attempt waits `timeout_seconds` first
+  [[classifier_ms:N]]                     this message's classifier answers after N ms
+
 `GET /_requests` lists what was asked (kind, conversation, turn, times; `?full=1` adds the bodies),
 `GET /_stats` counts requests, `POST /_reset` forgets everything.
 
@@ -68,6 +77,10 @@ MARKER = re.compile(r"\[\[([a-z0-9_]+)\]\]")
 CALL = re.compile(r"\[\[(call|then|loop):([a-z_][a-z0-9_]*)\s*(\{.*?\})?\]\]", re.S)
 HOLD = re.compile(r"\[\[hold:(\d+)\]\]")
 REPLAY = re.compile(r"\[\[replay:([A-Za-z0-9_.,-]+)\]\]")
+RISK = re.compile(r"\[\[risk:(none|low|elevated|imminent)(?::([a-z_,]+))?\]\]")
+CLASSIFIER_MS = re.compile(r"\[\[classifier_ms:(\d+)\]\]")
+CLASSIFIER_REPLAY = re.compile(r"\[\[classifier:([A-Za-z0-9_.-]+)\]\]")
+CLASSIFIER_TOOL = "record_safety_assessment"
 ONCE = {"429", "529", "500", "overloaded", "break", "timeout"}
 LOGGED = 20_000  # requests kept for /_requests
 
@@ -79,6 +92,7 @@ class FakeModelConfig:
     chunk_chars: int = 8
     slow_chunk_seconds: float = 1.0
     timeout_seconds: float = 30.0
+    classifier_seconds: float = 0.0
     model: str = "claude-fake-1"
     recordings: Path | None = None
     attempts: Counter[str] = field(default_factory=Counter)
@@ -248,6 +262,9 @@ class FakeModel:
     async def messages(self, request: Request) -> Response:
         body = await request.json()
         if (body.get("tool_choice") or {}).get("type") == "tool":
+            if (body.get("tool_choice") or {}).get("name") == CLASSIFIER_TOOL:
+                self._log("classifier", None, body)
+                return await self._classify(body)
             self._log("structured", None, body)
             return self._structured(body)
         turn = _anthropic_turn(body)
@@ -291,6 +308,58 @@ class FakeModel:
         message["content"] = [{"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": tool_input}]
         message["stop_reason"] = "tool_use"
         return JSONResponse(message)
+
+    async def _classify(self, body: dict[str, Any]) -> Response:
+        text = " ".join(_anthropic_turn(body).user_texts)
+        answer = await self._classification(text)
+        if isinstance(answer, Response):
+            return answer
+        message = self._message("", max(1, len(text) // 4), 20)
+        call = {"type": "tool_use", "id": "toolu_fake_classifier", "name": CLASSIFIER_TOOL, "input": answer}
+        message["content"] = [call]
+        message["stop_reason"] = "tool_use"
+        return JSONResponse(message)
+
+    async def _classification(self, text: str) -> dict[str, Any] | Response:
+        """The classifier's tool input for a prompt's text, or the response that replaces it."""
+        markers = set(MARKER.findall(text))
+        wait = CLASSIFIER_MS.search(text)
+        if wait is not None or self.config.classifier_seconds:
+            await asyncio.sleep(int(wait.group(1)) / 1000 if wait else self.config.classifier_seconds)
+        if "classifier_slow" in markers:
+            await asyncio.sleep(self.config.timeout_seconds)
+        if "classifier_down" in markers:
+            return _error(500, "api_error", "scripted classifier failure")
+        replay = CLASSIFIER_REPLAY.search(text)
+        if replay is not None:
+            path = (self.config.recordings or Path("/nonexistent")) / f"{replay.group(1)}.http"
+            return _recorded(path) if path.is_file() else _error(500, "api_error", f"no recording {path.name}")
+        risk = RISK.search(text)
+        return {
+            "risk_level": risk.group(1) if risk else "none",
+            "categories": [c for c in (risk.group(2) or "").split(",") if c] if risk else [],
+            "rationale": "[fake classifier] scripted" if risk else "[fake classifier] no marker: none",
+        }
+
+    async def _openai_forced(self, body: dict[str, Any], name: str) -> Response:
+        """A Chat Completions request forcing one function: the classifier, or a minimal valid input."""
+        turn = _openai_turn(body)
+        text = " ".join(turn.user_texts)
+        if name == CLASSIFIER_TOOL:
+            answer = await self._classification(text)
+            if isinstance(answer, Response):
+                return answer
+        else:
+            tool: dict[str, Any] = next(
+                (t for t in body.get("tools") or [] if (t.get("function") or {}).get("name") == name), {}
+            )
+            answer = example_input((tool.get("function") or {}).get("parameters") or {}, "fake")
+        call = {"id": "call_fake", "type": "function", "function": {"name": name, "arguments": json.dumps(answer)}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+        usage = {"prompt_tokens": max(1, len(text) // 4), "completion_tokens": 20}
+        completion = {"id": "chatcmpl-fake", "object": "chat.completion", "model": self.config.model}
+        return JSONResponse({**completion, "choices": [choice], "usage": usage})
 
     def _message(self, text: str, usage_in: int, usage_out: int) -> dict[str, Any]:
         return {
@@ -366,6 +435,10 @@ class FakeModel:
     # -------------------------------------------------------------------------------------------------
     async def chat_completions(self, request: Request) -> Response:
         body = await request.json()
+        forced = ((body.get("tool_choice") or {}) if isinstance(body.get("tool_choice"), dict) else {}).get("function")
+        if forced:
+            self._log("classifier" if forced.get("name") == CLASSIFIER_TOOL else "structured", None, body)
+            return await self._openai_forced(body, str(forced.get("name")))
         turn = _openai_turn(body)
         entry = self._log("openai", turn, body)
         unanswered = turn.unanswered_call()
@@ -533,12 +606,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-chunk-seconds", type=float, default=1.0)
     parser.add_argument("--timeout-seconds", type=float, default=30.0, help="how long [[timeout]] and [[hold:N]] stall")
     parser.add_argument("--recordings", type=Path, default=None, help="folder of recordings for [[replay:NAME]]")
+    parser.add_argument("--classifier-ms", type=float, default=0, help="how long the safety classifier takes")
     args = parser.parse_args(argv)
     config = FakeModelConfig(
         ttft_seconds=args.ttft_ms / 1000,
         tokens_per_second=args.tokens_per_second,
         slow_chunk_seconds=args.slow_chunk_seconds,
         timeout_seconds=args.timeout_seconds,
+        classifier_seconds=args.classifier_ms / 1000,
         recordings=args.recordings,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)

@@ -16,3 +16,13 @@ async def wait_until(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def poll(predicate: Callable[[], bool], what: str, seconds: float = 10.0, *, interval: float = 0.05) -> None:
+    """The blocking `wait_until`, for tests that use synchronous clients."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")

@@ -389,6 +389,60 @@ export type Database = {
           },
         ]
       }
+      crisis_resources: {
+        Row: {
+          country: string
+          created_at: string
+          emergency: boolean
+          hours: string | null
+          id: string
+          is_active: boolean
+          language: string
+          name: string
+          notes: string
+          phone: string | null
+          sort_order: number
+          text: string | null
+          updated_at: string
+          url: string | null
+          verified_at: string | null
+        }
+        Insert: {
+          country: string
+          created_at?: string
+          emergency?: boolean
+          hours?: string | null
+          id?: string
+          is_active?: boolean
+          language: string
+          name: string
+          notes?: string
+          phone?: string | null
+          sort_order?: number
+          text?: string | null
+          updated_at?: string
+          url?: string | null
+          verified_at?: string | null
+        }
+        Update: {
+          country?: string
+          created_at?: string
+          emergency?: boolean
+          hours?: string | null
+          id?: string
+          is_active?: boolean
+          language?: string
+          name?: string
+          notes?: string
+          phone?: string | null
+          sort_order?: number
+          text?: string | null
+          updated_at?: string
+          url?: string | null
+          verified_at?: string | null
+        }
+        Relationships: []
+      }
       daily_plans: {
         Row: {
           created_at: string
@@ -809,6 +863,7 @@ export type Database = {
           model: string | null
           output_tokens: number | null
           prompt_version: string | null
+          reply_kind: Database["public"]["Enums"]["reply_kind"] | null
           reply_to: string | null
           role: Database["public"]["Enums"]["message_role"]
           status: Database["public"]["Enums"]["message_status"]
@@ -827,6 +882,7 @@ export type Database = {
           model?: string | null
           output_tokens?: number | null
           prompt_version?: string | null
+          reply_kind?: Database["public"]["Enums"]["reply_kind"] | null
           reply_to?: string | null
           role?: Database["public"]["Enums"]["message_role"]
           status?: Database["public"]["Enums"]["message_status"]
@@ -845,6 +901,7 @@ export type Database = {
           model?: string | null
           output_tokens?: number | null
           prompt_version?: string | null
+          reply_kind?: Database["public"]["Enums"]["reply_kind"] | null
           reply_to?: string | null
           role?: Database["public"]["Enums"]["message_role"]
           status?: Database["public"]["Enums"]["message_status"]
@@ -932,6 +989,7 @@ export type Database = {
           avatar_path: string | null
           birth_date: string | null
           coach_id: string | null
+          country: string | null
           created_at: string
           display_name: string | null
           id: string
@@ -946,6 +1004,7 @@ export type Database = {
           avatar_path?: string | null
           birth_date?: string | null
           coach_id?: string | null
+          country?: string | null
           created_at?: string
           display_name?: string | null
           id: string
@@ -960,6 +1019,7 @@ export type Database = {
           avatar_path?: string | null
           birth_date?: string | null
           coach_id?: string | null
+          country?: string | null
           created_at?: string
           display_name?: string | null
           id?: string
@@ -1481,6 +1541,12 @@ export type Database = {
         Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json
       }
+      safety_decisions_v1: { Args: { p_message_ids: string[] }; Returns: Json }
+      set_user_plan: {
+        Args: { p_plan: string; p_set_by?: string; p_user_id: string }
+        Returns: undefined
+      }
+      usage_status: { Args: Record<PropertyKey, never>; Returns: Json }
     }
     Enums: {
       checkin_status: "draft" | "completed"
@@ -1524,6 +1590,7 @@ export type Database = {
       profile_sex: "female" | "male" | "other" | "prefer_not_to_say"
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
+      reply_kind: "coaching" | "crisis" | "fallback"
       report_status: "queued" | "generating" | "ready" | "error"
       report_variant: "parent" | "professional"
       tool_call_status: "pending" | "succeeded" | "failed"
@@ -1699,6 +1766,7 @@ export const Constants = {
       profile_sex: ["female", "male", "other", "prefer_not_to_say"],
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
+      reply_kind: ["coaching", "crisis", "fallback"],
       report_status: ["queued", "generating", "ready", "error"],
       report_variant: ["parent", "professional"],
       tool_call_status: ["pending", "succeeded", "failed"],

@@ -24,6 +24,7 @@ from workers.kinds.registry import handlers
 from workers.metrics import Metrics, serve_http
 from workers.queue import JobQueue
 from workers.runtime import Worker
+from workers.safety import SafetyDecisions
 from workers.wakeup import JobWakeup
 
 log = logging.getLogger("workers")
@@ -47,6 +48,7 @@ async def run(settings: WorkerSettings) -> None:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
         queue = JobQueue(client, worker_id)
+        safety = SafetyDecisions(queue)
         deps = Deps(
             provider=provider,
             broadcaster=broadcaster,
@@ -55,6 +57,7 @@ async def run(settings: WorkerSettings) -> None:
             analysis_model=settings.analysis_model,
             delta_interval=settings.delta_interval_ms / 1000,
             checkpoint_seconds=settings.checkpoint_seconds,
+            safety=safety,
         )
         worker = Worker(
             queue=queue,
@@ -64,7 +67,7 @@ async def run(settings: WorkerSettings) -> None:
             lease_seconds=settings.lease_seconds,
             sweep_seconds=settings.sweep_seconds,
         )
-        wakeup = JobWakeup(settings.supabase_url, key, worker.wake)
+        wakeup = JobWakeup(settings.supabase_url, key, worker.wake, on_safety=safety.decided)
         server = None
         if settings.metrics_port:
             server = await serve_http(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.healthy)
@@ -76,6 +79,7 @@ async def run(settings: WorkerSettings) -> None:
                 server.close()
             with contextlib.suppress(Exception):
                 await client.postgrest.aclose()
+            await safety.aclose()
             await broadcaster.aclose()
             await provider.aclose()
             log.info("worker stopped", extra={"worker": worker_id})

@@ -4,6 +4,10 @@ Deltas are `{message_id, seq, text}` on the conversation's private topic, at mos
 seconds; `seq` keeps counting across the turns of a tool-using reply, and clients apply them in order.
 The reply's text so far is checkpointed about once a second (a client joining mid-reply catches up from
 the row); the last batch goes out with the reply's finish, from the database.
+
+A reply may generate before its message is cleared by the safety assessment (workers/safety.py): its
+`gate` then holds every delta and checkpoint back; when it opens they go out at once, and when the
+message is not cleared nothing of the reply ever leaves the worker (`Withheld`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,34 @@ from workers.queue import LeaseLost
 log = logging.getLogger("workers.streaming")
 
 
+class Withheld(Exception):
+    """The message was not cleared for coaching (it got a crisis or fallback response): drop the reply."""
+
+
+def is_open(gate: asyncio.Future[bool] | None) -> bool:
+    """Whether text may go out: no gate, or a gate resolved to cleared."""
+    return gate is None or (gate.done() and not gate.cancelled() and gate.exception() is None and gate.result())
+
+
+async def passed(gate: asyncio.Future[bool] | None) -> None:
+    """Wait until `gate` opens; raise Withheld if the message is not cleared (or what the wait raised)."""
+    if gate is not None and not await asyncio.shield(gate):
+        raise Withheld("the message was not cleared for a coaching reply")
+
+
 class DeltaBatcher:
     """Collects text and broadcasts it at most every `interval` seconds as {message_id, seq, text}."""
 
-    def __init__(self, broadcaster: Broadcaster, topic: str, message_id: str, interval: float) -> None:
+    def __init__(
+        self,
+        broadcaster: Broadcaster,
+        topic: str,
+        message_id: str,
+        interval: float,
+        gate: asyncio.Future[bool] | None = None,
+    ) -> None:
         self.broadcaster = broadcaster
+        self.gate = gate
         self.topic = topic
         self.message_id = message_id
         self.interval = interval
@@ -37,10 +64,11 @@ class DeltaBatcher:
 
     async def add(self, text: str) -> None:
         self.pending.append(text)
-        if time.monotonic() - self.last_flush >= self.interval:
+        if is_open(self.gate) and time.monotonic() - self.last_flush >= self.interval:
             await self.flush()
 
     async def flush(self) -> None:
+        await passed(self.gate)
         if not self.pending:
             return
         text, self.seq = self.take_tail()
@@ -71,6 +99,17 @@ class ReplyStream:
 
     def __post_init__(self) -> None:
         self._last_checkpoint = time.monotonic()
+        gate = self.batcher.gate
+        if gate is not None and not gate.done():  # held back: everything goes out the moment it opens
+            gate.add_done_callback(lambda _: self.flush_soon() if is_open(gate) else None)
+
+    @property
+    def open(self) -> bool:
+        return is_open(self.batcher.gate)
+
+    async def cleared(self) -> None:
+        """Wait until the reply's text may go out (Withheld if it never may)."""
+        await passed(self.batcher.gate)
 
     def resume(self, texts: list[str]) -> None:
         """The text of the turns stored before this worker took the reply over (already broadcast)."""
@@ -88,7 +127,7 @@ class ReplyStream:
                 first = False
                 self.text += piece
                 await self.batcher.add(piece)
-                if time.monotonic() - self._last_checkpoint >= self.checkpoint_every:
+                if self.open and time.monotonic() - self._last_checkpoint >= self.checkpoint_every:
                     await self._checkpoint()
                     self._last_checkpoint = time.monotonic()
             else:

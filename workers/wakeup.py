@@ -1,4 +1,9 @@
-"""Realtime as a wake-up signal: job inserts nudge the claim loop; nothing depends on their delivery.
+"""Realtime as a wake-up signal: queued work nudges the claim loop; nothing depends on its delivery.
+
+The database broadcasts on the private topic `workers:jobs`, which only the service role may join
+(20261206000000_job_kinds): `wake` once per transaction that queues due work, and `safety` with each
+safety decision ({message_id, cleared}) for replies a worker holds back (workers/safety.py). Job rows
+themselves are not in the Realtime publication: their changes would tell anyone who is active and when.
 
 The Python realtime client retries a few times and then gives up silently, and may lose bindings on
 reconnect. This supervisor checks the socket and channel state itself and rebuilds both from scratch
@@ -15,13 +20,17 @@ import time
 from collections.abc import Callable
 
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
-from realtime.types import ChannelStates, PostgresChangesPayload, RealtimePostgresChangesListenEvent
+from realtime.types import BroadcastPayload, ChannelStates, RealtimeChannelOptions
 
 log = logging.getLogger("workers.wakeup")
 
 
+TOPIC = "workers:jobs"
+
+
 class JobWakeup:
-    """Keeps a Realtime subscription to `internal.jobs` inserts alive and calls `wake` on each."""
+    """Keeps a subscription to the private topic `workers:jobs` alive: `wake` on each `wake`, and
+    `on_safety(message_id, cleared)` on each `safety` event."""
 
     def __init__(
         self,
@@ -29,12 +38,14 @@ class JobWakeup:
         key: str,
         wake: Callable[[], None],
         *,
+        on_safety: Callable[[str, bool], None] | None = None,
         check_seconds: float = 2.0,
         unhealthy_grace: float = 6.0,
     ) -> None:
         self.url = supabase_url.rstrip("/") + "/realtime/v1"
         self.key = key
         self.wake = wake
+        self.on_safety = on_safety
         self.check_seconds = check_seconds
         self.unhealthy_grace = unhealthy_grace
         self.client: AsyncRealtimeClient | None = None
@@ -75,10 +86,12 @@ class JobWakeup:
     async def _build(self) -> None:
         self.subscribed = False
         client = AsyncRealtimeClient(self.url, token=self.key, auto_reconnect=True, max_retries=3)
-        channel = client.channel("coachbase-worker-jobs")
-        channel.on_postgres_changes(
-            RealtimePostgresChangesListenEvent.Insert, self._on_insert, schema="internal", table="jobs"
-        )
+        options: RealtimeChannelOptions = {
+            "config": {"private": True, "broadcast": {"ack": False, "self": False}, "presence": None}
+        }
+        channel = client.channel(TOPIC, options)
+        channel.on_broadcast("wake", self._on_wake)
+        channel.on_broadcast("safety", self._on_safety)
         self.client, self.channel = client, channel
         try:
             await channel.subscribe(self._on_state)
@@ -89,14 +102,19 @@ class JobWakeup:
     def _on_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         if state == RealtimeSubscribeStates.SUBSCRIBED:
             self.subscribed = True
-            log.info("subscribed to job inserts")
+            log.info("subscribed to the workers' wake-up topic", extra={"topic": TOPIC})
             self.wake()  # sweep: anything enqueued while we were not listening
         else:
             self.subscribed = False
             log.warning("realtime channel state", extra={"state": str(state), "error": repr(error)})
 
-    def _on_insert(self, payload: PostgresChangesPayload) -> None:
+    def _on_wake(self, message: BroadcastPayload) -> None:
         self.wake()
+
+    def _on_safety(self, message: BroadcastPayload) -> None:
+        payload = message.get("payload") or {}
+        if self.on_safety is not None and isinstance(payload.get("message_id"), str):
+            self.on_safety(payload["message_id"], payload.get("cleared") is True)
 
     async def _teardown(self) -> None:
         client, self.client, self.channel, self.subscribed = self.client, None, None, False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from devstack import jsonlimits
 from devstack.auth import errors
 from devstack.auth.limits import Limiter
 from devstack.db import Database
@@ -137,9 +137,11 @@ async def parse_params(request: Request, model: type[P], limit: int, *, empty_ok
             return model()
         raise errors.bad_request(errors.BAD_JSON, "Could not parse request body as JSON: unexpected end of JSON input")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = jsonlimits.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and JsonTooDeep are ValueErrors
         raise errors.bad_request(errors.BAD_JSON, f"Could not parse request body as JSON: {exc}") from exc
+    if jsonlimits.holds_nul(data):  # Postgres text and jsonb cannot hold U+0000: refused here, not a 500 there
+        raise errors.bad_request(errors.BAD_JSON, "Could not parse request body as JSON: \\u0000 is not allowed")
     if data is None:
         return model()
     if not isinstance(data, dict):

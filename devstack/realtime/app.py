@@ -17,15 +17,15 @@ from devstack.realtime.authz import AuthError, verify
 from devstack.realtime.broadcast import BroadcastApi, broadcast_row
 from devstack.realtime.catalog import TableInfo
 from devstack.realtime.changes import Change, ChangeDispatcher
-from devstack.realtime.feed import ChangeFeed
+from devstack.realtime.feed import MESSAGES_TABLE, SESSION_SETTINGS, ChangeFeed, RawRows
 from devstack.realtime.hub import Hub
+from devstack.realtime.lanes import Lanes
 from devstack.realtime.session import Services, Session
 from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack.realtime")
 
-MESSAGES_TABLE = ("realtime", "messages")
-# Let the socket senders run every this many changes, so that a big transaction fills only the queues
+# Let the socket senders run every this many broadcasts, so that a big transaction fills only the queues
 # of sockets that really cannot keep up (keep it well below realtime_socket_queue_size).
 YIELD_EVERY = 16
 
@@ -38,9 +38,16 @@ class Realtime:
         self.settings = settings
         self.hub = Hub()
         self.services = Services(settings=settings, hub=self.hub, admin_pool=self._admin_pool)
-        self.feed = ChangeFeed(role_dsn(db.dsn, "supabase_admin", db.password), self._on_changes, self._wants)
-        self.dispatcher = ChangeDispatcher(
-            self.feed.catalog, settings.realtime_max_record_bytes, settings.realtime_visibility_wait_s
+        dsn = role_dsn(db.dsn, "supabase_admin", db.password)
+        self.feed = ChangeFeed(dsn, self._on_changes, self._wants)
+        self.lanes = Lanes(
+            dsn,
+            ChangeDispatcher(self.feed.catalog, settings.realtime_max_record_bytes),
+            self.hub,
+            budget_s=settings.realtime_transaction_budget_s,
+            max_backlog=settings.realtime_backlog_max_changes,
+            visibility_wait_s=settings.realtime_visibility_wait_s,
+            session_settings=SESSION_SETTINGS,
         )
         api = BroadcastApi(self.services)
         self.app = Starlette(
@@ -58,6 +65,7 @@ class Realtime:
 
     async def stop(self) -> None:
         await self.feed.stop()
+        await self.lanes.stop()
 
     async def _admin_pool(self) -> asyncpg.Pool:
         return await self.db.pool("supabase_admin")
@@ -68,15 +76,20 @@ class Realtime:
             return True
         return self.hub.wants_change(table.schema, table.name, kind)
 
-    async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change]) -> None:
-        channels = self.hub.change_channels
-        for index, change in enumerate(changes, 1):
-            if index % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+    async def _on_changes(self, conn: asyncpg.Connection, changes: list[Change], raw: RawRows | None) -> None:
+        """A committed transaction: broadcasts from the database go out at once, row changes to the lanes
+        (`raw`: the rows of a large one not decoded yet, never broadcasts)."""
+        rows: list[Change] = []
+        broadcasts = 0
+        for change in changes:
             if (change.table.schema, change.table.name) == MESSAGES_TABLE:
                 broadcast_row(self.services, change)
-            elif channels:
-                await self.dispatcher.dispatch(conn, change, channels)
+                broadcasts += 1
+                if broadcasts % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            else:
+                rows.append(change)
+        await self.lanes.transaction(conn, rows, raw)
 
     async def _health(self, _: object) -> JSONResponse:
         return JSONResponse({"status": "ok" if self.feed.ready.is_set() else "starting", "slot": self.feed.slot})

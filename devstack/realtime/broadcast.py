@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from devstack import jsonlimits
 from devstack.realtime.authz import AuthError, topic_permissions, verify
 from devstack.realtime.changes import Change
 from devstack.realtime.session import Services
@@ -44,6 +45,29 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("apikey") or request.query_params.get("apikey")
 
 
+# Realtime's answer to a payload over the tenant's max_payload_size_in_kb (422).
+PAYLOAD_TOO_LARGE = {"errors": {"payload": ["Payload size exceeds tenant limit"]}}
+BATCH_BODIES = 4  # a batch body may hold this many maximal payloads
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds `limit` bytes (never read whole into memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(payload: Any) -> int:
+    if isinstance(payload, bytes | bytearray):
+        return len(payload)
+    return len(json.dumps(payload).encode())
+
+
 # How long a role's "passes every policy" answer is reused (see BroadcastApi._passes_all_policies).
 BYPASS_CACHE_SECONDS = 30.0
 
@@ -57,10 +81,21 @@ class BroadcastApi:
         claims = self._claims(request)
         if isinstance(claims, Response):
             return claims
+        limit = self.services.settings.realtime_max_payload_bytes
+        raw = await _body(request, BATCH_BODIES * limit)
+        if raw is None:
+            return JSONResponse({"message": "Request body too large"}, 413)
         try:
-            body = ApiBroadcast.model_validate_json(await request.body())
-        except ValidationError as exc:
-            return JSONResponse({"message": "Invalid broadcast payload", "errors": exc.errors(include_url=False)}, 400)
+            body = ApiBroadcast.model_validate(jsonlimits.loads(raw))
+        except ValueError as exc:  # not JSON, too deep, or not the expected shape (ValidationError)
+            errors = (
+                exc.errors(include_url=False, include_context=False, include_input=False)
+                if isinstance(exc, ValidationError)
+                else [{"msg": str(exc)}]
+            )
+            return JSONResponse({"message": "Invalid broadcast payload", "errors": errors}, 400)
+        if len(raw) > limit and any(_size(m.payload) > limit for m in body.messages):
+            return JSONResponse(PAYLOAD_TOO_LARGE, 422)
         for message in body.messages:
             await self._send(message.topic, message.event, message.payload, message.private, claims)
         return Response(status_code=202)
@@ -69,12 +104,14 @@ class BroadcastApi:
         claims = self._claims(request)
         if isinstance(claims, Response):
             return claims
-        raw = await request.body()
+        raw = await _body(request, self.services.settings.realtime_max_payload_bytes)
+        if raw is None:
+            return JSONResponse(PAYLOAD_TOO_LARGE, 422)
         payload: Any = raw
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/octet-stream":
             try:
-                payload = json.loads(raw) if raw else {}
-            except json.JSONDecodeError:
+                payload = jsonlimits.loads(raw) if raw else {}
+            except ValueError:
                 return JSONResponse({"message": "Invalid JSON payload"}, 400)
         private = request.query_params.get("private", "false").lower() == "true"
         topic, event = request.path_params["topic"], request.path_params["event"]
@@ -123,9 +160,9 @@ def broadcast_row(services: Services, change: Change) -> None:
         return
     raw = row.get("payload")
     try:
-        payload = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        log.warning("realtime.messages row with invalid payload", extra={"id": row.get("id")})
+        payload = jsonlimits.loads(raw) if raw else {}
+    except ValueError:
+        log.warning("realtime.messages row with a payload it cannot relay", extra={"id": row.get("id")})
         return
     services.hub.broadcast(
         str(row["topic"]),

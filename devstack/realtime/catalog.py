@@ -52,13 +52,20 @@ class TableInfo:
     def column_names(self) -> list[str]:
         return [c.name for c in self.relation.columns]
 
-    def exists_sql(self) -> str:
-        """`select exists(… where pk = …)` with the key values bound as one text[] parameter."""
+    def visible_sql(self) -> str:
+        """The 1-based positions of the keys whose row the current role may select: the key values come as
+        one text[] per key column (`$1`, a 2-D array), each looked up by the primary key (a lateral probe:
+        as a semi-join the planner may scan the whole table through the RLS filter instead, ~2 ms a
+        check on a 30,000-row table where a probe takes ~0.2)."""
         table = f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
-        where = " and ".join(
-            f"{quote_ident(col)} = ($1::text[])[{i}]::{self.types[col].sql}" for i, col in enumerate(self.pk, 1)
+        columns = [f"k{i}" for i in range(1, len(self.pk) + 1)]
+        keys = ", ".join(f"($1::text[])[{i}:{i}]" for i in range(1, len(self.pk) + 1))
+        pairs = zip(self.pk, columns, strict=True)
+        where = " and ".join(f"t.{quote_ident(col)} = k.{alias}::{self.types[col].sql}" for col, alias in pairs)
+        return (
+            f"select coalesce(array_agg(k.n), '{{}}') from unnest({keys}) with ordinality k({', '.join(columns)}, n)"
+            f" cross join lateral (select from {table} t where {where} limit 1) found"
         )
-        return f"select exists(select 1 from {table} where {where})"
 
 
 class Catalog:

@@ -1,92 +1,33 @@
-"""Postgres Changes: match a decoded row change to the joined bindings, check RLS per subscriber, send.
+"""Postgres Changes: the events of a transaction's row changes for the channels that want them.
 
 Mirrors supabase/realtime's `realtime.apply_rls`: per subscriber role the columns it may SELECT; INSERT
 and UPDATE of tables without a primary key give "Error 400", a primary key the role cannot read
-"Error 401"; on tables with RLS each distinct (role, claims) runs `select exists(… where pk = …)` as that
-role with `request.jwt.claims` set; DELETEs skip RLS and then carry only the key. A row over
-`max_record_bytes` is sent with "Error 413: Payload Too Large" and only its values of ≤ 64 bytes.
+"Error 401"; on tables with RLS each distinct (role, claims) must be able to select the row by its key
+as that role with `request.jwt.claims` set (`rls.RlsChecker`, which first waits until the transaction is
+visible); DELETEs skip RLS and then carry only the key. A row over `max_record_bytes` is sent with
+"Error 413: Payload Too Large" and only its values of ≤ 64 bytes.
 
-Visibility: the walsender streams a transaction once its commit record is flushed, and the committing
-session leaves the list of running transactions only after that (after a synchronous standby confirmed
-it, when there is one). A check that read the row in between would find nothing and drop the change for
-every subscriber allowed to see it. So the same call first waits, in Postgres, until the transaction is
-visible to new snapshots (`pg_visible_in_snapshot` of its xid against `pg_current_snapshot()`): one
-in-memory test when it already is, as nearly always, and a 1 ms poll only while it is not, up to
-`realtime_visibility_wait_s` (5 s). Nothing is added in front of changes that need no read.
+`decide` runs the checks of a batch of one transaction's changes (one round trip per table and role);
+`frames` then builds the events in change order. Who wants which change is `interest.Interest`'s
+answer; when the events are sent, `lanes.Lanes`'.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import asyncpg
 
 from devstack.realtime.catalog import Catalog, TableInfo
 from devstack.realtime.channel import Channel
 from devstack.realtime.protocol import Frame
+from devstack.realtime.rls import RlsChecker
 from devstack.realtime.values import convert
 
-log = logging.getLogger("devstack.realtime")
-
 SMALL_VALUE_BYTES = 64
-# Functions of the feed's own session (pg_temp): created once per connection by `prepare`.
-RLS_FUNCTIONS = """
--- Wait until transaction `xid` is visible to new snapshots, at most `seconds` (a commit held by a
--- synchronous standby that never answers); past that the check reads anyway and may drop the change.
-create or replace function pg_temp.devstack_await_visible(xid bigint, seconds double precision)
-returns void language plpgsql as $$
-declare
-  snap pg_snapshot;
-  xmax bigint;
-  deadline timestamptz := clock_timestamp() + make_interval(secs => seconds);
-begin
-  loop
-    -- Every evaluation takes a new snapshot (a volatile function under READ COMMITTED).
-    snap := pg_current_snapshot();
-    xmax := pg_snapshot_xmax(snap)::text::bigint;
-    -- pgoutput sends the 32-bit xid: widen it with the epoch of the snapshot's xmax.
-    exit when pg_visible_in_snapshot(
-      (xmax + (((xid - (xmax & 4294967295)) + 2147483648) % 4294967296 + 4294967296) % 4294967296
-        - 2147483648)::text::xid8,
-      snap);
-    if clock_timestamp() > deadline then
-      raise warning 'devstack realtime: transaction % still not visible after % s', xid, seconds;
-      exit;
-    end if;
-    perform pg_sleep(0.001);
-  end loop;
-end $$;
-
-create or replace function pg_temp.devstack_rls_visible(
-  query text, keys text[], roles text[], claims text[], xid bigint, wait_s double precision
-) returns boolean[] language plpgsql as $$
-declare
-  result boolean[] := '{}';
-  ok boolean;
-begin
-  if wait_s > 0 then
-    perform pg_temp.devstack_await_visible(xid, wait_s);
-  end if;
-  for i in 1 .. coalesce(array_length(roles, 1), 0) loop
-    begin
-      perform set_config('role', roles[i], true), set_config('request.jwt.claims', claims[i], true);
-      execute query into ok using keys;
-      perform set_config('role', 'none', true);
-    exception when others then
-      ok := false;
-      raise warning 'devstack realtime: RLS check failed for role %: %', roles[i], sqlerrm;
-    end;
-    result := result || coalesce(ok, false);
-  end loop;
-  perform set_config('request.jwt.claims', '', true);
-  return result;
-end $$;
-"""
 
 
 @dataclass(frozen=True)
@@ -112,79 +53,95 @@ class Change:
 
 
 Select = tuple[str, ...] | None
-Members = list[tuple[Channel, Select, list[int]]]
+# A channel that wants a change: the column selection of its wanting bindings, and their ids.
+Member = tuple[Channel, Select, list[int]]
+Members = list[Member]
 
 
-def _matching(channel: Channel, change: Change) -> dict[Select, list[int]]:
-    """Ids of the channel's bindings that want this change, grouped by their column selection."""
-    table = change.table
-    groups: dict[Select, list[int]] = defaultdict(list)
-    for binding in channel.bindings:
-        if binding.matches(table.schema, table.name, change.kind) and all(
-            c.holds(change.filter_record, table.types) for c in binding.conditions
-        ):
-            groups[binding.select].append(binding.id)
-    return groups
+@dataclass(frozen=True)
+class Access:
+    """What one role may see of one table's changes."""
+
+    columns: frozenset[str]
+    error: str | None  # INSERT/UPDATE get this error instead of the row
+    rls: bool  # INSERT/UPDATE are checked row by row
+
+
+@dataclass
+class Decisions:
+    """The checks' outcome for a batch: per (table, role) its access, and the (claims, index) allowed."""
+
+    access: dict[tuple[int, str], Access] = field(default_factory=dict)
+    allowed: set[tuple[str, int]] = field(default_factory=set)
+
+    def passes(self, index: int, change: Change, channel: Channel) -> bool:
+        access = self.access[(change.table.relation.relid, channel.role)]
+        if change.kind == "DELETE" or access.error is not None or not access.rls:
+            return True
+        return (channel.claims_json, index) in self.allowed
 
 
 class ChangeDispatcher:
-    """Sends each change to the channels that asked for it and may see it."""
+    """Checks and builds the events of row changes for the channels that want them."""
 
-    def __init__(self, catalog: Catalog, max_record_bytes: int, visibility_wait_s: float = 5.0) -> None:
+    def __init__(self, catalog: Catalog, max_record_bytes: int) -> None:
         self.catalog = catalog
         self.max_record_bytes = max_record_bytes
-        self.visibility_wait_s = visibility_wait_s
 
-    @staticmethod
-    async def prepare(conn: asyncpg.Connection) -> None:
-        await conn.execute(RLS_FUNCTIONS)
+    async def decide(self, checker: RlsChecker, changes: Sequence[Change], members: Sequence[Members]) -> Decisions:
+        """Grants and RLS for `members[i]` wanting `changes[i]` (all of one transaction)."""
+        decisions = Decisions()
+        wanted: dict[tuple[int, str], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        tables: dict[int, TableInfo] = {}
+        for index, (change, own) in enumerate(zip(changes, members, strict=True)):
+            table = change.table
+            for channel, _, _ in own:
+                key = (table.relation.relid, channel.role)
+                access = decisions.access.get(key)
+                if access is None:
+                    access = decisions.access[key] = await self._access(checker, table, channel.role)
+                if change.kind != "DELETE" and access.error is None and access.rls:
+                    wanted[key][channel.claims_json].add(index)
+                    tables[table.relation.relid] = table
+        for (relid, role), by_claims in wanted.items():
+            positions = sorted(set().union(*by_claims.values()))
+            keys = [changes[i].new for i in positions]
+            allowed = await checker.visible(tables[relid], role, sorted(by_claims), keys, changes[positions[0]].xid)
+            decisions.allowed.update(
+                (claims, positions[at]) for claims, at in allowed if positions[at] in by_claims[claims]
+            )
+        return decisions
 
-    async def dispatch(self, conn: asyncpg.Connection, change: Change, channels: list[Channel]) -> None:
-        by_role: dict[str, Members] = defaultdict(list)
-        for channel in channels:
-            for select, ids in _matching(channel, change).items():
-                by_role[channel.role].append((channel, select, ids))
-        for role, members in by_role.items():
-            await self._dispatch_role(conn, change, role, members)
-
-    async def _dispatch_role(self, conn: asyncpg.Connection, change: Change, role: str, members: Members) -> None:
-        table = change.table
-        columns = await self.catalog.selectable(conn, table, role)
+    async def _access(self, checker: RlsChecker, table: TableInfo, role: str) -> Access:
+        columns = await self.catalog.selectable(checker.conn, table, role)
         error = None
-        if change.kind != "DELETE" and not table.pk:
+        if not table.pk:
             error = "Error 400: Bad Request, no primary key"
-        elif change.kind != "DELETE" and not set(table.pk) <= columns:
+        elif not set(table.pk) <= columns:
             error = "Error 401: Unauthorized"
-        if error is not None:
-            data = self._error_data(change, error)
-            for channel, _, ids in members:
-                _send(channel, ids, data)
-            return
-        if table.rls and change.kind != "DELETE" and not await self.catalog.bypasses_rls(conn, role):
-            members = await self._visible(conn, change, role, members)
-        payloads: dict[Select, dict[str, Any]] = {}
-        for channel, select, ids in members:
-            if select not in payloads:
-                visible = columns if select is None else columns & {*select, *table.pk}
-                payloads[select] = self._data(change, frozenset(visible))
-            _send(channel, ids, payloads[select])
+        rls = table.rls and error is None and not await self.catalog.bypasses_rls(checker.conn, role)
+        return Access(columns, error, rls)
 
-    async def _visible(self, conn: asyncpg.Connection, change: Change, role: str, members: Members) -> Members:
-        """The members whose claims let them SELECT the row, one query per distinct claims."""
-        table = change.table
-        claim_sets = sorted({channel.claims_json for channel, _, _ in members})
-        keys = [change.new.get(col) for col in table.pk]
-        allowed = await conn.fetchval(
-            "select pg_temp.devstack_rls_visible($1, $2, $3, $4, $5, $6)",
-            table.exists_sql(),
-            keys,
-            [role] * len(claim_sets),
-            claim_sets,
-            change.xid,
-            self.visibility_wait_s,
-        )
-        visible = {claims for claims, ok in zip(claim_sets, allowed, strict=True) if ok}
-        return [member for member in members if member[0].claims_json in visible]
+    def frames(
+        self, changes: Sequence[Change], members: Sequence[Members], decisions: Decisions
+    ) -> Iterator[tuple[Channel, Frame]]:
+        """The events, in change order, of the members the decisions let see their change."""
+        for index, (change, own) in enumerate(zip(changes, members, strict=True)):
+            payloads: dict[tuple[str, Select], dict[str, Any]] = {}
+            for channel, select, ids in own:
+                if not decisions.passes(index, change, channel):
+                    continue
+                key = (channel.role, select)
+                data = payloads.get(key)
+                if data is None:
+                    access = decisions.access[(change.table.relation.relid, channel.role)]
+                    if change.kind != "DELETE" and access.error is not None:
+                        data = self._error_data(change, access.error)
+                    else:
+                        readable = access.columns if select is None else access.columns & {*select, *change.table.pk}
+                        data = self._data(change, frozenset(readable))
+                    payloads[key] = data
+                yield channel, Frame(channel.topic, "postgres_changes", {"ids": ids, "data": data}, None, None)
 
     def _error_data(self, change: Change, error: str) -> dict[str, Any]:
         table = change.table
@@ -235,8 +192,3 @@ class ChangeDispatcher:
                 continue
             record[name] = value
         return record
-
-
-def _send(channel: Channel, ids: list[int], data: dict[str, Any]) -> None:
-    frame = Frame(channel.topic, "postgres_changes", {"ids": ids, "data": data}, None, None)
-    channel.outbox.push(frame)

@@ -1,9 +1,15 @@
-"""A joined channel: its topic, the joiner's claims, broadcast options and postgres_changes bindings."""
+"""A joined channel: its topic, the joiner's claims, broadcast options and postgres_changes bindings.
+
+Change events go out through `deliver`: while the change feed finishes an earlier, large transaction in
+the background for this channel (`hold`), later events wait behind it in `pending`, so that a channel
+always gets its changes in commit order (`release` sends what waited, up to the next hold).
+"""
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +69,16 @@ class Channel:
     bindings: list[Binding] = field(default_factory=list)
     can_write: bool | None = None  # private channels: INSERT policy result, checked on first send
     presence_key: str = ""
+    claims_json: str = field(init=False, default="")  # the claims as the RLS checks set them
+    pending: deque[Frame | object] = field(init=False, default_factory=deque)  # holds, and frames behind them
+
+    def __post_init__(self) -> None:
+        self.claims_json = json.dumps(self.claims, sort_keys=True)
+
+    def authorize(self, token: str, claims: dict[str, Any]) -> None:
+        """A new access token for this channel: private-channel write permission is checked again."""
+        self.token, self.claims, self.can_write = token, claims, None
+        self.claims_json = json.dumps(claims, sort_keys=True)
 
     @property
     def sub_topic(self) -> str:
@@ -72,10 +88,28 @@ class Channel:
     def role(self) -> str:
         return str(self.claims.get("role") or "anon")
 
-    @property
-    def claims_json(self) -> str:
-        return json.dumps(self.claims, sort_keys=True)
-
     def system(self, status: str, message: str, extension: str) -> None:
         payload = {"message": message, "status": status, "extension": extension, "channel": self.sub_topic}
         self.outbox.push(Frame(self.topic, "system", payload, None, self.join_ref))
+
+    def deliver(self, frame: Frame) -> None:
+        """Send a change event now, or behind the holds and events already waiting."""
+        if self.pending:
+            self.pending.append(frame)
+        else:
+            self.outbox.push(frame)
+
+    def hold(self, holder: object) -> None:
+        """Events delivered from now on wait until `holder` (a transaction finished later) releases them."""
+        self.pending.append(holder)
+
+    def release(self, holder: object) -> None:
+        """Drop `holder`'s hold and send the events that no earlier hold keeps waiting."""
+        # By identity, and without deque.remove: its "not in deque" error would format the holder's repr.
+        at = next((n for n, item in enumerate(self.pending) if item is holder), None)
+        if at is None:
+            return
+        del self.pending[at]
+        while self.pending and isinstance(head := self.pending[0], Frame):
+            self.pending.popleft()
+            self.outbox.push(head)

@@ -33,19 +33,22 @@ import logging
 import re
 import struct
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
 import psycopg2
 import psycopg2.extras
 
+from devstack.realtime import rls
 from devstack.realtime.catalog import Catalog, TableInfo
-from devstack.realtime.changes import Change, ChangeDispatcher
+from devstack.realtime.changes import Change
 from devstack.realtime.pgoutput import UNCHANGED_TOAST, Begin, Commit, Relation, RowChange, Tuple, decode
 
 log = logging.getLogger("devstack.realtime")
 
 CHANGES_PUBLICATION = "supabase_realtime"
 MESSAGES_PUBLICATION = "supabase_realtime_messages_publication"
+MESSAGES_TABLE = ("realtime", "messages")
 SESSION_SETTINGS = {
     "TimeZone": "UTC",
     "DateStyle": "ISO",
@@ -57,6 +60,10 @@ SESSION_SETTINGS = {
 STREAM_OPTIONS = {"proto_version": "1", "publication_names": f"{CHANGES_PUBLICATION},{MESSAGES_PUBLICATION}"}
 # Let the rest of the gateway run every this many stream messages while a big transaction arrives.
 YIELD_EVERY = 256
+# Rows of a transaction decoded as they are read; later ones are kept as read (RawRows) and decoded in the
+# background (lanes.py): the transactions behind a bulk write wait until it has been read, and reading a
+# row (psycopg2's read_message) costs ~7 µs where decoding it would cost as much again.
+DECODE_AHEAD = 512
 # With nothing to read, say where we are at least this often (the server drops a silent replica after
 # wal_sender_timeout, 60 s by default); psycopg2 also answers the server's keepalive requests itself.
 STATUS_EVERY_S = 10.0
@@ -65,7 +72,7 @@ STATUS_EVERY_S = 10.0
 ROW_CHANGES = {b"I": "INSERT", b"U": "UPDATE", b"D": "DELETE"}
 RELID = struct.Struct(">I")
 
-Sink = Callable[[asyncpg.Connection, list[Change]], Awaitable[None]]
+Sink = Callable[[asyncpg.Connection, list[Change], "RawRows | None"], Awaitable[None]]
 # Whether any joined channel wants changes of this kind to this table (the sink decides who gets them).
 Wants = Callable[[TableInfo, str], bool]
 
@@ -95,6 +102,27 @@ def to_change(table: TableInfo, msg: RowChange, begin: Begin) -> Change:
             old = {k: new.get(k) for k in table.pk}
     size = sum(len(v) for v in (*new.values(), *old.values()) if v)
     return Change(table, msg.kind, begin.commit_time, new, old, size, begin.xid)
+
+
+@dataclass(frozen=True)
+class RawRows:
+    """Row changes of a transaction read past DECODE_AHEAD: their table and pgoutput bytes."""
+
+    begin: Begin
+    rows: list[tuple[TableInfo, bytes]]
+
+    def decode(self, start: int, stop: int) -> list[Change]:
+        """The changes of rows[start:stop]."""
+        changes = []
+        for table, payload in self.rows[start:stop]:
+            msg = decode(payload)
+            if isinstance(msg, RowChange):
+                changes.append(to_change(table, msg, self.begin))
+        return changes
+
+    def kinds(self) -> dict[tuple[int, str], TableInfo]:
+        """The (relation id, event) of the rows, with their table."""
+        return {(table.relation.relid, ROW_CHANGES[payload[:1]]): table for table, payload in self.rows}
 
 
 class ChangeFeed:
@@ -191,7 +219,7 @@ class ChangeFeed:
         )
         self.slot = slot_name(await conn.fetchval("select current_database()"))
         await self._ensure_slot(conn, self.slot)
-        await ChangeDispatcher.prepare(conn)
+        await rls.prepare(conn)
         # Connecting (SCRAM) and START_REPLICATION block: off the event loop.
         self._stream = await asyncio.to_thread(self._open_stream, self.slot)
         self.ready.set()
@@ -225,6 +253,7 @@ class ChangeFeed:
         assert self._conn is not None and self._stream is not None
         conn, cursor, fd = self._conn, self._stream.cursor(), self._stream.fileno()
         pending: list[Change] = []
+        raw: list[tuple[TableInfo, bytes]] = []
         begin: Begin | None = None
         unyielded = 0
         while True:
@@ -242,11 +271,11 @@ class ChangeFeed:
                 unyielded = 0
                 await asyncio.sleep(0)
             payload = message.payload
-            if payload[:1] in ROW_CHANGES and not self._wanted(payload):
-                continue  # nobody listens to this table and event: skip decoding the row
+            if payload[:1] in ROW_CHANGES and self._set_aside(payload, len(pending), raw):
+                continue
             msg = decode(payload)
             if isinstance(msg, Begin):
-                pending, begin = [], msg
+                pending, raw, begin = [], [], msg
             elif isinstance(msg, Relation):
                 await self.catalog.learn(conn, msg)
             elif isinstance(msg, RowChange):
@@ -255,10 +284,23 @@ class ChangeFeed:
                     pending.append(to_change(table, msg, begin))
             elif isinstance(msg, Commit):
                 if msg.end_lsn > self._last_end_lsn:
-                    if pending:
-                        await self.sink(conn, pending)
+                    if pending or raw:
+                        await self.sink(conn, pending, RawRows(begin, raw) if raw and begin else None)
                     self._last_end_lsn = msg.end_lsn
-                pending = []
+                pending, raw = [], []
+
+    def _set_aside(self, payload: bytes, decoded: int, raw: list[tuple[TableInfo, bytes]]) -> bool:
+        """Whether a row change needs no decoding now: nobody wants it, or (past DECODE_AHEAD rows of its
+        transaction) it is kept in `raw` for later. Database broadcasts are always decoded."""
+        table = self.catalog.get(RELID.unpack_from(payload, 1)[0])
+        if table is None:
+            return False  # not learnt yet: decoded (its Relation message comes first)
+        if not self.wants(table, ROW_CHANGES[payload[:1]]):
+            return True
+        if decoded < DECODE_AHEAD or (table.schema, table.name) == MESSAGES_TABLE:
+            return False
+        raw.append((table, payload))
+        return True
 
     def _wanted(self, payload: bytes) -> bool:
         """Whether a row change (I/U/D: the tag, then the relation's id) is for anyone listening now."""

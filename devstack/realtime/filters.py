@@ -3,8 +3,12 @@
 Operators eq, neq, lt, lte, gt, gte, in (as in supabase/realtime's check_equality_op), plus like, ilike,
 match, imatch (POSIX regex, approximated with Python's `re`), isdistinct, `is.null` / `is.true` /
 `is.false` and the `not.` prefix; several filters joined by commas must all hold. The value is
-converted with the column's type so numbers compare as numbers. A filter on a column the change does not
-carry (a DELETE's non-key column) lets the change through, as the real server does.
+converted with the column's type so numbers compare as numbers.
+
+Filters on columns a change does not carry are skipped, and a change carrying none of the filtered
+columns is not sent, as `realtime.is_visible_through_filters` joins filters to the change's columns: a
+DELETE carries only its key (all columns with REPLICA IDENTITY FULL), so a subscription filtered on
+another column gets no DELETE at all — Supabase's "delete events are not filterable".
 """
 
 from __future__ import annotations
@@ -64,8 +68,6 @@ class Condition:
     negate: bool
 
     def holds(self, record: dict[str, str | None], types: dict[str, PgType]) -> bool:
-        if self.column not in record:
-            return True
         raw = record[self.column]
         result = self._compare(raw, types.get(self.column))
         return (not result) if self.negate else result
@@ -87,6 +89,14 @@ class Condition:
             return COMPARISONS[self.op](actual, convert(pg_type, str(self.value)))
         except TypeError:
             return False
+
+
+def visible(conditions: tuple[Condition, ...], record: dict[str, str | None], types: dict[str, PgType]) -> bool:
+    """Whether a change passes a binding's filters (see the module docstring for absent columns)."""
+    if not conditions:
+        return True
+    present = [c for c in conditions if c.column in record]
+    return bool(present) and all(c.holds(record, types) for c in present)
 
 
 def parse(text: str | None) -> tuple[Condition, ...]:

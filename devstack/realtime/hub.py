@@ -20,6 +20,7 @@ class Hub:
     def __init__(self) -> None:
         self._topics: dict[tuple[str, bool], set[Channel]] = defaultdict(set)
         self._pg: set[Channel] = set()
+        self._wanted: dict[tuple[str, str, str], bool] = {}  # asked per streamed row: kept until a change
         self.presence = PresenceBook()
 
     def add(self, channel: Channel) -> None:
@@ -28,6 +29,7 @@ class Hub:
     def watch_changes(self, channel: Channel) -> None:
         if channel in self._topics.get((channel.sub_topic, channel.private), ()):
             self._pg.add(channel)
+            self._wanted.clear()
 
     def remove(self, channel: Channel) -> None:
         key = (channel.sub_topic, channel.private)
@@ -36,7 +38,10 @@ class Hub:
             members.discard(channel)
             if not members:
                 del self._topics[key]
-        self._pg.discard(channel)
+        if channel in self._pg:
+            self._pg.discard(channel)
+            self._wanted.clear()
+        channel.pending.clear()
         self.presence.untrack(channel, self.members(channel))
 
     def members(self, channel: Channel) -> list[Channel]:
@@ -56,9 +61,19 @@ class Hub:
     def change_channels(self) -> list[Channel]:
         return list(self._pg)
 
+    def watches(self, channel: Channel) -> bool:
+        """Whether `channel` is still joined with Postgres Changes bindings."""
+        return channel in self._pg
+
     def wants_change(self, schema: str, table: str, kind: str) -> bool:
         """Whether any joined channel has a Postgres Changes binding for this table and event."""
-        return any(binding.matches(schema, table, kind) for channel in self._pg for binding in channel.bindings)
+        key = (schema, table, kind)
+        wanted = self._wanted.get(key)
+        if wanted is None:
+            wanted = self._wanted[key] = any(
+                binding.matches(schema, table, kind) for channel in self._pg for binding in channel.bindings
+            )
+        return wanted
 
     def broadcast(
         self,

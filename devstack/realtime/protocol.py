@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack import jsonlimits
+
 VSN_1 = "1.0.0"
 VSN_2 = "2.0.0"
 SUPPORTED_VSNS = (VSN_1, VSN_2)
@@ -33,6 +35,7 @@ class Frame:
     payload: Any = field(default_factory=dict)
     ref: str | None = None
     join_ref: str | None = None
+    size: int = 0  # for frames received: an upper bound of their size in bytes, so of their payload's
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,8 @@ def _opt_str(value: Any) -> str | None:
 
 def decode_text(vsn: str, text: str) -> Frame:
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+        raw = jsonlimits.loads(text)
+    except ValueError as exc:  # not JSON, or nested deeper than the devstack parses
         raise FrameError(f"invalid JSON: {exc}") from exc
     if vsn == VSN_2:
         if not isinstance(raw, list) or len(raw) != 5:
@@ -68,7 +71,9 @@ def decode_text(vsn: str, text: str) -> Frame:
         topic, event, payload = raw.get("topic"), raw.get("event"), raw.get("payload", {})
     if not isinstance(topic, str) or not isinstance(event, str):
         raise FrameError("topic and event must be strings")
-    return Frame(topic, event, payload if payload is not None else {}, _opt_str(ref), _opt_str(join_ref))
+    frame = Frame(topic, event, payload if payload is not None else {}, _opt_str(ref), _opt_str(join_ref))
+    frame.size = 4 * len(text)  # UTF-8 takes at most 4 bytes a character
+    return frame
 
 
 def decode_binary(data: bytes) -> Frame:
@@ -83,25 +88,31 @@ def decode_binary(data: bytes) -> Frame:
         chunk = data[offset : offset + size]
         if len(chunk) != size:
             raise FrameError("truncated binary frame")
-        parts.append(chunk.decode())
+        try:
+            parts.append(chunk.decode())
+        except UnicodeDecodeError as exc:
+            raise FrameError(f"invalid header text: {exc}") from exc
         offset += size
     join_ref, ref, topic, event, meta_text = parts
     body = data[offset:]
     user_payload: Any
     if encoding == ENCODING_JSON:
         try:
-            user_payload = json.loads(body) if body else {}
-        except json.JSONDecodeError as exc:
+            user_payload = jsonlimits.loads(body) if body else {}
+        except ValueError as exc:
             raise FrameError(f"invalid JSON payload: {exc}") from exc
     else:
         user_payload = bytes(body)
     payload: dict[str, Any] = {"type": "broadcast", "event": event, "payload": user_payload}
     if meta_text:
         try:
-            payload.update(json.loads(meta_text))
-        except json.JSONDecodeError as exc:
+            meta = jsonlimits.loads(meta_text)
+        except ValueError as exc:
             raise FrameError(f"invalid metadata: {exc}") from exc
-    return Frame(topic, "broadcast", payload, ref or None, join_ref or None)
+        if not isinstance(meta, dict):
+            raise FrameError("metadata must be a JSON object")
+        payload.update(meta)
+    return Frame(topic, "broadcast", payload, ref or None, join_ref or None, len(data))
 
 
 def encode(vsn: str, frame: Frame) -> str:

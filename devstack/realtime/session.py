@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -170,6 +171,10 @@ class Session:
         previous = self.channels.get(frame.topic)
         if previous is not None:  # a rejoin silently replaces the old channel, as Phoenix does
             self._forget(previous)
+        elif len(self.channels) >= self.services.settings.realtime_max_channels_per_client:
+            log.info("realtime join refused: too many channels", extra={"topic": frame.topic})
+            self.push(protocol.reply(frame, "error", {"reason": "ChannelRateLimitReached: Too many channels"}))
+            return
         try:
             request = JoinRequest.parse(frame, self.token, self.services.settings)
             claims = verify(request.token, self.services.settings)
@@ -248,7 +253,7 @@ class Session:
                 message = f"You no longer have permission to read from this Channel topic: {channel.sub_topic}"
             self._shutdown(channel, message)
             return
-        channel.token, channel.claims, channel.can_write = token, claims, None
+        channel.authorize(token, claims)
         self._schedule_token_check(channel)
 
     def _presence(self, channel: Channel, frame: Frame) -> None:
@@ -279,6 +284,28 @@ class Session:
                 reason = f"You do not have permissions to write to this Channel topic: {channel.sub_topic}"
                 self.push(protocol.reply(frame, "error", {"reason": reason}))
             return
+        if frame.size > self.services.settings.realtime_max_payload_bytes and _too_large(
+            payload.get("payload"), self.services.settings.realtime_max_payload_bytes
+        ):
+            # As Realtime: not relayed; with `ack`, `{"status": "error", "response": "payload_size_exceeded"}`.
+            log.info("realtime broadcast refused: payload too large", extra={"topic": channel.topic})
+            if channel.ack_broadcast:
+                self.push(
+                    Frame(
+                        frame.topic,
+                        "phx_reply",
+                        {"status": "error", "response": "payload_size_exceeded"},
+                        frame.ref,
+                        frame.join_ref,
+                    )
+                )
+            return
         self.services.hub.broadcast(channel.sub_topic, channel.private, event, payload.get("payload"), sender=channel)
         if channel.ack_broadcast:
             self.push(protocol.reply(frame, "ok"))
+
+
+def _too_large(payload: Any, limit: int) -> bool:
+    if isinstance(payload, bytes | bytearray):
+        return len(payload) > limit
+    return len(json.dumps(payload).encode()) > limit

@@ -6,11 +6,12 @@ extra_float_digits=1, so the text forms are stable (pgoutput.md "Values to JSON 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from devstack import jsonlimits
 
 Converter = Callable[[str], Any]
 
@@ -54,12 +55,20 @@ def _scalar_converter(name: str) -> Converter:
     if name == "bool":
         return lambda text: text == "t"
     if name in ("json", "jsonb"):
-        return json.loads
+        return _json
     if name == "timestamp":
         return lambda text: text.replace(" ", "T", 1)
     if name == "timestamptz":
         return _timestamptz
     return str
+
+
+def _json(text: str) -> Any:
+    """A json/jsonb value; one nested deeper than the devstack re-encodes stays its text, a JSON string."""
+    try:
+        return jsonlimits.loads(text)
+    except jsonlimits.JsonTooDeep:
+        return text
 
 
 def _timestamptz(text: str) -> str:

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import asyncpg
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from devstack import tokens
 from devstack.db import Database, role_dsn
+from devstack.rest import guard
+from devstack.rest.config import RestConfig, RoleSettings
 from devstack.rest.errors import ApiError, from_postgres, jwt_expired, jwt_invalid, singular_error
 from devstack.rest.memo import Memo
 from devstack.rest.plan import Plan, Target, build
 from devstack.rest.request import negotiate, parse_prefer, parse_range, profile
+from devstack.rest.response import JSON_TYPE, error_response, explained, respond
 from devstack.rest.schema_cache import SchemaCache
 from devstack.rest.watcher import SchemaWatcher
 from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack.rest")
+T = TypeVar("T")
 
-JSON_TYPE = "application/json; charset=utf-8"
-OBJECT_TYPE = "application/vnd.pgrst.object+json; charset=utf-8"
 # The request's settings, as PostgREST makes them, all transaction-local.
 _SETTINGS = (
     "search_path",
@@ -55,31 +55,19 @@ def _dollar_quoted(value: str) -> str:
     return f"${tag}${value}${tag}$"
 
 
-def _begin(readonly: bool, setup: list[str]) -> str:
-    """BEGIN and the request's settings in one simple-query round trip (one less per request)."""
-    if any("\x00" in value for value in setup):
+def _begin(readonly: bool, setup: list[str], role: RoleSettings) -> str:
+    """BEGIN and the request's settings in one simple-query round trip (one less per request).
+
+    The impersonated role's own settings (`statement_timeout` of anon and authenticated…) follow, as
+    PostgREST applies them: the gateway logs in as `authenticator`, so Postgres itself never would."""
+    pairs = [*zip(_SETTINGS, setup, strict=True), *role.settings]
+    if any("\x00" in value for _, value in pairs):
         raise ApiError(400, "PGRST100", "NUL characters are not allowed in request headers or claims")
     values = ", ".join(
-        f"pg_catalog.set_config('{name}', {_dollar_quoted(value)}, true)"
-        for name, value in zip(_SETTINGS, setup, strict=True)
+        f"pg_catalog.set_config({_dollar_quoted(name)}, {_dollar_quoted(value)}, true)" for name, value in pairs
     )
-    return f"begin{' read only' if readonly else ''}; select {values}"
-
-
-class RestConfig(BaseSettings):
-    """PostgREST's settings the devstack honours (env `PGRST_…`, as PostgREST reads them)."""
-
-    model_config = SettingsConfigDict(env_prefix="PGRST_", extra="ignore")
-
-    db_schemas: str = "public,graphql_public"
-    db_extra_search_path: str = "public,extensions"
-    db_anon_role: str = "anon"
-    db_max_rows: int = 1000
-    db_pool: int = 8  # two cores: a few busy connections beat many idle ones
-
-    @property
-    def schemas(self) -> list[str]:
-        return [s.strip() for s in self.db_schemas.split(",") if s.strip()]
+    isolation = f" isolation level {role.isolation}" if role.isolation else ""
+    return f"begin{isolation}{' read only' if readonly else ''}; select {values}"
 
 
 class _NoResetConnection(asyncpg.Connection):
@@ -100,14 +88,19 @@ class RestApp:
     def __init__(self, db: Database, settings: DevstackSettings, config: RestConfig) -> None:
         self.db = db
         self.settings = settings
-        self.config = config
+        self.base_config = config
         self.secret = settings.jwt_secret.get_secret_value()
         self.dsn = role_dsn(db.dsn, "authenticator", db.password)
-        self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config.schemas, self._schema_changed)
+        self.watcher = SchemaWatcher(lambda: asyncpg.connect(self.dsn), config, self._schema_changed)
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._plans: Memo[Plan] = Memo(1024)
         self._tokens: Memo[dict[str, Any]] = Memo(1024)
+
+    @property
+    def config(self) -> RestConfig:
+        """The configuration in force: environment, then the in-database `pgrst.*` settings."""
+        return self.watcher.config.config
 
     async def start(self) -> None:
         self.watcher.start()
@@ -131,12 +124,16 @@ class RestApp:
                     self._pool = await asyncpg.create_pool(
                         self.dsn,
                         min_size=1,
-                        max_size=self.config.db_pool,
+                        max_size=self.base_config.db_pool,
                         connection_class=_NoResetConnection,
                         statement_cache_size=500,
                         command_timeout=30,
+                        init=self._init_connection,
                     )
         return self._pool
+
+    async def _init_connection(self, conn: asyncpg.Connection) -> None:
+        await guard.install(conn, self.settings.rest_max_json_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -163,7 +160,10 @@ class RestApp:
         method = scope["method"]
         path = _route_path(scope)
         headers, prefer = _headers(scope)
-        caller = self.authenticate(headers.get("authorization"))
+        cache = await self.watcher.current()
+        effective = self.watcher.config
+        config = effective.config
+        caller = self.authenticate(headers.get("authorization"), config.db_anon_role)
         if path in ("", "/"):
             return Response(b"{}", 200, media_type=JSON_TYPE)
         if method == "OPTIONS":
@@ -175,20 +175,22 @@ class RestApp:
             raise ApiError(404, "PGRST125", "Invalid path specified in request URL")
         target = Target(
             method=method,
-            schema=profile(method, headers, self.config.schemas),
+            schema=profile(method, headers, config.schemas),
             name=parts[-1],
             rpc=rpc,
-            media=negotiate(headers.get("accept")),
+            media=negotiate(headers.get("accept"), config.db_plan_enabled),
             prefs=parse_prefer(prefer),
             pairs=[],
             range=parse_range(headers.get("range")) if method == "GET" else None,
             body=await _read_body(receive, self.settings.max_body_bytes) if method not in ("GET", "HEAD") else b"",
-            max_rows=self.config.db_max_rows,
+            max_rows=config.db_max_rows,
+            content_type=headers.get("content-type", "application/json"),
+            aggregates=config.db_aggregates_enabled,
+            bound=True,
         )
-        cache = await self.watcher.current()
         plan = self._plan(cache, target, scope, prefer, headers)
         setup = [
-            f"{_quote(target.schema)}, " + ", ".join(_quote(s) for s in self.config.db_extra_search_path.split(",")),
+            ", ".join(_quote(s) for s in [target.schema, *config.extra_search_path]),
             caller.role,
             json.dumps(caller.claims),
             method,
@@ -196,7 +198,10 @@ class RestApp:
             json.dumps(headers),
             json.dumps(_cookies(headers.get("cookie"))),
         ]
-        row, total = await self.execute(plan, setup, caller, target.prefs.rollback)
+        role = effective.role(caller.role)
+        if plan.explain is not None:
+            return explained(target, await self.explain(plan, setup, role, caller, target.prefs.rollback))
+        row, total = await self.execute(plan, setup, role, caller, target.prefs.rollback)
         return respond(plan, target, row, total)
 
     def _plan(
@@ -234,9 +239,8 @@ class RestApp:
             raise tokens.TokenError("JWT expired", expired=True)
         return claims
 
-    def authenticate(self, authorization: str | None) -> Caller:
+    def authenticate(self, authorization: str | None, anon: str = "anon") -> Caller:
         """No token → anon; a bad one → 401 PGRST301; an expired one → 401 PGRST303."""
-        anon = self.config.db_anon_role
         if not authorization or not authorization.lower().startswith("bearer"):
             return Caller(anon, {"role": anon}, False)
         token = authorization[6:].strip()
@@ -253,18 +257,55 @@ class RestApp:
         return Caller(role, claims, role != anon)
 
     async def execute(
-        self, plan: Plan, setup: list[str], caller: Caller, rollback: bool = False
+        self, plan: Plan, setup: list[str], role: RoleSettings, caller: Caller, rollback: bool = False
     ) -> tuple[asyncpg.Record, int | None]:
         """Run the plan in one transaction as the caller; `Prefer: tx=rollback` (or an error) rolls it back."""
+
+        async def run(conn: asyncpg.Connection) -> tuple[asyncpg.Record, int | None]:
+            row = await conn.fetchrow(plan.sql, *plan.params)
+            assert row is not None
+            total = await _total(conn, plan, row)
+            if plan.singular and row["page_total"] != 1 and not plan.void:
+                raise singular_error(row["page_total"])
+            if plan.max_affected is not None and row["page_total"] > plan.max_affected:
+                raise ApiError(
+                    400,
+                    "PGRST124",
+                    "Query result exceeds max-affected preference constraint",
+                    f"The query affects {row['page_total']} rows",
+                )
+            return row, total
+
+        return await self._transaction(plan, setup, role, caller, rollback, run)
+
+    async def explain(self, plan: Plan, setup: list[str], role: RoleSettings, caller: Caller, rollback: bool) -> str:
+        """The EXPLAIN of the plan's statement, run as the caller (with `analyze`, executed as EXPLAIN does)."""
+        assert plan.explain is not None
+        options = ", ".join([f"format {plan.explain.format}", *plan.explain.options])
+
+        async def run(conn: asyncpg.Connection) -> str:
+            rows = await conn.fetch(f"explain ({options}) {plan.sql}", *plan.params)
+            if plan.explain is not None and plan.explain.format == "json":
+                return str(rows[0][0])
+            return "\n".join(str(r[0]) for r in rows)
+
+        return await self._transaction(plan, setup, role, caller, rollback, run)
+
+    async def _transaction(
+        self,
+        plan: Plan,
+        setup: list[str],
+        role: RoleSettings,
+        caller: Caller,
+        rollback: bool,
+        run: Callable[[asyncpg.Connection], Awaitable[T]],
+    ) -> T:
         pool = await self.pool()
         try:
             async with pool.acquire() as conn:
                 try:
-                    await conn.execute(_begin(plan.readonly, setup))
-                    row = await conn.fetchrow(plan.sql, *plan.params)
-                    total = await _total(conn, plan, row)
-                    if plan.singular and row["page_total"] != 1 and not plan.void:
-                        raise singular_error(row["page_total"])
+                    await conn.execute(_begin(plan.readonly, setup, role))
+                    result = await run(conn)
                 except asyncpg.PostgresError as exc:
                     await _rollback(conn)
                     raise from_postgres(exc, caller.authed) from None
@@ -281,8 +322,7 @@ class RestApp:
         except (OSError, asyncpg.InterfaceError) as exc:
             log.warning("database connection error: %s", exc)
             raise ApiError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc)) from None
-        assert row is not None
-        return row, total
+        return result
 
 
 async def _total(conn: asyncpg.Connection, plan: Plan, row: asyncpg.Record) -> int | None:
@@ -291,76 +331,8 @@ async def _total(conn: asyncpg.Connection, plan: Plan, row: asyncpg.Record) -> i
     exact = row["total"] if row["total"] is not None else row["page_total"]
     if plan.count_sql is None or (plan.count == "estimated" and exact <= 1000):
         return int(exact)
-    explained = await conn.fetchval(plan.count_sql, *plan.count_params)
-    return int(json.loads(explained)[0]["Plan"]["Plan Rows"])
-
-
-def respond(plan: Plan, target: Target, row: asyncpg.Record, total: int | None) -> Response:
-    page_total = int(row["page_total"])
-    headers = {}
-    if target.prefs.applied:
-        headers["Preference-Applied"] = ", ".join(target.prefs.applied)
-    body: str | None = row["body"]
-    if plan.action in ("read", "rpc"):
-        status = 200
-        if plan.action == "read" or plan.count is not None:
-            status = _range_status(plan.offset, page_total, total)
-            headers["Content-Range"] = _content_range(plan.offset, page_total, total)
-        if plan.void:
-            return Response(None, 204, headers)
-    else:
-        headers["Content-Range"] = f"*/{total if total is not None else '*'}"
-        status = 201 if plan.action == "create" else 200
-        if plan.action == "create" and target.prefs.resolution and row.get("inserted") is False:
-            status = 200 if page_total else 201
-        if target.prefs.representation != "full":
-            return Response(None, 201 if plan.action == "create" else 204, headers)
-    if target.method == "HEAD":
-        return Response(None, status, headers, media_type=JSON_TYPE)
-    if target.media == "csv":
-        return Response(_csv(body or "[]"), status, headers, media_type="text/csv; charset=utf-8")
-    media = OBJECT_TYPE if target.media == "object" else JSON_TYPE
-    return Response(body, status, headers, media_type=media)
-
-
-def _range_status(offset: int, page_total: int, total: int | None) -> int:
-    if total is None:
-        return 200
-    if offset > total:
-        raise ApiError(
-            416,
-            "PGRST103",
-            "Requested range not satisfiable",
-            f"An offset of {offset} was requested, but there are only {total} rows.",
-        )
-    return 206 if page_total < total else 200
-
-
-def _content_range(offset: int, page_total: int, total: int | None) -> str:
-    suffix = "*" if total is None else str(total)
-    if page_total == 0:
-        return f"*/{suffix}"
-    return f"{offset}-{offset + page_total - 1}/{suffix}"
-
-
-def _csv(body: str) -> str:
-    rows = json.loads(body)
-    rows = rows if isinstance(rows, list) else [rows]
-    if not rows:
-        return ""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(rows[0]))
-    for item in rows:
-        writer.writerow(
-            ["" if v is None else (json.dumps(v) if isinstance(v, dict | list) else v) for v in item.values()]
-        )
-    return out.getvalue()
-
-
-def error_response(exc: ApiError) -> Response:
-    headers = {"Proxy-Status": f"PostgREST; error={exc.code}", **exc.headers}
-    return Response(exc.body(), exc.status, headers, media_type=JSON_TYPE)
+    explained_count = await conn.fetchval(plan.count_sql, *plan.count_params)
+    return int(json.loads(explained_count)[0]["Plan"]["Plan Rows"])
 
 
 async def _rollback(conn: asyncpg.Connection) -> None:
@@ -394,6 +366,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "PGRST102", "The client went away before sending the whole body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -9,38 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from devstack.rest.errors import ApiError, query_error
+from devstack.rest.errors import query_error
 
-OPERATORS = frozenset(
-    [
-        "eq",
-        "neq",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "like",
-        "ilike",
-        "match",
-        "imatch",
-        "in",
-        "is",
-        "isdistinct",
-        "fts",
-        "plfts",
-        "phfts",
-        "wfts",
-        "cs",
-        "cd",
-        "ov",
-        "sl",
-        "sr",
-        "nxr",
-        "nxl",
-        "adj",
-    ]
-)
 QUANTIFIABLE = frozenset(["eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"])
+OPERATORS = QUANTIFIABLE | {"in", "is", "isdistinct", "fts", "plfts", "phfts", "wfts"}
+OPERATORS |= {"cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"}
 IS_VALUES = {"null": "null", "not_null": "not null", "true": "true", "false": "false", "unknown": "unknown"}
 RESERVED = frozenset({"select", "order", "limit", "offset", "columns", "on_conflict", "or", "and", "not.or", "not.and"})
 # Nesting of embeds and of logic trees: far beyond real use, well within Python's recursion limit.
@@ -64,11 +37,26 @@ class Field:
         return str(last)
 
 
+AGGREGATES = ("sum", "avg", "min", "max", "count")
+
+
 @dataclass(frozen=True)
 class Column:
+    """A column, computed field or JSON path; with `aggregate`, that function of it (`count()`: of rows)."""
+
     field: Field
     alias: str | None = None
     cast: str | None = None
+    aggregate: str | None = None  # sum | avg | min | max | count
+    aggregate_cast: str | None = None  # `amount.sum()::text`: the cast of the aggregate's result
+
+    @property
+    def output_name(self) -> str:
+        if self.alias:
+            return self.alias
+        if self.aggregate:
+            return self.aggregate
+        return self.field.output_name
 
 
 @dataclass(frozen=True)
@@ -131,8 +119,18 @@ class Node:
 
 
 def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses and double quotes."""
+    """Split on `sep` outside parentheses, double quotes and (balanced) braces of array literals."""
+    try:
+        return _split(text, sep, braces=True)
+    except ValueError:
+        if text.count("{") == text.count("}"):
+            raise
+        return _split(text, sep, braces=False)  # a lone brace is an ordinary character of a value
+
+
+def _split(text: str, sep: str, *, braces: bool) -> list[str]:
     parts, depth, quoted, current = [], 0, False, []
+    openers, closers = ("({", ")}") if braces else ("(", ")")
     i = 0
     while i < len(text):
         ch = text[i]
@@ -142,9 +140,9 @@ def split_top(text: str, sep: str = ",") -> list[str]:
             continue
         if ch == '"':
             quoted = not quoted
-        elif not quoted and ch == "(":
+        elif not quoted and ch in openers:
             depth += 1
-        elif not quoted and ch == ")":
+        elif not quoted and ch in closers:
             depth -= 1
             if depth < 0:
                 raise ValueError("unbalanced parentheses")
@@ -204,11 +202,17 @@ def _select_items(text: str, depth: int = 0) -> list[SelectItem]:
             raise ValueError("empty item in select")
         if part == "*":
             items.append(Star())
+        elif _AGGREGATE.match(part):
+            items.append(_column(part))
         elif part.endswith(")") and "(" in part:
             items.append(_embed(part, depth))
         else:
             items.append(_column(part))
     return items
+
+
+# `[alias:]field[::cast].sum()[::cast]` or `[alias:]count()[::cast]`: an aggregate, not an embed.
+_AGGREGATE = re.compile(r"^(?:[^(]*\.(?:sum|avg|min|max|count)|(?:[\w$ -]+\s*:\s*)?count)\(\s*\)(?:::[\w ]+)?$")
 
 
 def _embed(part: str, depth: int) -> Embed | Column:
@@ -220,8 +224,8 @@ def _embed(part: str, depth: int) -> Embed | Column:
         alias, head = (s.strip() for s in head.split(":", 1))
         check_name(alias, "select parameter")
     name, *marks = (piece.strip() for piece in head.split("!"))
-    if not name or (name.lower() in ("count", "sum", "avg", "min", "max") and not inner):
-        raise ApiError(400, "PGRST123", "Use of aggregate functions is not allowed")
+    if not name:
+        raise ValueError("empty embed name")
     hint, joined = None, False
     for mark in marks:
         if mark == "inner":
@@ -238,19 +242,37 @@ def _embed(part: str, depth: int) -> Embed | Column:
 
 
 def _column(part: str) -> Column:
+    """`[alias:]field[->path][::cast][.agg()][::cast]`; `count()` counts rows."""
     cast = None
     if "::" in part:
-        part, cast = part.rsplit("::", 1)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*(\[\])?", cast):
-            raise ValueError(f"unexpected cast {cast!r}")
+        part, cast = (p.strip() for p in part.rsplit("::", 1))
+        _check_cast(cast)
     alias = None
-    if ":" in part and not part.startswith('"'):
+    if re.match(r"^[^\"]*?[^:]:[^:]", part) and not part.startswith('"'):
         alias, part = part.split(":", 1)
         alias = check_name(alias.strip(), "select parameter")
-    fld = parse_field(part.strip())
+    part = part.strip()
+    aggregate, aggregate_cast = None, None
+    match = re.fullmatch(r"(?:(.*)\.)?(sum|avg|min|max|count)\(\s*\)", part)
+    if match is not None:
+        aggregate, aggregate_cast, cast = match.group(2), cast, None
+        part = (match.group(1) or "").strip()
+        if not part and aggregate != "count":
+            raise ValueError(f"{aggregate}() needs a column")
+        if "::" in part:
+            part, cast = (p.strip() for p in part.rsplit("::", 1))
+            _check_cast(cast)
+    if aggregate is not None and not part:
+        return Column(Field("*"), alias, None, aggregate, aggregate_cast)
+    fld = parse_field(part)
     if fld.path and alias is None:
         check_name(fld.output_name, "select parameter")
-    return Column(fld, alias, cast)
+    return Column(fld, alias, cast, aggregate, aggregate_cast)
+
+
+def _check_cast(cast: str) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*(\[\])?", cast):
+        raise ValueError(f"unexpected cast {cast!r}")
 
 
 _OPERATOR = re.compile(r"^(not\.)?([a-z]+)(?:\((any|all)\)|\(([\w-]+)\))?\.", re.DOTALL)

@@ -36,53 +36,128 @@ class Preferences:
     resolution: str | None = None  # merge-duplicates | ignore-duplicates
     missing_default: bool = False
     rollback: bool = False
+    strict: bool = False  # handling=strict: unknown preferences are errors, max-affected is enforced
+    max_affected: int | None = None
     applied: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+_PREFERENCES = {
+    "return": ("representation", "minimal", "headers-only"),
+    "count": ("exact", "planned", "estimated"),
+    "resolution": ("merge-duplicates", "ignore-duplicates"),
+    "missing": ("default", "null"),
+    "tx": ("commit", "rollback"),
+    "handling": ("strict", "lenient"),
+}
 
 
 def parse_prefer(values: list[str]) -> Preferences:
-    """`Prefer` values may be comma-joined, with or without spaces, and repeated; unknown ones are ignored."""
+    """`Prefer` values may be comma-joined, with or without spaces, and repeated; unknown ones are ignored
+    (PGRST122 under `handling=strict`), as is `max-affected` unless handling is strict."""
     prefs = Preferences()
+    max_affected: str | None = None
     for value in values:
         for raw in value.split(","):
             item = raw.strip()
             key, _, val = item.partition("=")
-            if key == "return" and val in ("representation", "minimal", "headers-only"):
+            if key == "max-affected" and re.fullmatch(r"\d{1,12}", val):
+                max_affected = item
+                prefs.max_affected = int(val)
+                continue
+            if val not in _PREFERENCES.get(key, ()):
+                if item:
+                    prefs.invalid.append(item)
+                continue
+            if key == "return":
                 prefs.representation = "full" if val == "representation" else val
-            elif key == "count" and val in ("exact", "planned", "estimated"):
+            elif key == "count":
                 prefs.count = val
-            elif key == "resolution" and val in ("merge-duplicates", "ignore-duplicates"):
+            elif key == "resolution":
                 prefs.resolution = val
-            elif key == "missing" and val in ("default", "null"):
+            elif key == "missing":
                 prefs.missing_default = val == "default"
-            elif key == "tx" and val in ("commit", "rollback"):
+            elif key == "tx":
                 prefs.rollback = val == "rollback"
             else:
-                continue
+                prefs.strict = val == "strict"
             prefs.applied.append(item)
+    if prefs.strict and max_affected is not None:
+        prefs.applied.append(max_affected)
+    elif not prefs.strict:
+        prefs.max_affected = None
+    if prefs.strict and prefs.invalid:
+        raise ApiError(
+            400,
+            "PGRST122",
+            "Invalid preferences given with handling=strict",
+            f"Invalid preferences: {', '.join(prefs.invalid)}",
+        )
     return prefs
 
 
-def negotiate(accept: str | None) -> str:
-    """The response kind for an `Accept` header: json, stripped (no nulls), object or csv; else 406 PGRST107."""
+@dataclass(frozen=True)
+class PlanRequest:
+    """`Accept: application/vnd.pgrst.plan+json; for="…"; options=analyze|verbose|…` (EXPLAIN)."""
+
+    format: str  # json | text
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Media:
+    """What the response body is: json (an array), object (one row), csv; stripped of nulls; or its plan."""
+
+    kind: str = "json"
+    strip: bool = False
+    plan: PlanRequest | None = None
+    offered: str = ""  # the Accept header, for PGRST107
+
+
+PLAN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
+
+
+def negotiate(accept: str | None, plan_enabled: bool = False) -> Media:
+    """The response kind for an `Accept` header, by quality; else 406 PGRST107 (plans only when enabled)."""
     if not accept:
-        return "json"
+        return Media()
     offered = []
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
         quality = 1.0
+        named: dict[str, str] = {}
         for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        stripped = "nulls=stripped" in params
-        offered.append((quality, media.lower(), stripped))
-    for _, media, stripped in sorted(offered, key=lambda o: -o[0]):
-        if media in _MEDIA:
-            return "stripped" if stripped and _MEDIA[media] == "json" else _MEDIA[media]
-    names = ", ".join(m for _, m, _ in offered)
+            key, _, val = param.partition("=")
+            named[key.strip().lower()] = val.strip().strip('"')
+        try:
+            quality = float(named.get("q", "1"))
+        except ValueError:
+            quality = 0.0
+        offered.append((quality, media.lower(), named))
+    for _, media, named in sorted(offered, key=lambda o: -o[0]):
+        chosen = _media(media, named, plan_enabled)
+        if chosen is not None:
+            return chosen
+    names = ", ".join(part.strip() for part in accept.split(","))
     raise ApiError(406, "PGRST107", f"None of these media types are available: {names}")
+
+
+def _media(media: str, params: dict[str, str], plan_enabled: bool) -> Media | None:
+    strip = params.get("nulls") == "stripped"
+    if media in _MEDIA:
+        kind = _MEDIA[media]
+        return Media(kind, strip and kind in ("json", "object"))
+    if media.startswith(PLAN_MEDIA) and plan_enabled:
+        fmt = media.removeprefix(PLAN_MEDIA).removeprefix("+") or "text"
+        target = _MEDIA.get(params.get("for", "application/json").lower())
+        options = tuple(o for o in params.get("options", "").split("|") if o)
+        if fmt not in ("json", "text") or target is None or not set(options) <= set(PLAN_OPTIONS):
+            return None
+        return Media(target, False, PlanRequest(fmt, options))
+    return None
+
+
+PLAN_MEDIA = "application/vnd.pgrst.plan"
 
 
 def profile(method: str, headers: dict[str, str], schemas: list[str]) -> str:

@@ -1,7 +1,9 @@
-"""The schema cache: tables, columns, types, foreign keys and functions of the exposed schemas.
+"""The schema cache: tables, views, columns, types, relationships and functions of the exposed schemas.
 
 Like PostgREST's, it is read from the catalogs once and swapped whole on reload; request handling only
-reads it, so identifiers in a request are checked against it before any SQL is built.
+reads it, so identifiers in a request are checked against it before any SQL is built. Relationships
+(foreign keys, the ones views inherit from their base tables, many-to-many through join tables and the
+computed ones functions define) are built by `devstack.rest.relationships`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from devstack.rest.errors import ApiError, table_not_found
+from devstack.rest.errors import table_not_found
+from devstack.rest.views import column_origins
 
 
 def quote_ident(name: str) -> str:
@@ -44,7 +47,7 @@ class Column:
     generated: bool
 
 
-@dataclass
+@dataclass(eq=False)
 class Table:
     schema: str
     name: str
@@ -53,6 +56,9 @@ class Table:
     unique_sets: list[frozenset[str]] = field(default_factory=list)
     relationships: list[Relationship] = field(default_factory=list)
     relid: int = 0
+    is_view: bool = False
+    # Computed fields: functions of one argument of this relation's row type (`full_name(people)`).
+    computed: dict[str, Function] = field(default_factory=dict)
 
     @property
     def sql(self) -> str:
@@ -60,8 +66,23 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Junction:
+    """The join table of a many-to-many relationship, with its two foreign keys."""
+
+    table: Table
+    source_constraint: str
+    target_constraint: str
+    source_columns: tuple[tuple[str, str], ...]  # (column of the source, column of the join table)
+    target_columns: tuple[tuple[str, str], ...]  # (column of the target, column of the join table)
+
+
+@dataclass(frozen=True, eq=False)
 class Relationship:
-    """A foreign key seen from `source`: to-one when `source` holds the key (or the key is unique)."""
+    """A way to embed `target` in `source`: a foreign key seen from either end, a join table or a function.
+
+    `to_one` when at most one target row belongs to a source row: the source holds the key (many-to-one),
+    the key is unique (one-to-one), or the function returns one row (`returns t` / `rows 1`).
+    """
 
     source: Table
     target: Table
@@ -70,6 +91,21 @@ class Relationship:
     target_columns: tuple[str, ...]
     to_one: bool
     source_holds_key: bool
+    junction: Junction | None = None
+    function: Function | None = None  # a computed relationship
+    unique: bool = False  # the key's columns are unique on the side holding it (one-to-one)
+
+    @property
+    def is_self(self) -> bool:
+        return self.source is self.target
+
+    @property
+    def cardinality(self) -> str:
+        if self.junction is not None:
+            return "many-to-many"
+        if self.to_one:
+            return "one-to-one" if self.unique else "many-to-one"
+        return "one-to-many"
 
 
 @dataclass(frozen=True)
@@ -77,6 +113,7 @@ class Param:
     name: str
     type: PgType
     has_default: bool
+    type_text: str = ""  # as `format_type` prints it (`integer`, `text`), for error messages
 
 
 @dataclass(frozen=True)
@@ -88,6 +125,7 @@ class Function:
     returns_set: bool
     volatility: str  # i, s or v
     columns: dict[str, Column] | None  # output columns when it returns rows of a composite type
+    rows: float = 1000.0  # the planner's row estimate (`rows 1` marks a computed to-one relationship)
 
     @property
     def sql(self) -> str:
@@ -97,10 +135,32 @@ class Function:
     def returns_void(self) -> bool:
         return self.return_type.schema == "pg_catalog" and self.return_type.name == "void"
 
+    @property
+    def callable(self) -> bool:
+        """Callable over /rpc as PostgREST lists them: named parameters, or one unnamed of a body type."""
+        unnamed = [p for p in self.params if not p.name]
+        if not unnamed:
+            return True
+        return len(unnamed) == 1 and unnamed[0].type.name in UNNAMED_BODY_TYPES
+
+    @property
+    def signature(self) -> str:
+        return f"{self.schema}.{self.name}({', '.join(f'{p.name} => {p.type_text}' for p in self.params)})"
+
     def accepts(self, keys: set[str]) -> bool:
         names = {p.name for p in self.params}
         required = {p.name for p in self.params if not p.has_default}
         return required <= keys <= names
+
+
+# The body type a single unnamed parameter takes, by its type (PostgREST: json/jsonb, text, xml, bytea).
+UNNAMED_BODY_TYPES = {
+    "json": "application/json",
+    "jsonb": "application/json",
+    "text": "text/plain",
+    "xml": "text/xml",
+    "bytea": "application/octet-stream",
+}
 
 
 @dataclass
@@ -119,48 +179,13 @@ class SchemaCache:
         return found
 
     def relationship(self, parent: Table, name: str, hint: str | None) -> Relationship:
-        """Resolve `name[!hint]` in a select to one foreign key of `parent`, as PostgREST does."""
-        found = [r for r in parent.relationships if r.target.name == name]
-        if hint is not None:
-            found = [r for r in found if _matches_hint(r, hint)]
-        if len(found) == 1:
-            return found[0]
-        if not found:
-            hinted = f"' using the hint '{hint}" if hint else ""
-            raise ApiError(
-                400,
-                "PGRST200",
-                f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
-                f"Searched for a foreign key relationship between '{parent.name}' and '{name}{hinted}'"
-                f" in the schema '{parent.schema}', but no matches were found.",
-            )
-        options = ", ".join(f"'{name}!{r.constraint}'" for r in found)
-        raise ApiError(
-            300,
-            "PGRST201",
-            f"Could not embed because more than one relationship was found for '{parent.name}' and '{name}'",
-            [_describe(r) for r in found],
-            f"Try changing '{name}' to one of the following: {options}. Find the desired relationship in the"
-            " 'details' key.",
-        )
+        """Resolve `name[!hint]` in a select to one relationship of `parent`, as PostgREST does."""
+        from devstack.rest.relationships import find
+
+        return find(parent, name, hint)
 
     def cast_type(self, name: str) -> PgType | None:
         return self.type_names.get(_TYPE_ALIASES.get(name.lower().strip(), name.lower().strip()))
-
-
-def _matches_hint(rel: Relationship, hint: str) -> bool:
-    key_columns = rel.source_columns if rel.source_holds_key else rel.target_columns
-    return hint == rel.constraint or (len(key_columns) == 1 and hint == key_columns[0])
-
-
-def _describe(rel: Relationship) -> dict[str, str]:
-    cardinality = "many-to-one" if rel.source_holds_key else ("one-to-one" if rel.to_one else "one-to-many")
-    return {
-        "cardinality": cardinality,
-        "embedding": f"{rel.source.name} with {rel.target.name}",
-        "relationship": f"{rel.constraint} using {rel.source.name}({', '.join(rel.source_columns)})"
-        f" and {rel.target.name}({', '.join(rel.target_columns)})",
-    }
 
 
 _TYPE_ALIASES = {
@@ -190,13 +215,13 @@ where n.nspname = any($1::text[]) or t.oid < 16384
 """
 
 _RELATIONS_SQL = """
-select c.oid, n.nspname, c.relname
+select c.oid, n.nspname, c.relname, c.relkind in ('v', 'm') as is_view
 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-where n.nspname = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
+where n.nspname = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p') and not c.relispartition
 """
 
 _COLUMNS_SQL = """
-select a.attrelid, a.attname, a.atttypid, a.attgenerated <> '' as generated,
+select a.attrelid, a.attname, a.atttypid, a.attgenerated <> '' as generated, a.attnum,
   case
     when a.attidentity <> '' then
       format('nextval(%L::regclass)', pg_catalog.pg_get_serial_sequence(a.attrelid::regclass::text, a.attname))
@@ -209,18 +234,23 @@ order by a.attrelid, a.attnum
 """
 
 _CONSTRAINTS_SQL = """
+-- Every primary key, unique and foreign key outside the system schemas: views inherit the keys of base
+-- tables that may live in schemas the API does not expose.
 select con.conname, con.contype::text as contype, con.conrelid, con.confrelid,
   array(select a.attname from unnest(con.conkey) with ordinality k(n, i)
         join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.n order by k.i) as cols,
   array(select a.attname from unnest(con.confkey) with ordinality k(n, i)
-        join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n order by k.i) as fcols
+        join pg_catalog.pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.n order by k.i) as fcols,
+  con.conkey::int2[] as attnums, coalesce(con.confkey, '{}')::int2[] as fattnums
 from pg_catalog.pg_constraint con
-where con.conrelid = any($1::oid[]) and con.contype in ('p', 'u', 'f')
+join pg_catalog.pg_namespace n on n.oid = con.connamespace
+where con.contype in ('p', 'u', 'f') and con.conparentid = 0
+  and n.nspname not in ('pg_catalog', 'information_schema')
 union all
 select i.indexrelid::regclass::text, 'u', i.indrelid, 0,
   array(select a.attname from unnest(i.indkey) k(n)
         join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.n),
-  '{}'::name[]
+  '{}'::name[], i.indkey::int2[], '{}'::int2[]
 from pg_catalog.pg_index i
 where i.indrelid = any($1::oid[]) and i.indisunique and i.indpred is null and 0 <> all(i.indkey)
 """
@@ -229,14 +259,18 @@ _FUNCTIONS_SQL = """
 select n.nspname, p.proname, p.provolatile::text as provolatile, p.proretset, p.prorettype,
   coalesce(p.proargnames, '{}') as argnames,
   coalesce(p.proallargtypes, p.proargtypes::oid[]) as argtypes,
-  coalesce(p.proargmodes::text[], '{}') as argmodes, p.pronargdefaults, p.pronargs
+  coalesce(p.proargmodes::text[], '{}') as argmodes, p.pronargdefaults, p.pronargs, p.prorows,
+  array(select pg_catalog.format_type(t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) t)
+    as argtexts
 from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-where n.nspname = any($1::text[]) and p.prokind = 'f'
+where n.nspname = any($1::text[]) and p.prokind = 'f' and p.prorettype <> 'pg_catalog.trigger'::regtype
 """
 
 
 async def load(conn: asyncpg.Connection, schemas: list[str]) -> SchemaCache:
     """Read the catalogs in one snapshot (a repeatable-read transaction)."""
+    from devstack.rest.relationships import build_relationships
+
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         catalog_schemas = [*schemas, "pg_catalog", "public", "extensions"]
         types = {r[0]: PgType(*r) for r in await conn.fetch(_TYPES_SQL, catalog_schemas)}
@@ -245,48 +279,33 @@ async def load(conn: asyncpg.Connection, schemas: list[str]) -> SchemaCache:
             t.relid for t in types.values() if t.typtype == "c" and t.relid and t.schema in catalog_schemas
         ]
         relids = list({r[0] for r in relations} | set(composite_relids))
-        columns = await _columns(conn, relids, types)
-        tables = {(r[1], r[2]): Table(r[1], r[2], columns.get(r[0], {}), relid=r[0]) for r in relations}
-        by_oid = {r[0]: tables[(r[1], r[2])] for r in relations}
-        _add_constraints(await conn.fetch(_CONSTRAINTS_SQL, list(by_oid)), by_oid)
+        columns, attnames = await _columns(conn, relids, types)
+        tables = {(r[1], r[2]): Table(r[1], r[2], columns.get(r[0], {}), relid=r[0], is_view=r[3]) for r in relations}
+        by_oid = {t.relid: t for t in tables.values()}
+        constraints = await conn.fetch(_CONSTRAINTS_SQL, list(by_oid))
+        origins = await column_origins(conn, schemas)
         functions = _functions(await conn.fetch(_FUNCTIONS_SQL, schemas), types, columns)
+    build_relationships(by_oid, constraints, origins, attnames, functions)
     names = {t.name: t for t in types.values() if t.schema == "pg_catalog"}
     for t in types.values():
         if t.schema != "pg_catalog":
             names.setdefault(t.name, t)
-    return SchemaCache(schemas, tables, functions, types, names, {t.relid: t for t in tables.values()})
+    return SchemaCache(schemas, tables, functions, types, names, by_oid)
 
 
 async def _columns(
     conn: asyncpg.Connection, relids: list[int], types: dict[int, PgType]
-) -> dict[int, dict[str, Column]]:
+) -> tuple[dict[int, dict[str, Column]], dict[tuple[int, int], str]]:
+    """Columns per relation, and (relation, attnum) → column name for every column read."""
     out: dict[int, dict[str, Column]] = defaultdict(dict)
-    for relid, name, typoid, generated, default in await conn.fetch(_COLUMNS_SQL, relids):
+    attnames: dict[tuple[int, int], str] = {}
+    for relid, name, typoid, generated, attnum, default in await conn.fetch(_COLUMNS_SQL, relids):
+        attnames[(relid, attnum)] = name
         pg_type = types.get(typoid)
         if pg_type is None:
             continue
         out[relid][name] = Column(name, pg_type, types.get(pg_type.array_oid), default, generated)
-    return out
-
-
-def _add_constraints(rows: list[asyncpg.Record], by_oid: dict[int, Table]) -> None:
-    foreign: list[asyncpg.Record] = []
-    for row in rows:
-        table = by_oid[row["conrelid"]]
-        if row["contype"] == "p":
-            table.primary_key = list(row["cols"])
-        if row["contype"] in ("p", "u"):
-            table.unique_sets.append(frozenset(row["cols"]))
-        elif row["contype"] == "f":
-            foreign.append(row)
-    for row in foreign:
-        source, target = by_oid[row["conrelid"]], by_oid.get(row["confrelid"])
-        if target is None:
-            continue
-        cols, fcols = tuple(row["cols"]), tuple(row["fcols"])
-        source.relationships.append(Relationship(source, target, row["conname"], cols, fcols, True, True))
-        unique = frozenset(cols) in source.unique_sets
-        target.relationships.append(Relationship(target, source, row["conname"], fcols, cols, unique, False))
+    return out, attnames
 
 
 def _functions(
@@ -297,23 +316,26 @@ def _functions(
         function = _function(row, types, columns)
         if function is not None:
             out[(function.schema, function.name)].append(function)
+    for overloads in out.values():  # as PostgREST orders them: fewest parameters first
+        overloads.sort(key=lambda f: (len(f.params), f.signature))
     return out
 
 
 def _function(row: asyncpg.Record, types: dict[int, PgType], columns: dict[int, dict[str, Column]]) -> Function | None:
     names, argtypes, modes = list(row["argnames"]), list(row["argtypes"]), list(row["argmodes"])
+    texts = list(row["argtexts"])
     modes = modes or ["i"] * len(argtypes)
     names = names + [""] * (len(argtypes) - len(names))
     first_default = row["pronargs"] - row["pronargdefaults"]
     params: list[Param] = []
     out_columns: dict[str, Column] = {}
     position = 0
-    for name, typoid, mode in zip(names, argtypes, modes, strict=True):
+    for name, typoid, mode, text in zip(names, argtypes, modes, texts, strict=True):
         pg_type = types.get(typoid)
         if pg_type is None:
             return None
         if mode in ("i", "b", "v"):
-            params.append(Param(name, pg_type, position >= first_default))
+            params.append(Param(name, pg_type, position >= first_default, text))
             position += 1
         if mode in ("o", "b", "t"):
             out_columns[name] = Column(name, pg_type, types.get(pg_type.array_oid), None, False)
@@ -326,5 +348,12 @@ def _function(row: asyncpg.Record, types: dict[int, PgType], columns: dict[int, 
     elif return_type.name == "record" and out_columns:
         cols = out_columns
     return Function(
-        row["nspname"], row["proname"], tuple(params), return_type, row["proretset"], row["provolatile"], cols
+        row["nspname"],
+        row["proname"],
+        tuple(params),
+        return_type,
+        row["proretset"],
+        row["provolatile"],
+        cols,
+        float(row["prorows"]),
     )

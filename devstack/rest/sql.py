@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.rest.errors import ApiError, undefined_column
-from devstack.rest.query import IS_VALUES, Column, Condition, Embed, Field, Filter, Logic, Node, Order, SelectItem, Star
+from devstack.rest.query import IS_VALUES, Column, Condition, Field, Filter, Logic, Node, Order, SelectItem, Star
 from devstack.rest.schema_cache import Column as PgColumn
 from devstack.rest.schema_cache import PgType, SchemaCache, Table, quote_ident
 
@@ -45,6 +45,51 @@ class Source:
     table: Table | None = None
 
 
+@dataclass(frozen=True)
+class Item:
+    """One output column of a select list: its SQL, its name, and how grouping treats it.
+
+    `kind`: `value` (grouped by itself), `json` (an embed: grouped by its text), `agg` (an aggregate).
+    `hoist` keeps an aggregate's parts, (function, input SQL or None for `count()`, output cast), so that
+    a to-one spread can apply it at its parent's level, where its grouping makes sense.
+    """
+
+    sql: str
+    name: str
+    kind: str = "value"
+    hoist: tuple[str, str | None, str | None] | None = None
+
+
+@dataclass
+class Selection:
+    """A rendered select list: its items and the lateral joins its embeds need."""
+
+    items: list[Item]
+    joins: list[str] = field(default_factory=list)
+    inner_joins: list[str] = field(default_factory=list)
+
+    @property
+    def aggregated(self) -> bool:
+        return any(item.kind == "agg" for item in self.items)
+
+    def render(self) -> str:
+        if len(self.items) > MAX_TARGETS:
+            raise ApiError(400, "54011", f"target lists can have at most {MAX_TARGETS} entries")
+        grouped = self.aggregated
+        return ", ".join(
+            f"{f'({i.sql})::text::json' if grouped and i.kind == 'json' else i.sql} as {quote_ident(i.name)}"
+            for i in self.items
+        )
+
+    def group_by(self) -> str:
+        keys = [f"({i.sql})::text" if i.kind == "json" else i.sql for i in self.items if i.kind != "agg"]
+        return f" group by {', '.join(keys)}" if self.aggregated and keys else ""
+
+
+# Postgres's own limit on the entries of one select list (error 54011, a 500 in PostgREST): refused up front.
+MAX_TARGETS = 1664
+
+
 @dataclass
 class ReadBuilder:
     cache: SchemaCache
@@ -54,7 +99,10 @@ class ReadBuilder:
     # (parent alias, embed key) → the lateral holding the embed, for `rel=is.null` / `rel=not.is.null` filters.
     laterals: dict[tuple[str, str], str] = field(default_factory=dict)
     filters_on_embeds: bool = False
-    strip_nulls: bool = False  # Accept: application/vnd.pgrst.array+json;nulls=stripped
+    strip_nulls: bool = False  # Accept: …;nulls=stripped
+    max_rows: int | None = None  # PostgREST's db-max-rows caps every embedded resource too
+    aggregates: bool = False  # pgrst.db_aggregates_enabled
+    bound: bool = False  # count the JSON built for embeds against the response limit (see devstack.rest.guard)
 
     def alias(self) -> str:
         self.counter += 1
@@ -63,121 +111,82 @@ class ReadBuilder:
     def node(self, path: tuple[str, ...]) -> Node:
         return self.nodes.get(path) or Node()
 
+    def guarded(self, json_sql: str) -> str:
+        return f"pg_temp.devstack_bound({json_sql})" if self.bound else json_sql
+
     # -- select list -------------------------------------------------------------------------------------
 
-    def select_list(
-        self, source: Source, alias: str, items: list[SelectItem], path: tuple[str, ...]
-    ) -> tuple[list[str], list[str], list[str]]:
-        """Return (select expressions, all lateral joins, the joins of `!inner` embeds only)."""
-        exprs: list[str] = []
-        joins: list[str] = []
-        inner_joins: list[str] = []
-        for item in items or [Star()]:
-            if isinstance(item, Star):
-                exprs.extend(f"{quote_ident(alias)}.{quote_ident(c)}" for c in source.columns)
-            elif isinstance(item, Column):
-                exprs.append(self._column(source, alias, item))
-            else:
-                expr, join = self._embed(source, alias, item, path)
-                exprs.append(expr)
-                joins.append(join)
-                if item.inner:
-                    inner_joins.append(join)
-        return exprs, joins, inner_joins
+    def select_list(self, source: Source, alias: str, items: list[SelectItem], path: tuple[str, ...]) -> Selection:
+        """The items of `select` over `source` (as `alias`), with the lateral joins of their embeds."""
+        from devstack.rest.embeds import embed
 
-    def _column(self, source: Source, alias: str, item: Column) -> str:
-        sql, _ = self.field(source, alias, item.field)
-        if item.cast is not None:
-            pg_type = self.cache.cast_type(item.cast.removesuffix("[]"))
-            if pg_type is None:
-                raise ApiError(400, "42704", f'type "{item.cast}" does not exist')
-            target = pg_type.sql
-            if item.cast.endswith("[]"):
-                array = self.cache.types.get(pg_type.array_oid)
-                if array is None:
-                    raise ApiError(400, "42704", f'type "{item.cast}" does not exist')
-                target = array.sql
-            sql = f"({sql})::{target}"
-        return f"{sql} as {quote_ident(item.alias or item.field.output_name)}"
+        selection = Selection([])
+        for item in items:
+            if isinstance(item, Star):
+                selection.items.extend(Item(f"{quote_ident(alias)}.{quote_ident(c)}", c) for c in source.columns)
+            elif isinstance(item, Column):
+                selection.items.append(self._column(source, alias, item))
+            else:
+                embedded = embed(self, source, alias, item, path)
+                selection.items.extend(embedded.items)
+                selection.joins.append(embedded.join)
+                if item.inner:
+                    selection.inner_joins.append(embedded.join)
+        return selection
+
+    def _column(self, source: Source, alias: str, item: Column) -> Item:
+        if item.aggregate is None and self._legacy_count(source, item):
+            return Item("pg_catalog.count(*)", item.alias or "count", "agg", ("count", None, None))
+        if item.aggregate is not None:
+            if not self.aggregates:
+                raise ApiError(400, "PGRST123", "Use of aggregate functions is not allowed")
+            argument = None if item.field.name == "*" else self._value(source, alias, item.field, item.cast)
+            sql = self.cast_to(f"pg_catalog.{item.aggregate}({argument or '*'})", item.aggregate_cast)
+            return Item(sql, item.output_name, "agg", (item.aggregate, argument, item.aggregate_cast))
+        return Item(self._value(source, alias, item.field, item.cast), item.output_name)
+
+    def _legacy_count(self, source: Source, item: Column) -> bool:
+        """`select=count` / `rel(count)`, from before aggregates: allowed even when they are disabled."""
+        return item.field == Field("count") and item.cast is None and not self._is_field(source, "count")
+
+    def _is_field(self, source: Source, name: str) -> bool:
+        return name in source.columns or (source.table is not None and name in source.table.computed)
+
+    def _value(self, source: Source, alias: str, fld: Field, cast: str | None) -> str:
+        sql, _ = self.field(source, alias, fld)
+        return self.cast_to(sql, cast)
+
+    def cast_to(self, sql: str, cast: str | None) -> str:
+        if cast is None:
+            return sql
+        pg_type = self.cache.cast_type(cast.removesuffix("[]"))
+        if pg_type is None:
+            raise ApiError(400, "42704", f'type "{cast}" does not exist')
+        target = pg_type.sql
+        if cast.endswith("[]"):
+            array = self.cache.types.get(pg_type.array_oid)
+            if array is None:
+                raise ApiError(400, "42704", f'type "{cast}" does not exist')
+            target = array.sql
+        return f"({sql})::{target}"
 
     def field(self, source: Source, alias: str, fld: Field) -> tuple[str, PgType | None]:
-        """SQL of a column or JSON path, and its type (None for `->>`, which yields text)."""
+        """SQL of a column, computed field or JSON path, and its type (None for `->>`, which yields text)."""
         column = source.columns.get(fld.name)
-        if column is None:
+        computed = source.table.computed.get(fld.name) if source.table is not None and column is None else None
+        if column is not None:
+            sql = f"{quote_ident(alias)}.{quote_ident(fld.name)}"
+            pg_type: PgType | None = column.type
+        elif computed is not None:
+            sql = f"{computed.sql}({quote_ident(alias)})"
+            pg_type = computed.return_type
+        else:
             raise undefined_column(source.label, fld.name)
-        sql = f"{quote_ident(alias)}.{quote_ident(fld.name)}"
-        pg_type: PgType | None = column.type
         for arrow, key in fld.path:
             placeholder = self.params.add(key, "::int4" if isinstance(key, int) else "::text")
             sql = f"({sql} {arrow} {placeholder})"
             pg_type = None if arrow == "->>" else pg_type
         return sql, pg_type
-
-    def _embed(self, source: Source, alias: str, embed: Embed, path: tuple[str, ...]) -> tuple[str, str]:
-        if source.table is None:
-            raise ApiError(
-                400,
-                "PGRST200",
-                f"Could not find a relationship between '{source.label}' and '{embed.name}' in the schema cache",
-            )
-        rel = self.cache.relationship(source.table, embed.name, embed.hint)
-        child_path = (*path, embed.key)
-        child_alias, lateral = self.alias(), self.alias()
-        child = Source(rel.target.name, rel.target.columns, rel.target)
-        exprs, joins, _ = self.select_list(child, child_alias, embed.select, child_path)
-        node = self.node(child_path)
-        where = [
-            f"{quote_ident(child_alias)}.{quote_ident(tc)} = {quote_ident(alias)}.{quote_ident(sc)}"
-            for sc, tc in zip(rel.source_columns, rel.target_columns, strict=True)
-        ]
-        where += [self.condition(child, child_alias, c) for c in node.conditions]
-        inner = (
-            f"select {', '.join(exprs) or 'null'} from {rel.target.sql} as {quote_ident(child_alias)}"
-            f" {' '.join(joins)} where {' and '.join(where)}"
-            f"{self.order_by(child, child_alias, node.order)}{self.range(node.limit, node.offset)}"
-        )
-        row = self.alias()
-        self.laterals[(alias, embed.key)] = lateral
-        lat = quote_ident(lateral)
-        join_kind = "inner join lateral" if embed.inner else "left join lateral"
-        if embed.spread:
-            spread = self._spread(source, embed, child, lat, rel.to_one)
-            return spread, f"{join_kind} ({body_one(row, inner)}) as {lat} on true"
-        if rel.to_one:
-            body = body_one(row, inner)
-            return f"{lat}.pgrst_v as {quote_ident(embed.key)}", f"{join_kind} ({body}) as {lat} on true"
-        body = f"select pg_catalog.json_agg({row}) as pgrst_v from ({inner}) as {row}"
-        if embed.inner:
-            join = f"inner join lateral ({body}) as {lat} on {lat}.pgrst_v is not null"
-        else:
-            join = f"left join lateral ({body}) as {lat} on true"
-        return f"coalesce({lat}.pgrst_v, '[]') as {quote_ident(embed.key)}", join
-
-    def _spread(self, source: Source, embed: Embed, child: Source, lat: str, to_one: bool) -> str:
-        """`...rel(a, b)`: the embedded row's keys as the parent's own columns (to-one relationships only)."""
-        if not to_one:
-            raise ApiError(
-                400,
-                "PGRST119",
-                f"A spread operation on '{embed.name}' is not possible",
-                f"'{source.label}' and '{embed.name}' do not form a many-to-one or one-to-one relationship",
-            )
-        names = self.output_names(child, embed.select)
-        return ", ".join(f"({lat}.pgrst_v -> {self.params.add(n)}) as {quote_ident(n)}" for n in names)
-
-    def output_names(self, source: Source, items: list[SelectItem]) -> list[str]:
-        names: list[str] = []
-        for item in items or [Star()]:
-            if isinstance(item, Star):
-                names.extend(source.columns)
-            elif isinstance(item, Column):
-                names.append(item.alias or item.field.output_name)
-            elif item.spread and source.table is not None:
-                target = self.cache.relationship(source.table, item.name, item.hint).target
-                names.extend(self.output_names(Source(target.name, target.columns, target), item.select))
-            else:
-                names.append(item.key)
-        return names
 
     # -- filters, order, range ---------------------------------------------------------------------------
 
@@ -254,10 +263,6 @@ class ReadBuilder:
         return sql + (f" offset {self.params.add(offset, '::int8')}" if offset else "")
 
 
-def body_one(row: str, inner: str) -> str:
-    return f"select pg_catalog.row_to_json({row}.*) as pgrst_v from ({inner}) as {row}"
-
-
 def read_statement(
     builder: ReadBuilder,
     source: Source,
@@ -273,14 +278,14 @@ def read_statement(
     """One statement answering (total, page_total, body) for the top level of a request."""
     alias = "pgrst_0"
     node = builder.node(())
-    exprs, joins, inner_joins = builder.select_list(source, alias, items, ())
+    selection = builder.select_list(source, alias, items, ())
     conditions = [builder.condition(source, alias, c) for c in node.conditions] if where else []
     where_sql = f" where {' and '.join(conditions)}" if conditions else ""
     base = f"{from_sql} as {alias}"
-    count_joins = joins if builder.filters_on_embeds else inner_joins
+    count_joins = selection.joins if builder.filters_on_embeds else selection.inner_joins
     total = f"(select pg_catalog.count(*) from {base} {' '.join(count_joins)}{where_sql})" if count else "null::int8"
     page = (
-        f"select {', '.join(exprs) or 'null'} from {base} {' '.join(joins)}{where_sql}"
+        f"select {selection.render()} from {base} {' '.join(selection.joins)}{where_sql}{selection.group_by()}"
         f"{builder.order_by(source, alias, node.order)}{builder.range(limit, node.offset)}"
     )
     row = "pg_catalog.json_strip_nulls(pg_catalog.row_to_json(pgrst_t))" if builder.strip_nulls else "pgrst_t"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from devstack.rest.errors import ApiError, column_not_found, undefined_column
 from devstack.rest.query import Column, SelectItem, Star
 from devstack.rest.request import Preferences, QueryParams
-from devstack.rest.schema_cache import Function, SchemaCache, Table, quote_ident
+from devstack.rest.schema_cache import SchemaCache, Table, quote_ident
 from devstack.rest.sql import ReadBuilder, Source, read_statement
 
 
@@ -94,9 +94,14 @@ def returned_columns(cache: SchemaCache, table: Table, select: list[SelectItem])
         if isinstance(item, Star):
             return None
         if isinstance(item, Column):
+            if item.field.name in table.computed or item.field.name == "*" or item.aggregate is not None:
+                return None  # computed fields and aggregates read the whole row
             names.append(item.field.name)
         else:
-            names.extend(cache.relationship(table, item.name, item.hint).source_columns)
+            rel = cache.relationship(table, item.name, item.hint)
+            if rel.function is not None:
+                return None  # a computed relationship takes the whole row
+            names.extend(rel.source_columns)
     for name in names:
         if name not in table.columns:
             raise undefined_column(table.name, name)
@@ -161,101 +166,3 @@ def delete_cte(builder: ReadBuilder, table: Table, returning: str) -> str:
     conditions = [builder.condition(source, "pgrst_0", c) for c in builder.node(()).conditions]
     where = f" where {' and '.join(conditions)}" if conditions else ""
     return f"pgrst_source as (delete from {table.sql} as pgrst_0{where} returning {returning})"
-
-
-# -- RPC ----------------------------------------------------------------------------------------------------
-
-
-def choose_function(candidates: list[Function], schema: str, name: str, keys: set[str], post: bool) -> Function:
-    """Pick the overload whose named parameters fit the given keys (PGRST202/PGRST203 otherwise)."""
-    fitting = [f for f in candidates if f.accepts(keys)]
-    if not fitting and post:
-        fitting = [f for f in candidates if _single_json_param(f)]
-    if len(fitting) == 1:
-        return fitting[0]
-    if len(fitting) > 1:
-        raise ApiError(
-            300,
-            "PGRST203",
-            "Could not choose the best candidate function between: "
-            + ", ".join(f"{f.schema}.{f.name}({', '.join(p.name for p in f.params)})" for f in fitting),
-            hint="Try renaming the parameters or the function itself in the database so function overloading"
-            " can be resolved",
-        )
-    listed = ", ".join(sorted(keys))
-    signature = f"({listed})" if keys else " without parameters"
-    searched = (f" with parameter{'s' if len(keys) > 1 else ''} {listed}" if keys else " without parameters") + (
-        " or with a single unnamed json/jsonb parameter" if post else ""
-    )
-    raise ApiError(
-        404,
-        "PGRST202",
-        f"Could not find the function {schema}.{name}{signature} in the schema cache",
-        f"Searched for the function {schema}.{name}{searched}, but no matches were found in the schema cache.",
-    )
-
-
-def _single_json_param(function: Function) -> bool:
-    return (
-        len(function.params) == 1 and not function.params[0].name and function.params[0].type.name in ("json", "jsonb")
-    )
-
-
-def call_sql(
-    builder: ReadBuilder, function: Function, args: dict[str, str] | None, body: str | None
-) -> tuple[str, str]:
-    """The function call and the FROM source of its arguments: named args from the query or the JSON body."""
-    if body is not None and _single_json_param(function):
-        cast = "::" + function.params[0].type.name
-        return f"{function.sql}({builder.params.add(body, cast)})", "(select) as pgrst_args"
-    if body is not None:
-        keys = set(args or {})
-        params = [p for p in function.params if p.name in keys]
-        if not params:
-            return f"{function.sql}()", "(select) as pgrst_args"
-        definition = ", ".join(f"{quote_ident(p.name)} {p.type.sql}" for p in params)
-        call = ", ".join(f"{quote_ident(p.name)} => pgrst_args.{quote_ident(p.name)}" for p in params)
-        source = f"pg_catalog.jsonb_to_record({builder.params.add(body, '::jsonb')}) as pgrst_args({definition})"
-        return f"{function.sql}({call})", source
-    given = args or {}
-    call = ", ".join(
-        f"{quote_ident(p.name)} => {builder.params.add(given[p.name], '::text::' + p.type.sql)}"
-        for p in function.params
-        if p.name in given
-    )
-    return f"{function.sql}({call})", "(select) as pgrst_args"
-
-
-def rpc_statement(
-    builder: ReadBuilder,
-    function: Function,
-    call: str,
-    args_from: str,
-    query: QueryParams,
-    limit: int | None,
-    *,
-    count: bool,
-    singular: bool,
-) -> str:
-    """Rows of a composite result go through the read builder (select, filters, order); scalars are wrapped."""
-    if function.columns is not None:
-        # Rows of a table type keep that table's relationships, so `select=*,rel(*)` embeds work on them.
-        source = Source(function.name, function.columns, builder.cache.by_relid.get(function.return_type.relid))
-        one = not function.returns_set
-        from_sql = f"(select pgrst_f.* from {args_from} cross join lateral {call} as pgrst_f)"
-        return read_statement(builder, source, from_sql, query.select, limit, count=count, singular=singular or one)
-    if function.returns_void:
-        return (
-            "select null::int8 as total, 0::int8 as page_total, null::text as body"
-            f" from (select {call} as pgrst_v from {args_from}) as pgrst_s"
-        )
-    if function.returns_set:
-        rows = f"select pgrst_v from {args_from} cross join lateral {call} as pgrst_v{builder.range(limit, 0)}"
-        return (
-            "select null::int8 as total, pg_catalog.count(*) as page_total,"
-            f" coalesce(pg_catalog.json_agg(pgrst_s.pgrst_v), '[]')::text as body from ({rows}) as pgrst_s"
-        )
-    return (
-        "select null::int8 as total, 1::int8 as page_total,"
-        f" pg_catalog.to_json(pgrst_v)::text as body from (select {call} as pgrst_v from {args_from}) as pgrst_s"
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +34,10 @@ def _endpoint(ctx: StorageContext, handler: Handler) -> Callable[[Request], Awai
                 extra={"method": request.method, "path": request.url.path, "status": exc.status, "code": exc.code},
             )
             return exc.response()
+        except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError) as exc:
+            # U+0000 in a name, prefix or path: Postgres text cannot hold it. Bad input, not a server error.
+            log.info("request refused", extra={"method": request.method, "path": request.url.path, "error": str(exc)})
+            return errors.invalid_request(f"Invalid input: {exc}").response()
         except Exception:
             log.exception("unexpected failure", extra={"method": request.method, "path": request.url.path})
             return errors.internal().response()

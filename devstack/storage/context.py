@@ -10,6 +10,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from devstack import jsonlimits
 from devstack.db import Database
 from devstack.storage import errors
 from devstack.storage.caller import Caller, authenticate
@@ -48,8 +49,8 @@ async def read_json(request: Request, limit: int = 1_048_576) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = jsonlimits.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and JsonTooDeep are ValueErrors
         raise errors.invalid_request(f"Body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise errors.invalid_request("body must be object")

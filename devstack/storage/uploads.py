@@ -20,7 +20,7 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devstack import tokens
+from devstack import jsonlimits, tokens
 from devstack.storage import body, errors
 from devstack.storage.caller import Caller, as_caller
 from devstack.storage.context import StorageContext, json_response
@@ -68,10 +68,10 @@ def _user_metadata(raw: str | None, *, encoded: bool) -> dict[str, Any] | None:
         return None
     try:
         text = base64.b64decode(raw).decode() if encoded else raw
-        value = json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = jsonlimits.loads(text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:  # JsonTooDeep is a ValueError
         raise errors.invalid_request("Invalid metadata: it must be a JSON object") from exc
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or jsonlimits.holds_nul(value):
         raise errors.invalid_request("Invalid metadata: it must be a JSON object")
     return value
 

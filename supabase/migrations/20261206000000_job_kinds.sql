@@ -364,6 +364,98 @@ grant execute on function internal.resolve_prompt(text, uuid), internal.setting(
   to service_role;
 
 -- -----------------------------------------------------------------------------------------------------
+-- fair across users: a per-user virtual clock orders the queue
+-- -----------------------------------------------------------------------------------------------------
+-- Each job of a user gets fair_at = the later of now and that user's clock, and the clock moves one step
+-- (queue.fair_share_step_ms) past it. A user who queues 300 jobs at once gets fair_at now, now + 1 step,
+-- now + 2 steps, ...; another user's job queued a moment later gets fair_at ≈ now and is claimed before
+-- all but the first of them. An idle queue still runs everything at once: fair_at orders, run_after gates.
+alter table internal.jobs
+  add column user_id uuid generated always as ((payload ->> 'user_id')::uuid) stored,
+  add column fair_at timestamptz not null default now();
+comment on column internal.jobs.user_id is 'The user the job works for (its payload''s user_id); null for system jobs.';
+comment on column internal.jobs.fair_at is
+  'Claim order: the later of the queue time and the user''s clock (internal.user_queue_clock), so one '
+  'user''s burst cannot delay other users'' work.';
+
+create table internal.user_queue_clock (
+  user_id uuid primary key,
+  clock timestamptz not null
+);
+comment on table internal.user_queue_clock is
+  'Each user''s virtual queue clock: the fair_at their next job gets (one step per job queued).';
+comment on column internal.user_queue_clock.user_id is 'The user.';
+comment on column internal.user_queue_clock.clock is 'The earliest fair_at of their next job.';
+alter table internal.user_queue_clock enable row level security;
+revoke all on table internal.user_queue_clock from public, anon, authenticated, service_role;
+
+create function internal.jobs_set_fair_at() returns trigger
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+declare
+  step interval := make_interval(secs => coalesce((internal.setting('queue.fair_share_step_ms') #>> '{}')::numeric, 1000) / 1000);
+  user_id uuid := (new.payload ->> 'user_id')::uuid;
+begin
+  if user_id is null then
+    new.fair_at := new.run_after;
+    return new;
+  end if;
+  insert into internal.user_queue_clock as c (user_id, clock)
+  values (user_id, new.run_after + step)
+  on conflict on constraint user_queue_clock_pkey
+  do update set clock = greatest(c.clock, new.run_after) + step
+  returning c.clock - step into new.fair_at;
+  return new;
+end;
+$$;
+comment on function internal.jobs_set_fair_at() is 'Trigger: a new job''s fair_at from its user''s queue clock.';
+create trigger jobs_set_fair_at before insert on internal.jobs
+  for each row execute function internal.jobs_set_fair_at();
+
+-- Claimed in fair order (replaces jobs_due_idx, which ordered by run_after).
+drop index internal.jobs_due_idx;
+create index jobs_fair_idx on internal.jobs (fair_at, id) where status in ('queued', 'failed');
+create index jobs_user_id_idx on internal.jobs (user_id) where status in ('queued', 'running', 'failed');
+
+insert into internal.settings (key, value, description) values
+  ('queue.fair_share_step_ms', '1000',
+   'Fair queueing: each job a user queues moves their queue clock this far (about one job''s run time).')
+on conflict (key) do nothing;
+
+-- -----------------------------------------------------------------------------------------------------
+-- waking the workers: Broadcast on a private topic only the service role can join
+-- -----------------------------------------------------------------------------------------------------
+-- Realtime only signals; the workers also sweep. internal.jobs leaves the supabase_realtime publication:
+-- its changes would tell any subscriber who is active and when. Instead each statement that queues due
+-- work sends one `wake` to the private topic workers:jobs, which no user may join (no realtime.messages
+-- policy admits it; the service role bypasses RLS). A transaction wakes the workers once.
+alter publication supabase_realtime drop table internal.jobs;
+
+create function internal.jobs_wake_workers() returns trigger
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+begin
+  if current_setting('coachbase.workers_woken', true) is distinct from 'yes'
+     and exists (select 1 from inserted i where i.run_after <= now()) then
+    perform set_config('coachbase.workers_woken', 'yes', true);
+    perform realtime.send('{}'::jsonb, 'wake', 'workers:jobs', true);
+  end if;
+  return null;
+end;
+$$;
+comment on function internal.jobs_wake_workers() is
+  'Trigger: wake the workers (Broadcast `wake` on the private topic workers:jobs) once per transaction that '
+  'queues due work.';
+create trigger jobs_wake_workers after insert on internal.jobs
+  referencing new table as inserted
+  for each statement execute function internal.jobs_wake_workers();
+revoke execute on function internal.jobs_set_fair_at(), internal.jobs_wake_workers() from public, anon, authenticated;
+
+-- -----------------------------------------------------------------------------------------------------
 -- claim_jobs_v4: finish what the worker sends back, then lease due jobs with their contexts
 -- -----------------------------------------------------------------------------------------------------
 --   p_finish  [{"id": 1, "output": {...}, "usage": [{model, prompt_version, tokens...}, ...]}, ...]
@@ -372,7 +464,7 @@ grant execute on function internal.resolve_prompt(text, uuid), internal.setting(
 --   returns   {"jobs": [job row + "context" + "context_error"], "finished": {"<id>": null | {code, message}}}
 --             code PT409 = the lease was lost
 -- A job is due when queued or failed with run_after passed, or running with an expired lease (its worker
--- died); expired ones are taken first. Jobs sharing an ordering_key run one at a time, oldest first;
+-- died); expired ones are taken first, then the rest in fair order (fair_at). Jobs sharing an ordering_key run one at a time, oldest first;
 -- an expired job on its last attempt becomes dead.
 create function public.claim_jobs_v4(
   p_worker text,
@@ -428,8 +520,8 @@ begin
            last_error = coalesce(last_error || '; ', '') || 'lease expired on the last attempt (worker lost)'
      where status = 'running' and lease_until < now() and attempts >= max_attempts and kind = any(p_kinds);
 
-    -- Running jobs whose lease expired (jobs_lease_idx), then queued and retrying ones (jobs_due_idx, read
-    -- in order): each statement walks its own partial index and stops after what is wanted.
+    -- Running jobs whose lease expired (jobs_lease_idx), then queued and retrying ones in fair order
+    -- (jobs_fair_idx, read in order): each statement walks its own partial index and stops after what is wanted.
     for job in
       with candidates as (
         select j.id
@@ -464,7 +556,7 @@ begin
                    select 1 from internal.jobs e
                     where e.ordering_key = j.ordering_key and e.id < j.id
                       and e.status in ('queued', 'running', 'failed')))
-           order by j.run_after, j.id
+           order by j.fair_at, j.id
            limit wanted - jsonb_array_length(jobs)
              for update skip locked
         )

@@ -354,7 +354,10 @@ insert into internal.settings (key, value, description) values
   ('summary.every_n_user_messages', '12', 'Update a user''s memory after this many new user messages.'),
   ('summary.max_age_hours', '24', 'Refresh the memory of active users at least this often, in hours.'),
   ('recommendations.max_per_checkin', '3', 'Most recommendations suggested after one check-in (1 to 5).'),
-  ('summary.keep_recent_turns', '20', 'Turns of a conversation left out of its summary when it is compacted.')
+  ('summary.keep_recent_turns', '20', 'Turns of a conversation left out of its summary when it is compacted.'),
+  ('summary.prompt_token_budget', '12000',
+   'Most tokens of messages a summary prompt (memory, compaction) sends; the rest wait for the next summary.'),
+  ('summary.turn_token_cap', '1000', 'Most tokens of any one message in a summary prompt (a longer one is cut).')
 on conflict (key) do nothing;
 
 -- Attempts are per job kind now (internal.job_kinds.max_attempts); this setting was never read.

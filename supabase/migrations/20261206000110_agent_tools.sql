@@ -393,6 +393,11 @@ begin
   if exists (select 1 from internal.reply_steps s where s.message_id = reply_id and s.step = step_no) then
     return internal.stored_reply_steps(reply_id) -> (step_no - 1) -> 'calls';
   end if;
+  -- No tool acts for a message that is not cleared for coaching (internal.message_safety, 20261206000150).
+  if not exists (select 1 from internal.message_safety s where s.message_id = reply.reply_to and s.cleared) then
+    raise exception 'reply %: its message is not cleared for a coaching reply', reply_id
+      using errcode = 'check_violation', constraint = 'messages_coaching_reply_needs_a_cleared_message';
+  end if;
   if exists (select 1 from public.tool_calls c where c.message_id = reply_id and c.status = 'pending') then
     raise exception 'record_reply_step_v1: step % has calls that have not run', step_no - 1 using errcode = '22023';
   end if;

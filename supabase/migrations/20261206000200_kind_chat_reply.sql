@@ -1,9 +1,13 @@
 -- =====================================================================================================
 -- Job kind `chat_reply`: a user's message gets exactly one streamed coach reply.
 --
---   trigger   a user message inserts its assistant placeholder (status pending, reply_to = the
---             message; unique, so a second reply cannot exist) and a chat_reply job ordered by
---             conversation, in the same transaction (20261124000100_chat_replies, restated here)
+--   trigger   a user message inserts its assistant placeholder (status pending, reply_to = the message;
+--             unique, so a second reply cannot exist), starts its safety assessment (the rules pass, and
+--             a safety_assessment job unless the rules found a crisis, 20261206000150) and queues a
+--             chat_reply job ordered by conversation, in the same transaction (20261124000100_chat_replies,
+--             restated here). The reply may generate while the message is assessed, but the worker holds
+--             its text back until the message is cleared, and a database guard (20261206000150) keeps
+--             coaching text out of the row until then
 --   context   internal.chat_reply_context: the coach, prompts, guidelines, the user's profile and
 --             memory, the conversation summary and the latest turns; the coach's tools, the reply's
 --             steps stored so far (a reply taken over continues where it was) and the planner's view
@@ -30,8 +34,11 @@ as $$
 declare
   reply_id uuid := gen_random_uuid();
 begin
-  insert into public.messages (id, conversation_id, user_id, role, content, status, reply_to)
-  values (reply_id, new.conversation_id, new.user_id, 'assistant', '', 'pending', new.id);
+  insert into public.messages (id, conversation_id, user_id, role, content, status, reply_to, reply_kind)
+  values (reply_id, new.conversation_id, new.user_id, 'assistant', '', 'pending', new.id, 'coaching');
+  if internal.start_safety_assessment(new) then
+    return null;  -- the rules found a crisis: the reply is its crisis response, no coaching job
+  end if;
 
   perform internal.enqueue_job(
     'chat_reply',
@@ -92,6 +99,13 @@ begin
     'tools', internal.coach_tools_for_model(conversation.coach_id),
     'steps', internal.stored_reply_steps((p_job.payload ->> 'assistant_message_id')::uuid),
     'planner', internal.planner_context(message.user_id, conversation.context_type, conversation.context_id),
+    -- The safety decision once made (null: the reply is held back until it is), and the guidance the
+    -- rules gave at insert (the apps' red lines), known before the decision.
+    'safety', (select jsonb_build_object('risk_level', s.risk_level, 'categories', s.categories,
+                                         'guidance', s.guidance, 'cleared', s.cleared)
+                 from internal.message_safety s where s.message_id = message.id),
+    'safety_guidance', coalesce((select to_jsonb(a.guidance) from internal.safety_assessments a
+                                  where a.message_id = message.id and a.source = 'rule'), '[]'),
     -- The child the conversation is about, while its user is a member (20261207000900_child_context).
     'child', internal.child_context(message.user_id, conversation.child_id),
     -- Latest turns up to the message being answered, after what the conversation summary covers.
@@ -120,7 +134,8 @@ comment on function internal.chat_reply_context(internal.jobs) is
 -- finish
 -- -----------------------------------------------------------------------------------------------------
 -- p_output: {"content": the whole reply, "tail": text not yet broadcast, "tail_seq": its delta number,
---            "compact": true when the history no longer fits the reply budget}
+--            "compact": true when the history no longer fits the reply budget,
+--            "withheld": true when the worker dropped it because the message got a crisis or fallback response}
 create function internal.chat_reply_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb) returns jsonb
   language plpgsql
   set search_path = ''
@@ -143,6 +158,15 @@ begin
   select * into reply from public.messages where id = reply_id and role = 'assistant' for update;
   if not found then
     raise exception 'the reply of job % no longer exists', p_job.id using errcode = 'PT404';
+  end if;
+  if not exists (select 1 from internal.message_safety s where s.message_id = reply.reply_to and s.cleared) then
+    -- The message got a crisis or fallback response instead (or is not decided): nothing of this reply
+    -- may be stored or broadcast.
+    if reply.status = 'complete' and coalesce((p_output ->> 'withheld')::boolean, false) then
+      return jsonb_build_object('subject_id', reply_id, 'message_id', reply_id, 'withheld', true);
+    end if;
+    raise exception 'reply %: its message is not cleared for a coaching reply', reply_id
+      using errcode = 'check_violation', constraint = 'messages_coaching_reply_needs_a_cleared_message';
   end if;
   if exists (select 1 from public.tool_calls c where c.message_id = reply_id and c.status = 'pending') then
     raise exception 'chat_reply output: the reply has tool calls that have not run' using errcode = '22023';
@@ -209,13 +233,16 @@ grant execute on function internal.chat_reply_context(internal.jobs),
 -- -----------------------------------------------------------------------------------------------------
 -- registry
 -- -----------------------------------------------------------------------------------------------------
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function,
+                                metered, ask_metric)
 values (
   'chat_reply',
   'A coach''s reply to a user message: streamed over Broadcast on conversation:<id> and stored in the '
-  'assistant message the message''s insert created (exactly one per message).',
+  'assistant message the message''s insert created (exactly one per message). Counts as a message and an '
+  'AI request against the user''s limits (20261206000130_usage_limits).',
   'chat_reply', true,
-  'internal.chat_reply_context(internal.jobs)', 'internal.chat_reply_finish(internal.jobs, jsonb, jsonb)'
+  'internal.chat_reply_context(internal.jobs)', 'internal.chat_reply_finish(internal.jobs, jsonb, jsonb)',
+  true, 'messages'
 );
 
 -- -----------------------------------------------------------------------------------------------------

@@ -109,13 +109,16 @@ grant execute on function internal.checkin_context(public.checkins), internal.jo
   internal.checkin_analysis_context(internal.jobs), internal.checkin_analysis_finish(internal.jobs, jsonb, jsonb)
   to service_role;
 
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function,
+                                metered)
 values (
   'checkin_analysis',
   'Analyses a completed check-in: a summary written to the person and insights (trend, themes, focus, safety '
-  'concern) on the check-in; then queues its recommendations.',
+  'concern) on the check-in; then queues its recommendations. Counts as an AI request against the user''s '
+  'limits (20261206000130_usage_limits).',
   'checkin_analysis', false,
-  'internal.checkin_analysis_context(internal.jobs)', 'internal.checkin_analysis_finish(internal.jobs, jsonb, jsonb)'
+  'internal.checkin_analysis_context(internal.jobs)', 'internal.checkin_analysis_finish(internal.jobs, jsonb, jsonb)',
+  true
 );
 
 insert into internal.prompts (name, kind, description) values

@@ -44,7 +44,9 @@ begin
                order by k.completed_at desc limit 5) k
         join public.categories c on c.id = k.category_id
     ), '[]'::jsonb),
-    'prompt', internal.resolve_prompt('user_summary')
+    'prompt', internal.resolve_prompt('user_summary'),
+    'token_budget', internal.setting('summary.prompt_token_budget', '12000'),
+    'turn_token_cap', internal.setting('summary.turn_token_cap', '1000')
   );
 end;
 $$;

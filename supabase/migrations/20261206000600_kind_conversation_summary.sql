@@ -50,7 +50,9 @@ begin
                order by r.created_at
                limit max_turns) t
     ), '[]'::jsonb),
-    'prompt', internal.resolve_prompt('conversation_summary')
+    'prompt', internal.resolve_prompt('conversation_summary'),
+    'token_budget', internal.setting('summary.prompt_token_budget', '12000'),
+    'turn_token_cap', internal.setting('summary.turn_token_cap', '1000')
   );
 end;
 $$;

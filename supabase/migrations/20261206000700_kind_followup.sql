@@ -2,8 +2,9 @@
 -- Job kind `followup`: a proactive coach message some time after a check-in.
 --
 --   trigger   an analysed check-in in a category with followup_after schedules one (run_after =
---             completion + delay); a newer completed check-in in the category cancels it
---             (20261124000500_compaction_and_followups)
+--             completion + delay) unless a newer one exists; a newer completed check-in in the category
+--             cancels it (20261124000500_compaction_and_followups; schedule_followup restated here: at
+--             most one pending per user and category, even for check-ins completed in one statement)
 --   context   internal.followup_context: the analysed check-in, its category, the coach (the user's
 --             latest conversation in the category, else their chosen coach, else the first active
 --             one), its persona and the prompt
@@ -12,16 +13,54 @@
 --             the category, or a new conversation with that coach
 -- =====================================================================================================
 
+-- At most one pending follow-up per user and category (restated from 20261124000500): check-ins completed
+-- in one statement share completed_at, so ties are broken by id and only the latest schedules one; any
+-- other pending follow-up of the user in the category is cancelled by it.
+create or replace function internal.schedule_followup() returns trigger
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+declare
+  delay interval := (select c.followup_after from public.categories c where c.id = new.category_id);
+  newer boolean := exists (
+    select 1 from public.checkins k
+     where k.user_id = new.user_id and k.category_id = new.category_id and k.status = 'completed'
+       and (k.completed_at, k.id) > (new.completed_at, new.id)
+  );
+begin
+  if delay is null or newer then
+    return null;
+  end if;
+  update internal.jobs
+     set status = 'succeeded', finished_at = now(), updated_at = now(),
+         result = jsonb_build_object('cancelled', 'a newer check-in in the same category', 'by', new.id)
+   where kind = 'followup' and status in ('queued', 'failed') and user_id = new.user_id
+     and payload ->> 'category_id' = new.category_id::text and payload ->> 'checkin_id' <> new.id::text;
+  perform internal.enqueue_job(
+    'followup',
+    jsonb_build_object('checkin_id', new.id, 'user_id', new.user_id, 'category_id', new.category_id),
+    'followup:' || new.id::text,
+    null,
+    coalesce(new.completed_at, now()) + delay
+  );
+  return null;
+end;
+$$;
+
+-- The coach of a follow-up: the user's latest conversation's in the category, else their chosen coach,
+-- else the first active one; retired coaches are skipped (a new conversation cannot name one).
 create function internal.followup_coach(p_checkin public.checkins) returns uuid
   language sql
   stable
   set search_path = ''
 as $$
   select coalesce(
-    (select c.coach_id from public.conversations c
+    (select c.coach_id from public.conversations c join public.coaches a on a.id = c.coach_id and a.is_active
       where c.user_id = p_checkin.user_id and c.category_id = p_checkin.category_id and c.archived_at is null
       order by c.last_message_at desc nulls last, c.created_at desc limit 1),
-    (select p.coach_id from public.profiles p where p.id = p_checkin.user_id),
+    (select p.coach_id from public.profiles p join public.coaches a on a.id = p.coach_id and a.is_active
+      where p.id = p_checkin.user_id),
     (select c.id from public.coaches c where c.is_active order by c.sort_order limit 1)
   )
 $$;

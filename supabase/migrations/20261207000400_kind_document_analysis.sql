@@ -88,13 +88,15 @@ insert into internal.prompt_kinds (name, description) values
   ('video_analysis', 'Observations from frames of a child''s video (tool record_video_analysis).')
 on conflict (name) do nothing;
 
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts,
+                                metered)
 values (
   'document_analysis',
   'Analyses a child''s document (a PDF''s text, or an image shown to the model) into structured observations on '
   'the documents row; a file that is not what it claims, too large or unreadable ends in status error.',
   'document_analysis', false,
-  'internal.document_analysis_context(internal.jobs)', 'internal.document_analysis_finish(internal.jobs, jsonb, jsonb)', 3
+  'internal.document_analysis_context(internal.jobs)', 'internal.document_analysis_finish(internal.jobs, jsonb, jsonb)', 3,
+  true  -- an AI request the user asked for: counted against their limits (20261206000130_usage_limits)
 );
 
 insert into internal.prompts (name, kind, description) values

@@ -87,13 +87,15 @@ revoke execute on function internal.video_analysis_context(internal.jobs),
 grant execute on function internal.video_analysis_context(internal.jobs),
   internal.video_analysis_finish(internal.jobs, jsonb, jsonb) to service_role;
 
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts,
+                                metered)
 values (
   'video_analysis',
   'Analyses a child''s video from frames sampled with ffmpeg into structured observations, its length and a '
   'thumbnail; a file that is not the video it claims, too long, too large or unreadable ends in status error.',
   'video_analysis', false,
-  'internal.video_analysis_context(internal.jobs)', 'internal.video_analysis_finish(internal.jobs, jsonb, jsonb)', 3
+  'internal.video_analysis_context(internal.jobs)', 'internal.video_analysis_finish(internal.jobs, jsonb, jsonb)', 3,
+  true  -- an AI request the user asked for: counted against their limits (20261206000130_usage_limits)
 );
 
 insert into internal.prompts (name, kind, description) values

@@ -206,13 +206,15 @@ insert into internal.prompt_kinds (name, description) values
   ('journey_report', 'A report on a child''s journey, for the family or for professionals (tool record_report).')
 on conflict (name) do nothing;
 
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts,
+                                metered)
 values (
   'journey_report',
   'Writes a report on a child''s journey (parent or professional variant) from the journey, the analyses and the '
   'journal: structured content on the reports row and a PDF (typst, right to left where needed) in child-reports.',
   'journey_report', false,
-  'internal.journey_report_context(internal.jobs)', 'internal.journey_report_finish(internal.jobs, jsonb, jsonb)', 3
+  'internal.journey_report_context(internal.jobs)', 'internal.journey_report_finish(internal.jobs, jsonb, jsonb)', 3,
+  true  -- an AI request the user asked for: counted against their limits (20261206000130_usage_limits)
 );
 
 insert into internal.prompts (name, kind, description) values

@@ -332,13 +332,15 @@ insert into internal.prompt_kinds (name, description) values
   ('expert_matching', 'Ranks experts found near a family for their child (tool record_expert_matches).')
 on conflict (name) do nothing;
 
-insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts)
+insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function, max_attempts,
+                                metered)
 values (
   'expert_matching',
   'Suggests experts for a child: candidates found in SQL by specialty and distance, ranked with reasons by the '
   'model, written to expert_matches.',
   'expert_matching', false,
-  'internal.expert_matching_context(internal.jobs)', 'internal.expert_matching_finish(internal.jobs, jsonb, jsonb)', 3
+  'internal.expert_matching_context(internal.jobs)', 'internal.expert_matching_finish(internal.jobs, jsonb, jsonb)', 3,
+  true  -- an AI request the user asked for: counted against their limits (20261206000130_usage_limits)
 );
 
 insert into internal.prompts (name, kind, description) values

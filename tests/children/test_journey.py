@@ -106,7 +106,9 @@ async def test_the_coach_moves_the_journey_by_tool_calls_and_the_family_follows_
     # The model saw the child (age in months computed) and was offered the journey tools.
     async with httpx.AsyncClient() as http:
         logged = (await http.get(f"{fake_llm}/_requests", params={"full": "1"})).json()
-    body = next(e["body"] for e in logged if "סיימנו" in json.dumps(e["body"], ensure_ascii=False))
+    body = next(
+        e["body"] for e in logged if e["kind"] == "anthropic" and "סיימנו" in json.dumps(e["body"], ensure_ascii=False)
+    )  # the reply's request (the message's safety check is another)
     system = " ".join(block["text"] for block in body["system"])
     assert '"name": "Noa"' in system and f'"age_months": {months_since("2024-06-15", "Asia/Jerusalem")}' in system
     assert {t["name"] for t in body["tools"]} == {

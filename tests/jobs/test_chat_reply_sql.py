@@ -53,16 +53,35 @@ async def new_conversation(admin: asyncpg.Connection) -> tuple[str, str]:
     return user_id, str(conversation_id)
 
 
-async def send(api: asyncpg.Connection, user_id: str, conversation_id: str, text: str) -> str:
+async def send(api: asyncpg.Connection, user_id: str, conversation_id: str, text: str, *, clear: bool = True) -> str:
+    """The user's message; cleared for coaching as the safety classifier would (unless `clear` is false)."""
     async with api.transaction():
         await act_as(api, "authenticated", user_id)
-        return str(
+        message_id = str(
             await api.fetchval(
                 "insert into public.messages (conversation_id, content) values ($1, $2) returning id",
                 uuid.UUID(conversation_id),
                 text,
             )
         )
+    if clear:
+        await assess(api, message_id, "none")
+    return message_id
+
+
+async def assess(api: asyncpg.Connection, message_id: str, risk: str, categories: tuple[str, ...] = ()) -> None:
+    """What the safety_assessment job's finish does with the classifier's answer."""
+    async with api.transaction():
+        await act_as(api, "service_role")
+        await api.execute(
+            "insert into internal.safety_assessments (message_id, user_id, source, risk_level, categories, model, "
+            "prompt_version) select id, user_id, 'model', $2, $3, 'classifier-x', 'safety_classifier@v1' "
+            "from public.messages where id = $1",
+            uuid.UUID(message_id),
+            risk,
+            list(categories),
+        )
+        await api.execute("select internal.decide_message_safety($1)", uuid.UUID(message_id))
 
 
 async def claim_v4(

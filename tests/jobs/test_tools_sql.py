@@ -14,7 +14,7 @@ import pytest
 
 from devstack.db import role_dsn
 from tests.conftest import PASSWORD, Stack
-from tests.jobs.test_chat_reply_sql import act_as, claim_v4
+from tests.jobs.test_chat_reply_sql import act_as, assess, claim_v4
 
 SCHEMA = {
     "type": "object",
@@ -92,11 +92,12 @@ class Reply:
         )
         async with self.api.transaction():
             await act_as(self.api, "authenticated", self.user)
-            await self.api.execute(
-                "insert into public.messages (conversation_id, content) values ($1, $2)",
+            message_id = await self.api.fetchval(
+                "insert into public.messages (conversation_id, content) values ($1, $2) returning id",
                 uuid.UUID(self.conversation),
                 text,
             )
+        await assess(self.api, str(message_id), "none")
         answer, _ = await claim_v4(self.api, "w1", ["chat_reply"], [])
         [self.job] = [j for j in answer["jobs"] if j["ordering_key"] == f"conversation:{self.conversation}"]
         return self

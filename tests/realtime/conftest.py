@@ -2,8 +2,9 @@
 
 Each database is a copy of the bootstrapped platform template plus `SCHEMA` (run as `postgres`), so the
 suite does not depend on the project's migrations. `rt_stack` uses the default Realtime settings;
-`rt_tight_stack` runs with a 1 s idle timeout, a 20-frame send queue and a 2 KB row limit so that the
-robustness rules can be tested quickly.
+`rt_tight_stack` runs with a 1 s idle timeout, a 20-frame send queue, a 2 KB row limit, no time budget per
+transaction (all but the first 256 rows of a transaction are finished in the background) and a 1,000-row
+background backlog, so that the robustness rules can be tested quickly.
 """
 
 from __future__ import annotations
@@ -154,5 +155,7 @@ def rt_tight_stack(
         "DEVSTACK_REALTIME_IDLE_TIMEOUT_S": "1",
         "DEVSTACK_REALTIME_SOCKET_QUEUE_SIZE": "20",
         "DEVSTACK_REALTIME_MAX_RECORD_BYTES": "2048",
+        "DEVSTACK_REALTIME_TRANSACTION_BUDGET_S": "0",
+        "DEVSTACK_REALTIME_BACKLOG_MAX_CHANGES": "1000",
     }
     yield from gateway(pg_server, platform_template, log_path, env)

@@ -220,3 +220,41 @@ async def test_deletes_skip_rls_and_carry_only_the_primary_key(rt_stack: RtStack
         # table with RLS its old_record is reduced to the primary key even with REPLICA IDENTITY FULL.
         assert data["type"] == "DELETE"
         assert data["old_record"] == {"id": note_id}
+
+
+async def test_delete_events_and_filters_as_supabase_documents(rt_stack: RtStack) -> None:
+    """Filters join the columns a change carries: a DELETE carries its key only (REPLICA IDENTITY
+    DEFAULT), so a subscription filtered on another column gets none ("delete events are not
+    filterable"); with REPLICA IDENTITY FULL the filter is judged on the old row. RLS is never checked on
+    DELETEs, and on a table with RLS the old record is the key alone."""
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    async with client(rt_stack, rt_stack.anon_key, rt_stack.user_token(bob)) as supabase:
+        on_alice, on_bob, everything, by_key = Inbox(), Inbox(), Inbox(), Inbox()
+        conn = await asyncpg.connect(rt_stack.postgres_dsn)
+        try:
+            first = await conn.fetchval(
+                "insert into public.rt_notes (owner_id, body) values ($1, 'a') returning id", uuid.UUID(alice)
+            )
+            channel = (
+                supabase.channel("deletes-filtered")
+                .on_postgres_changes("DELETE", on_alice, table="rt_notes", filter=f"owner_id=eq.{alice}")
+                .on_postgres_changes("DELETE", on_bob, table="rt_notes", filter=f"owner_id=eq.{bob}")
+                .on_postgres_changes("DELETE", everything, table="rt_notes")
+                .on_postgres_changes("DELETE", by_key, table="rt_notes", filter=f"id=eq.{first}")
+            )
+            await subscribe(channel)
+            await conn.execute("delete from public.rt_notes where id = $1", first)
+            assert (await everything.next())["data"]["old_record"] == {"id": first}
+            assert (await by_key.next())["data"]["old_record"] == {"id": first}  # the key is carried
+            await conn.execute("alter table public.rt_notes replica identity full")
+            second = await conn.fetchval(
+                "insert into public.rt_notes (owner_id, body) values ($1, 'b') returning id", uuid.UUID(alice)
+            )
+            await conn.execute("delete from public.rt_notes where id = $1", second)
+            assert (await everything.next())["data"]["old_record"] == {"id": second}
+            assert (await on_alice.next())["data"]["old_record"] == {"id": second}  # judged on the old row
+        finally:
+            await conn.execute("alter table public.rt_notes replica identity default")
+            await conn.close()
+        # Both deletes were sent before the last one arrived (changes reach a channel in commit order).
+        assert on_bob.drain() == [] and on_alice.drain() == [] and by_key.drain() == []

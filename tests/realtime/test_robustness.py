@@ -114,3 +114,22 @@ async def test_the_slot_survives_client_churn(rt_stack: RtStack) -> None:
         await subscribe(supabase.channel("after-churn").on_postgres_changes("INSERT", inbox, table="rt_messages"))
         await rt_stack.execute("insert into public.rt_messages (body) values ('still here')")
         assert (await inbox.next())["data"]["record"]["body"] == "still here"
+
+
+async def test_a_backlog_over_its_bound_drops_the_rest_of_a_transaction(rt_tight_stack: RtStack) -> None:
+    """No time budget: after its first 256 rows a transaction goes to the background, whose 1,000-row
+    bound the 1,744 left exceed: they are dropped (at most once), and later changes flow as before."""
+    label = f"flood-{uuid.uuid4().hex[:6]}"
+    async with websockets.connect(_url(rt_tight_stack), max_size=None) as ws, _heartbeats(ws):
+        await _join_items(ws, rt_tight_stack, label)
+        await rt_tight_stack.execute(
+            "insert into public.rt_items (n, label) select g, $1 from generate_series(1, 2000) g", label
+        )
+        await rt_tight_stack.execute("insert into public.rt_items (n, label) values (0, $1)", label)
+        received: list[Any] = []
+        while not received or received[-1] != 0:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            if frame["event"] == "postgres_changes":
+                received.append(frame["payload"]["data"]["record"]["n"])
+    assert received == [*range(1, 257), 0]
+    assert "realtime backlog full" in rt_tight_stack.gateway_log.read_text()

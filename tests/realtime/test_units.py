@@ -1,15 +1,22 @@
-"""Pure pieces of the Realtime server: pgoutput decoding, value conversion and binding filters."""
+"""Pure pieces of the Realtime server: pgoutput decoding, value conversion, binding filters, who wants a change
+and the order of held events."""
 
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from devstack.realtime import pgoutput
 from devstack.realtime.catalog import TableInfo
+from devstack.realtime.changes import Change
+from devstack.realtime.channel import Binding, Channel, binding_id
 from devstack.realtime.feed import ChangeFeed
-from devstack.realtime.filters import FilterError, parse
+from devstack.realtime.filters import FilterError, parse, visible
+from devstack.realtime.interest import Interest
+from devstack.realtime.protocol import Frame
 from devstack.realtime.values import PgType, convert, make_type
 
 
@@ -58,9 +65,18 @@ def test_filters_compare_with_the_column_type() -> None:
     assert negated.holds({"s": "b"}, types)
     (is_null,) = parse("s=is.null")
     assert is_null.holds({"s": None}, types)
-    assert gt.holds({}, types)  # a column the change does not carry (DELETE key only) lets it through
     both = parse("n=gt.1,s=eq.x")
     assert len(both) == 2
+
+
+def test_filters_on_columns_a_change_lacks() -> None:
+    """As realtime.is_visible_through_filters: filters join the change's columns; with none, no event."""
+    types = {"n": _type("int4"), "s": _type("text")}
+    both = parse("n=gt.1,s=eq.x")
+    assert visible(both, {"n": "2"}, types)  # `s` absent (a DELETE's key only): judged on `n`
+    assert not visible(both, {"n": "0"}, types)
+    assert not visible(parse("s=eq.x"), {"n": "2"}, types)  # no filtered column at all: not sent
+    assert visible((), {}, types)  # no filter: everything
 
 
 @pytest.mark.parametrize("text", ["undefined", "n=foo.1", "n=in.1,2", "=eq.1"])
@@ -127,7 +143,7 @@ def test_the_feed_decodes_only_row_changes_someone_listens_to() -> None:
         asked.append((table.name, kind))
         return kind == "INSERT"
 
-    async def sink(conn: object, changes: object) -> None:
+    async def sink(conn: object, changes: object, raw: object) -> None:
         return None
 
     feed = ChangeFeed("postgresql://unused", sink, wants)  # type: ignore[arg-type]
@@ -140,3 +156,70 @@ def test_the_feed_decodes_only_row_changes_someone_listens_to() -> None:
     assert asked == [("items", "INSERT"), ("items", "UPDATE"), ("items", "DELETE")]
     # A relation not learnt yet is decoded (and learnt from its R message first, as pgoutput sends it).
     assert feed._wanted(b"U" + struct.pack("!I", 99999) + b"N" + _tuple("1"))
+
+
+class _Outbox:
+    vsn = "1.0.0"
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def push(self, frame: Frame) -> None:
+        self.frames.append(frame)
+
+    def push_broadcast(self, topic: str, event: str, payload: Any, meta: dict[str, Any] | None) -> None:
+        raise AssertionError("no broadcasts here")
+
+
+def _channel(outbox: _Outbox, *filters: str, user: str = "u") -> Channel:
+    claims = {"sub": user, "role": "authenticated"}
+    channel = Channel(outbox, f"realtime:{user}", "1", False, False, False, "token", claims)
+    channel.bindings = [
+        Binding(binding_id({"n": n}), "*", "public", "items", parse(text or None)) for n, text in enumerate(filters)
+    ]
+    return channel
+
+
+def test_interest_finds_the_bindings_that_filters_would() -> None:
+    """The eq index and the per-row filters give the same members as asking every binding."""
+    columns = (pgoutput.RelationColumn("id", 20, True), pgoutput.RelationColumn("owner", 25, False))
+    relation = pgoutput.Relation(16401, "public", "items", "d", (*columns, pgoutput.RelationColumn("n", 23, False)))
+    table = TableInfo(relation, {"id": _type("int8"), "owner": _type("text"), "n": _type("int4")}, ("id",), True, 0.0)
+    outbox = _Outbox()
+    filters = ["", "owner=eq.a", "owner=eq.b", "n=eq.07", "n=gt.5", "owner=neq.a", "n=eq.1,owner=eq.a", "id=in.(1,2)"]
+    channels = [_channel(outbox, text, user=str(i)) for i, text in enumerate(filters)]
+    channels.append(_channel(outbox, "owner=eq.a", "", "n=eq.7", user="several"))
+    interest = Interest(channels)
+    for new in ({"id": "1", "owner": "a", "n": "7"}, {"id": "3", "owner": "b", "n": "1"}, {"id": "2", "owner": None}):
+        for kind, old in (("INSERT", {}), ("DELETE", {"id": new["id"]})):
+            change = Change(table, kind, datetime.now(UTC), new if kind == "INSERT" else {}, old, 1, 1)
+            expected = []
+            for channel in channels:
+                ids = [b.id for b in channel.bindings if visible(b.conditions, change.filter_record, table.types)]
+                if ids:
+                    expected.append((channel, None, ids))
+            assert interest.members(change) == expected
+    # What a bulk write's rows are searched for before decoding: only eq filters on text compared as written.
+    texts = interest.route(table, "INSERT").texts(table)
+    assert texts[channels[1]] == {"a"} and texts[channels[2]] == {"b"}
+    assert texts[channels[0]] is None and texts[channels[3]] is None  # no filter; an int compared as a number
+    assert texts[channels[-1]] is None  # also an unfiltered binding
+
+
+def test_held_channels_get_their_events_in_order() -> None:
+    outbox = _Outbox()
+    channel = _channel(outbox, "")
+    first, second = object(), object()
+    frames = [Frame(channel.topic, "postgres_changes", {"n": n}) for n in range(4)]
+    channel.deliver(frames[0])
+    channel.hold(first)
+    channel.deliver(frames[1])
+    channel.hold(second)
+    channel.deliver(frames[2])
+    channel.release(second)  # an earlier hold still keeps frames 1 and 2 waiting
+    assert outbox.frames == frames[:1]
+    channel.release(first)
+    channel.release(first)  # released twice: nothing more
+    assert outbox.frames == frames[:3]
+    channel.deliver(frames[3])
+    assert outbox.frames == frames

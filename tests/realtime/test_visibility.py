@@ -216,7 +216,7 @@ async def _checked_while_invisible(admin: asyncpg.Connection, held_pid: int, mar
                 """select exists(select 1 from pg_stat_activity where pid = $1 and wait_event = 'SyncRep')
                       and exists(select 1 from pg_stat_activity
                                   where application_name = 'devstack_realtime' and wait_event = 'PgSleep'
-                                    and query like '%devstack_rls_visible%')""",
+                                    and query like '%devstack_rls_rows%')""",
                 held_pid,
             )
         )

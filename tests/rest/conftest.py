@@ -16,6 +16,7 @@ from supabase import Client, ClientOptions, create_client
 from devstack import tokens
 from devstack.db import role_dsn
 from tests.conftest import PASSWORD, SETTINGS, _admin, _with_database, gateway_process
+from tests.waiting import poll
 
 HERE = Path(__file__).parent
 EXPOSED = "public,graphql_public,extra"
@@ -52,6 +53,10 @@ class RestStack:
 
     def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
         return asyncio.run(_fetch(self.dsn, query, *args))
+
+    def sql_as_postgres(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """As the non-superuser `postgres`, whose rights are what Supabase's SQL editor has."""
+        return asyncio.run(_fetch(role_dsn(self.dsn, "postgres", PASSWORD), query, *args))
 
     def user(self) -> User:
         """A confirmed auth.users row and an access token for it (no dependency on /auth/v1)."""
@@ -107,7 +112,9 @@ def rest(pg_server: str, platform_template: str, tmp_path_factory: pytest.TempPa
     try:
         asyncio.run(_apply(dsn, HERE / "schema.sql", HERE / "seed.sql"))
         log = tmp_path_factory.mktemp("rest-gateway") / "gateway.log"
-        with gateway_process(dsn, log, {"PGRST_DB_SCHEMAS": EXPOSED}) as url:
+        # A 1 MiB budget for embedded JSON (64 MiB by default) keeps the bounded-embed test quick.
+        env = {"PGRST_DB_SCHEMAS": EXPOSED, "DEVSTACK_REST_MAX_JSON_BYTES": str(1 << 20)}
+        with gateway_process(dsn, log, env) as url:
             stack = RestStack(url, dsn, log)
             yield stack
             for http in stack.http_clients:
@@ -134,3 +141,28 @@ def bob(rest: RestStack) -> User:
 @pytest.fixture(scope="session")
 def signed_in(rest: RestStack, alice: User) -> Client:
     return rest.client(alice.token)
+
+
+FEATURES = ("db_aggregates_enabled", "db_plan_enabled")
+
+
+def _aggregates_answer(rest: RestStack) -> int:
+    url = f"{rest.api_url}/rest/v1/todos?select=id.count()"
+    return httpx.get(url, headers={"apikey": SETTINGS.anon_key}).status_code
+
+
+@pytest.fixture
+def features(rest: RestStack) -> Iterator[None]:
+    """Aggregates and plans enabled the Supabase way (as `postgres`), and disabled again afterwards."""
+    database = rest.sql("select current_database()")[0][0]
+    for name in FEATURES:
+        rest.sql_as_postgres(f"alter role authenticator in database \"{database}\" set pgrst.{name} = 'true'")
+    rest.sql_as_postgres("notify pgrst, 'reload config'")
+    poll(lambda: _aggregates_answer(rest) == 200, "aggregates never got enabled")
+    try:
+        yield
+    finally:
+        for name in FEATURES:
+            rest.sql_as_postgres(f'alter role authenticator in database "{database}" reset pgrst.{name}')
+        rest.sql_as_postgres("notify pgrst, 'reload config'")
+        poll(lambda: _aggregates_answer(rest) == 400, "aggregates never got disabled")

@@ -130,3 +130,83 @@ alter table public.labels enable row level security;
 create policy "Signed-in users manage labels" on public.labels for all to authenticated using (true) with check (true);
 revoke all on public.labels from anon, authenticated;
 grant select (id, label), insert (label, secret), update (label) on public.labels to authenticated;
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Relationships beyond one foreign key, as the official clients' own test schema has them.
+-- ---------------------------------------------------------------------------------------------------------
+
+-- Many-to-many: products and categories through a join table whose primary key holds both foreign keys.
+create table public.products (id bigint primary key, name text not null, price numeric(10, 2) not null);
+create table public.categories (id bigint primary key, name text not null);
+create table public.product_categories (
+  product_id bigint references public.products (id) on delete cascade,
+  category_id bigint references public.categories (id) on delete cascade,
+  primary key (product_id, category_id)
+);
+
+-- Self reference: a collection's parent is a collection.
+create table public.collections (
+  id bigint primary key,
+  description text,
+  parent_id bigint references public.collections (id)
+);
+
+-- Views: they inherit the foreign keys of their base tables (here todos → authors), views of views too.
+create view public.open_todos as select id, title, author_id, n from public.todos where not done;
+create view public.open_todo_titles as select id as todo_id, title, author_id as writer from public.open_todos;
+
+-- Computed fields (functions of a row, one unnamed and one named argument) and computed relationships.
+create function public.shout(public.authors) returns text language sql stable as $$ select upper($1.name) $$;
+create function public.todo_total(author public.authors) returns bigint language sql stable
+  as $$ select count(*) from public.todos where author_id = author.id $$;
+create function public.latest_todo(public.authors) returns setof public.todos rows 1 language sql stable
+  as $$ select * from public.todos where author_id = $1.id order by id desc limit 1 $$;
+create function public.reviews(public.authors) returns setof public.todos language sql stable
+  as $$ select * from public.todos where reviewer_id = $1.id order by id $$;
+create function public.first_author(public.notes) returns public.authors language sql stable
+  as $$ select a.* from public.authors a join public.todos t on t.author_id = a.id where t.id = $1.todo_id $$;
+
+-- Overloads and unnamed parameters (the cases of postgrest-js's fixture).
+create function public.overloaded() returns int language sql as 'select 1';
+create function public.overloaded(a int) returns int language sql as 'select a * 10';
+create function public.overloaded(a int, b int) returns int language sql as 'select a * 10 + b';
+create function public.overloaded_names(a text) returns text language sql as $$ select 'text ' || a $$;
+create function public.overloaded_names(b int) returns text language sql as $$ select 'int ' || b $$;
+create function public.ambiguous(a text) returns text language sql as $$ select a $$;
+create function public.ambiguous(a int) returns text language sql as $$ select a::text $$;
+create function public.unnamed_text(text) returns text language sql as $$ select 'got ' || $1 $$;
+create function public.unnamed_json(jsonb) returns jsonb language sql as $$ select jsonb_build_object('got', $1) $$;
+create function public.unnamed_int(int) returns int language sql as 'select $1';
+create function public.unnamed_bytes(bytea) returns int language sql as 'select length($1)';
+create function public.unnamed_default() returns int language sql as 'select 1';
+create function public.unnamed_default(int default 42) returns int language sql as 'select 2';
+create function public.unnamed_default(text default 'x') returns text language sql as $$ select 'text ' || $1 $$;
+create function public.settings() returns jsonb language sql stable as $$
+  select jsonb_build_object('statement_timeout', current_setting('statement_timeout'), 'role', current_user)
+$$;
+create function public.nap(seconds float) returns int language sql as 'select 1 from pg_sleep(seconds)';
+create function public.set_done(after_id bigint) returns setof public.todos language sql
+  as $$ update public.todos set done = true where id > after_id and title like 'max-affected %' returning * $$;
+create function public.one_done() returns public.todos language sql as $$ select * from public.todos limit 1 $$;
+
+-- Fan-out: every row of one side linked to every row of the other, for nested embeds that grow fast.
+create table public.fan_left (id int primary key);
+create table public.fan_right (id int primary key);
+create table public.fan_links (
+  left_id int references public.fan_left (id),
+  right_id int references public.fan_right (id),
+  primary key (left_id, right_id)
+);
+
+-- A role with a statement timeout of its own: PostgREST applies the impersonated role's settings.
+do $probe$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'rest_probe') then
+    create role rest_probe nologin noinherit;
+  end if;
+end
+$probe$;
+alter role rest_probe set statement_timeout = '150ms';
+grant rest_probe to authenticator;
+grant usage on schema public to rest_probe;
+grant execute on function public.nap(float) to rest_probe;

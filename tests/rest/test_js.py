@@ -17,6 +17,7 @@ JS_DIR = REPO_ROOT / "tests" / "js"
 
 
 @pytest.mark.skipif(NODE is None, reason="Node.js is not installed; the supabase-js tests need node >= 20")
+@pytest.mark.usefixtures("features")
 def test_supabase_js_rest_flows(rest: RestStack, alice: User) -> None:
     assert NODE is not None
     if not (JS_DIR / "node_modules" / "@supabase" / "supabase-js").is_dir():
@@ -26,6 +27,7 @@ def test_supabase_js_rest_flows(rest: RestStack, alice: User) -> None:
         "SUPABASE_URL": rest.api_url,
         "SUPABASE_ANON_KEY": SETTINGS.anon_key,
         "USER_TOKEN": alice.token,
+        "FEATURES": "1",  # aggregates and explain enabled by the `features` fixture
     }
     result = subprocess.run(
         [NODE, str(JS_DIR / "rest.test.mjs")], env=env, capture_output=True, text=True, timeout=90, check=False

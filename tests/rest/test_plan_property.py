@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from devstack.rest.errors import ApiError
 from devstack.rest.plan import Target, build
-from devstack.rest.request import Preferences
+from devstack.rest.request import Media, Preferences
 from devstack.rest.schema_cache import SchemaCache, load
 from tests.rest.conftest import RestStack
 
@@ -72,7 +72,7 @@ def filters(draw: st.DrawFn) -> tuple[str, str]:
 @given(pairs=st.lists(filters(), min_size=1, max_size=4), method=st.sampled_from(["GET", "PATCH", "DELETE"]))
 def test_values_only_reach_sql_as_parameters(cache: Cache, pairs: list[tuple[str, str]], method: str) -> None:
     prefs = Preferences(representation="full")
-    target = Target(method, "public", "todos", False, "json", prefs, pairs, None, b'{"title": "t"}', 1000)
+    target = Target(method, "public", "todos", False, Media(), prefs, pairs, None, b'{"title": "t"}', 1000)
     try:
         plan = build(cache.cache, target)
     except ApiError as exc:
@@ -85,6 +85,6 @@ def test_values_only_reach_sql_as_parameters(cache: Cache, pairs: list[tuple[str
 @given(args=st.dictionaries(st.sampled_from(["a", "b"]), PAYLOAD, min_size=2))
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_rpc_arguments_are_parameters(cache: Cache, args: dict[str, str]) -> None:
-    target = Target("GET", "public", "add", True, "json", Preferences(), list(args.items()), None, b"", 1000)
+    target = Target("GET", "public", "add", True, Media(), Preferences(), list(args.items()), None, b"", 1000)
     plan = build(cache.cache, target)
     assert MARK not in plan.sql and sorted(str(p) for p in plan.params) == sorted(args.values())

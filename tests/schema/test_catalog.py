@@ -14,8 +14,9 @@ EXPOSED_SCHEMAS = ["public", "graphql_public"]
 PROJECT_SCHEMAS = ["public", "internal"]
 # Functions a signed-in user may call over the API; every other RPC is for workers (service_role).
 USER_RPCS = {
-    "forget_fact(uuid)",  # issue 7: forget a fact of the AI's memory
-    # issue 19: sharing a child, finding experts, share links
+    "forget_fact(uuid)",  # forget a fact of the AI's memory (issue 7)
+    "usage_status()",  # limits (issue 17)
+    # sharing a child, finding experts, share links (issue 19)
     "invite_child_member(uuid,text,child_member_role,integer)",
     "accept_child_invitation(text)",
     "find_experts(uuid,double precision,double precision,integer)",
@@ -181,7 +182,7 @@ async def test_signed_in_user_cannot_read_operator_content(world: World, relatio
             await conn.fetch(f"select * from {relation}")
 
 
-async def test_anon_has_no_privileges_on_public_tables(conn: asyncpg.Connection) -> None:
+async def test_anon_has_no_privileges_on_public_tables_but_the_crisis_lines(conn: asyncpg.Connection) -> None:
     rows = await conn.fetch(
         """
         select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -190,7 +191,13 @@ async def test_anon_has_no_privileges_on_public_tables(conn: asyncpg.Connection)
                 or has_table_privilege('anon', c.oid, 'update') or has_table_privilege('anon', c.oid, 'delete'))
         """
     )
-    assert [r["relname"] for r in rows] == []
+    # crisis_resources only: an app shows the crisis lines on a help page before anyone signs in.
+    assert [r["relname"] for r in rows] == ["crisis_resources"]
+    assert not await conn.fetchval(
+        "select has_table_privilege('anon', 'public.crisis_resources', 'insert') "
+        "or has_table_privilege('anon', 'public.crisis_resources', 'update') "
+        "or has_table_privilege('anon', 'public.crisis_resources', 'delete')"
+    )
 
 
 async def test_default_privileges_grant_nothing_to_api_roles(conn: asyncpg.Connection) -> None:

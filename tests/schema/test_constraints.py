@@ -181,8 +181,8 @@ async def test_a_reply_answers_a_user_message_once(world: World) -> None:
     async with acting(world.dsn, SERVICE) as conn:
         with pytest.raises(asyncpg.UniqueViolationError, match="messages_reply_to_key"):
             await conn.execute(
-                "insert into public.messages (conversation_id, user_id, role, reply_to) "
-                "values ($1, $2, 'assistant', $3)",
+                "insert into public.messages (conversation_id, user_id, role, status, reply_to) "
+                "values ($1, $2, 'assistant', 'pending', $3)",
                 world.conversation,
                 world.owner,
                 world.message,
@@ -190,8 +190,8 @@ async def test_a_reply_answers_a_user_message_once(world: World) -> None:
     async with acting(world.dsn, SERVICE) as conn:
         with pytest.raises(asyncpg.ForeignKeyViolationError, match="reply_to"):
             await conn.execute(
-                "insert into public.messages (conversation_id, user_id, role, reply_to) "
-                "values ($1, $2, 'assistant', $3)",
+                "insert into public.messages (conversation_id, user_id, role, status, reply_to) "
+                "values ($1, $2, 'assistant', 'pending', $3)",
                 world.conversation,
                 world.owner,
                 world.reply,

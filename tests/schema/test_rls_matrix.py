@@ -40,7 +40,19 @@ OWNER_AND_SERVICE = ("owner", "service_role")
 SIGNED_IN_AND_SERVICE = ("owner", "other", "service_role")
 SERVICE_ONLY = ("service_role",)
 
+ALL = ("anon", "owner", "other", "service_role")
+
 MATRIX: dict[str, dict[str, Cell]] = {
+    # Crisis lines: readable by everyone, signed in or not (an app's help page); edited by operators.
+    "crisis_resources": {
+        "select": cell("select 1 from public.crisis_resources where country = 'US'", *ALL),
+        "insert": cell(
+            "insert into public.crisis_resources (country, language, name, phone) values ('US', 'en', 'Matrix', '1')",
+            *SERVICE_ONLY,
+        ),
+        "update": cell("update public.crisis_resources set hours = '24/7' where country = 'US'", *SERVICE_ONLY),
+        "delete": cell("delete from public.crisis_resources where country = 'US'", *SERVICE_ONLY),
+    },
     "profiles": {
         "select": cell("select 1 from public.profiles where id = {owner}", *OWNER_AND_SERVICE),
         "insert": cell(

@@ -61,11 +61,28 @@ REFUSED: list[tuple[str, str, str]] = [
         "owner",
         "update public.conversations set user_id = {other} where id = {conversation}",
     ),
+    # Safety: nobody but the workers and operators touches assessments, decisions or escalations.
     (
-        "start a conversation with an inactive coach",
+        "insert a reply that claims to be a crisis response",
         "owner",
-        "insert into public.conversations (coach_id) values ({inactive_coach})",
+        "insert into public.messages (conversation_id, role, content, reply_kind) "
+        "values ({conversation}, 'assistant', 'You are fine', 'crisis')",
     ),
+    ("relabel the coach's reply", "owner", "update public.messages set reply_kind = 'crisis' where id = {reply}"),
+    ("read the safety assessments", "owner", "select * from internal.safety_assessments"),
+    ("read the safety decisions", "owner", "select * from internal.message_safety"),
+    ("read the escalations", "owner", "select * from internal.escalations"),
+    (
+        "write an assessment of their message",
+        "owner",
+        "insert into internal.safety_assessments (message_id, user_id, source, risk_level) "
+        "values ({message}, {owner}, 'model', 'none')",
+    ),
+    ("edit an assessment", "owner", "update internal.safety_assessments set risk_level = 'none'"),
+    ("delete an escalation", "owner", "delete from internal.escalations"),
+    ("clear their message themselves", "owner", "select internal.decide_message_safety({message})"),
+    ("ask for the workers' safety decisions", "owner", "select public.safety_decisions_v1(array[{message}]::uuid[])"),
+    ("edit the crisis lines", "owner", "update public.crisis_resources set phone = '000'"),
     (
         "start a conversation for another user",
         "other",
@@ -160,6 +177,34 @@ def _render(sql: str, world: World) -> str:
 async def test_user_cannot(world: World, what: str, who: str, sql: str) -> None:
     async with acting(world.dsn, _actor(who, world)) as conn:
         with pytest.raises(DENIED):
+            await conn.execute(_render(sql, world))
+
+
+RETIRED: list[tuple[str, str]] = [
+    (
+        "start a conversation with an inactive coach",
+        "insert into public.conversations (coach_id) values ({inactive_coach})",
+    ),
+    (
+        "start a conversation in an inactive category",
+        "insert into public.conversations (coach_id, category_id) values ({coach}, {spare_category})",
+    ),
+    (
+        "move a conversation to an inactive category",
+        "update public.conversations set category_id = {spare_category} where id = {conversation}",
+    ),
+    (
+        "pick an inactive coach for their profile",
+        "update public.profiles set coach_id = {inactive_coach} where id = {owner}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "sql"), RETIRED, ids=[r[0] for r in RETIRED])
+async def test_retired_catalogue_entries_are_refused_by_id(world: World, what: str, sql: str) -> None:
+    """RLS hides them from lists; an id sent anyway is refused with a check violation naming the column."""
+    async with acting(world.dsn, _actor("owner", world)) as conn:
+        with pytest.raises(asyncpg.CheckViolationError, match=r"^(coach_id|category_id): .* is retired"):
             await conn.execute(_render(sql, world))
 
 

@@ -80,6 +80,8 @@ async def model_requests(fake_llm: str, conversation_text: str) -> list[dict[str
         entries = (await http.get(f"{fake_llm}/_requests", params={"full": "1"})).json()
     mine = []
     for entry in entries:
+        if entry.get("kind") == "classifier":  # the message's safety assessment, not the reply
+            continue
         texts = [
             m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
             for m in entry["body"].get("messages") or []

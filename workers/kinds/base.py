@@ -20,10 +20,11 @@ from shared.broadcast import Broadcaster
 from shared.errors import PermanentError
 from shared.llm.base import ChatMessage, LLMProvider, Prompt, SystemBlock, Tool, Usage
 from shared.models import Job
-from shared.prompts import render
+from shared.prompts import DATA_NOTICE, render
 from shared.structured import call_tool
 from workers.metrics import Metrics
 from workers.queue import JobQueue
+from workers.safety import SafetyDecisions
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Deps:
     analysis_model: str
     delta_interval: float = 0.15
     checkpoint_seconds: float = 1.0
+    safety: SafetyDecisions | None = None  # decisions the chat replies wait for (workers/safety.py)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def template_prompt(
     row = active_prompt(prompt_row)
     prompt = Prompt(
         model=str(row.get("model") or model),
-        system=[SystemBlock(system)],
+        system=[SystemBlock(f"{system}\n\n{DATA_NOTICE}")],
         messages=[ChatMessage("user", render(str(row["template"]), values))],
         max_tokens=int(row.get("max_tokens") or 1024),
     )

@@ -8,12 +8,19 @@ runs, the calls run in Postgres for the conversation's user, and the next turn g
 output goes back with the worker's next claim: internal.chat_reply_finish stores it and broadcasts the
 last delta and `done`.
 
+Safety (20261206000150): the message is assessed while the reply starts. Until the decision clears it,
+the reply's text is held back (no delta, no checkpoint) and no tool runs; a message that gets a crisis
+or fallback response instead withdraws the reply (`withheld`), of which nothing ever left the worker.
+Low-risk guidance (the apps' red lines) goes into the system prompt.
+
 The system prompt is ordered for prompt caching: the stable head (the coach's template with persona and
 guidelines) is cacheable; what changes per user and turn comes after it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,11 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.llm.base import ChatMessage, Prompt, SystemBlock, Tool
 from shared.models import Job
-from shared.prompts import PLACEHOLDER, estimate_tokens, fit_history, render
+from shared.prompts import DATA_NOTICE, PLACEHOLDER, data_block, data_or, estimate_tokens, fit_history, one_line, render
 from workers.agent import Step, ToolSteps
 from workers.checkpoints import Checkpoints
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
-from workers.streaming import DeltaBatcher, ReplyStream
+from workers.safety import SafetyDecisions
+from workers.streaming import DeltaBatcher, ReplyStream, Withheld
 
 log = logging.getLogger("workers.kinds.chat_reply")
 
@@ -70,6 +78,8 @@ class ChatReplyContext(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     planner: dict[str, Any] | None = None
+    safety: dict[str, Any] | None = None  # the decision, once made: {risk_level, categories, guidance, cleared}
+    safety_guidance: list[str] = Field(default_factory=list)  # the rules' guidance, known at insert
     child: dict[str, Any] | None = None  # a conversation about a child (internal.child_context)
 
 
@@ -82,6 +92,7 @@ class ChatReplyOutput(BaseModel):
     tail: str = ""
     tail_seq: int | None = None
     compact: bool = False
+    withheld: bool = False  # dropped: the message got a crisis or fallback response instead
 
 
 # -----------------------------------------------------------------------------------------------------
@@ -137,6 +148,11 @@ def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tup
     template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
     values = _values(context)
     system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
+    system.append(SystemBlock(DATA_NOTICE))
+    decided = (context.safety or {}).get("guidance") or []
+    guidance = list(dict.fromkeys(str(g) for g in [*context.safety_guidance, *decided] if str(g).strip()))
+    if guidance:  # the rules' guidance for this message (red lines): after the cacheable head
+        system.append(SystemBlock("For this message, you must:\n" + "\n".join(f"- {g}" for g in guidance)))
     if context.child and "{{child}}" not in template:  # a coach whose prompt does not place the child
         system.append(SystemBlock(render(ABOUT_THE_CHILD, values)))
     history = [
@@ -181,18 +197,20 @@ def _values(context: ChatReplyContext) -> dict[str, str]:
         "guidelines": _guidelines(context.guidelines),
         "category": str((context.category or {}).get("name") or "general wellbeing"),
         "locale": str(profile.get("locale") or "en"),
-        "display_name": str(profile.get("display_name") or "the person you coach"),
+        "display_name": one_line(str(profile.get("display_name") or "the person you coach"), 80),
         "timezone": timezone,
         "today": _today(timezone),
         "today_date": str(planner.get("today") or ""),
         "user_profile": ", ".join(details) + ".",
-        "user_summary": str((context.memory or {}).get("summary") or "Nothing yet: this is a new person to you."),
-        "conversation_summary": str(
-            context.conversation.get("summary") or "Nothing earlier: the conversation is below."
+        "user_summary": data_or(
+            "memory", (context.memory or {}).get("summary"), "Nothing yet: this is a new person to you."
         ),
-        "goals": dump(planner.get("goals")) if planner.get("goals") else "None yet.",
-        "plan": dump(planner["plan"]) if planner.get("plan") else "No plan for this yet.",
-        "child": dump(context.child) if context.child else "No child: this conversation is not about a child.",
+        "conversation_summary": data_or(
+            "conversation_summary", context.conversation.get("summary"), "Nothing earlier: the conversation is below."
+        ),
+        "goals": data_block("goals", dump(planner["goals"])) if planner.get("goals") else "None yet.",
+        "plan": data_block("plan", dump(planner["plan"])) if planner.get("plan") else "No plan for this yet.",
+        "child": data_or("child", dump(context.child) if context.child else None, "No child: it is about the person."),
     }
 
 
@@ -228,28 +246,38 @@ def _seconds(milliseconds: Any, default: float) -> float:
 class ChatReply:
     deps: Deps
     checkpoints: Checkpoints
+    safety: SafetyDecisions
 
     async def __call__(self, job: Job, ctx: JobContext) -> Finished:
         payload = ChatReplyPayload.model_validate(job.payload)
         context = ChatReplyContext.model_validate(job.context)
+        if context.safety is not None and not context.safety.get("cleared"):
+            return Finished(ChatReplyOutput(content="", withheld=True))  # its response is written already
         settings = with_operator_settings(context, ChatPromptSettings(model=self.deps.chat_model))
         prompt, version = build_prompt(context, settings)
         topic, reply_id = f"conversation:{payload.conversation_id}", str(payload.assistant_message_id)
         interval = _seconds(context.settings.get("reply.delta_interval_ms"), self.deps.delta_interval)
+        # Not decided yet: generate, but hold everything back until the decision.
+        gate = None if context.safety is not None else self.safety.watch(str(payload.message_id))
         stream = ReplyStream(
             job.id,
             reply_id,
-            DeltaBatcher(self.deps.broadcaster, topic, reply_id, interval),
+            DeltaBatcher(self.deps.broadcaster, topic, reply_id, interval, gate),
             self.checkpoints,
             _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
         )
         try:
-            final, call = await self._loop(job, ctx, context, prompt, version, stream)
+            final, call = await self._generate(job, ctx, context, prompt, version, stream, gate)
+            await stream.cleared()
             await stream.flushed()
+        except Withheld:
+            log.info("reply withheld: the message got a safety response", extra={"job_id": job.id})
+            return Finished(ChatReplyOutput(content="", withheld=True))
         except Exception as exc:
             ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
-            error = {"message_id": reply_id, "retrying": not job.is_last_attempt, "error": type(exc).__name__}
-            await self.deps.broadcaster.send(topic, "error", error)
+            if stream.open:
+                error = {"message_id": reply_id, "retrying": not job.is_last_attempt, "error": type(exc).__name__}
+                await self.deps.broadcaster.send(topic, "error", error)
             raise
         tail, tail_seq = stream.batcher.take_tail()
         output = ChatReplyOutput(
@@ -259,6 +287,29 @@ class ChatReply:
             compact=needs_compaction(context, settings),
         )
         return Finished(output, (call,))
+
+    async def _generate(
+        self,
+        job: Job,
+        ctx: JobContext,
+        context: ChatReplyContext,
+        prompt: Prompt,
+        version: str,
+        stream: ReplyStream,
+        gate: asyncio.Future[bool] | None,
+    ) -> tuple[str, ModelCall]:
+        """The tool loop; a decision against the message while it runs stops it at once (Withheld)."""
+        if gate is None or gate.done():
+            return await self._loop(job, ctx, context, prompt, version, stream)
+        loop = asyncio.ensure_future(self._loop(job, ctx, context, prompt, version, stream))
+        waiting: list[asyncio.Future[Any]] = [loop, gate]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if not loop.done() and not stream.open:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await loop
+            await stream.cleared()  # raises Withheld (or the wait's error)
+        return await loop
 
     async def _loop(
         self, job: Job, ctx: JobContext, context: ChatReplyContext, prompt: Prompt, version: str, stream: ReplyStream
@@ -281,6 +332,7 @@ class ChatReply:
                 log.info("tool step limit reached", extra={"job_id": job.id, "steps": number})
                 await stream.add(STEP_LIMIT_NOTE)
                 return stream.text, call
+            await stream.cleared()  # no tool acts for a message that is not cleared
             # The turn's text goes out while its step is stored (the app orders deltas by seq, tool events by
             # id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
@@ -298,7 +350,7 @@ def _max_steps(value: Any) -> int:
 
 
 def handler(deps: Deps) -> Handler:
-    return ChatReply(deps, Checkpoints(deps.queue))
+    return ChatReply(deps, Checkpoints(deps.queue), deps.safety or SafetyDecisions(deps.queue))
 
 
 SPEC = KindSpec(

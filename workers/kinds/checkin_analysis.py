@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.llm.base import Prompt
 from shared.models import Job
+from shared.prompts import data_block, data_or
 from shared.schema import tool_for
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, dump, structured_output, template_prompt
 from workers.kinds.checkins import CheckinContext, CheckinPayload, checkin_values
 
+FIELDS = ("level", "answers", "note", "completed_at")
 SYSTEM = "You are a careful assistant to a wellbeing coach. Answer only by calling the tool."
 
 
@@ -49,11 +51,14 @@ class Analysis(BaseModel):
 TOOL = tool_for(Analysis, "record_analysis", "Record the analysis of the person's check-in.")
 
 
+CHECKIN_FIELDS = ("level", "answers", "note", "completed_at")
+
+
 def build_prompt(context: CheckinContext, model: str) -> tuple[Prompt, str]:
     checkin = context.checkin
     values = checkin_values(context) | {
-        "checkin": dump({k: checkin.get(k) for k in ("level", "answers", "note", "completed_at")}),
-        "recent_checkins": dump(context.recent) if context.recent else "None: this is the first.",
+        "checkin": data_block("checkin", dump({k: checkin.get(k) for k in CHECKIN_FIELDS})),
+        "recent_checkins": data_or("recent_checkins", context.recent and dump(context.recent), "None: the first."),
     }
     return template_prompt(context.prompt, values, model, SYSTEM)
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.prompts import data_block, data_or, one_line
 from workers.kinds.base import dump
 
 
@@ -43,13 +44,15 @@ def checkin_values(context: CheckinContext) -> dict[str, str]:
         "category": str(category.get("name") or ""),
         "guidelines": guidelines,
         "questions": dump(category.get("questions") or []),
-        "user_summary": str((context.memory or {}).get("summary") or "Nothing yet."),
+        "user_summary": data_or("memory", (context.memory or {}).get("summary"), "Nothing yet."),
         "locale": str(profile.get("locale") or "en"),
-        "display_name": str(profile.get("display_name") or "the person"),
-        "child": dump(context.child) if context.child else "None: the check-in is about the person.",
+        "display_name": one_line(str(profile.get("display_name") or "the person"), 80),
+        "child": data_or("child", dump(context.child) if context.child else None, "None: it is about the person."),
     }
 
 
 def analysis_of(context: CheckinContext) -> str:
     """The check-in's stored analysis, for the prompts that build on it."""
-    return dump({"summary": context.checkin.get("summary"), "insights": context.checkin.get("insights")})
+    return data_block(
+        "analysis", dump({"summary": context.checkin.get("summary"), "insights": context.checkin.get("insights")})
+    )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.llm.base import Block, ChatMessage, ImageBlock, Prompt, SystemBlock, TextBlock
-from shared.prompts import render
+from shared.prompts import DATA_NOTICE, data_block, render
 from workers.kinds.base import active_prompt, dump
 
 SYSTEM = (
@@ -79,7 +79,7 @@ def picture_prompt(
     content: str | tuple[Block, ...] = (TextBlock(text), *images) if images else text
     prompt = Prompt(
         model=str(row.get("model") or model),
-        system=[SystemBlock(SYSTEM)],
+        system=[SystemBlock(SYSTEM), SystemBlock(DATA_NOTICE)],
         messages=[ChatMessage("user", content)],
         max_tokens=int(row.get("max_tokens") or 1500),
     )
@@ -87,4 +87,4 @@ def picture_prompt(
 
 
 def child_value(context: FileContext) -> str:
-    return dump(context.child) if context.child else "Unknown."
+    return data_block("child", dump(context.child)) if context.child else "Unknown."

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.files import FileProblem, check, image_for_model, pdf_text
 from shared.llm.base import ImageBlock
 from shared.models import Job
+from shared.prompts import data_block, one_line
 from shared.schema import tool_for
 from shared.structured import call_tool
 from workers import files
@@ -103,8 +104,8 @@ def handler(deps: Deps) -> Handler:
         values = {
             "child": child_value(context),
             "document_type": str(document.get("type") or "other"),
-            "filename": str(document.get("filename") or ""),
-            "content": content,
+            "filename": one_line(str(document.get("filename") or ""), 255),
+            "content": data_block("document", content) if not images else content,
             "locale": context.locale,
         }
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, images)

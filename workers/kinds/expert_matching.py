@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models import Job
+from shared.prompts import data_block
 from shared.schema import tool_for
 from shared.structured import call_tool
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
@@ -69,10 +70,12 @@ def handler(deps: Deps) -> Handler:
         if context.child is None or not context.candidates:
             return Finished(ExpertRanking())
         values = {
-            "child": dump(context.child),
+            "child": data_block("child", dump(context.child)),
             "specialties": ", ".join(context.specialties) or "None yet: any specialty may help.",
-            "findings": dump([f for f in context.findings if f]) if any(context.findings) else "No analyses yet.",
-            "candidates": dump(context.candidates),
+            "findings": data_block("findings", dump([f for f in context.findings if f]))
+            if any(context.findings)
+            else "No analyses yet.",
+            "candidates": data_block("candidates", dump(context.candidates)),
             "locale": context.locale,
         }
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, [])

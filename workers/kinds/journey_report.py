@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.models import Job
+from shared.prompts import data_block, data_or
 from shared.report_pdf import ReportPage, render
 from shared.schema import tool_for
 from shared.structured import call_tool
@@ -88,12 +89,12 @@ def values(context: ReportContext) -> dict[str, str]:
     return {
         "variant": str(report.get("variant") or "parent"),
         "language": str(report.get("language") or "en"),
-        "focus": str(report.get("focus") or "") or "Nothing in particular.",
-        "child": dump(context.child),
-        "journey": dump(context.journey),
-        "documents": dump(context.documents) if context.documents else "None analysed yet.",
-        "videos": dump(context.videos) if context.videos else "None analysed yet.",
-        "journal": dump(context.journal) if context.journal else "No entries yet.",
+        "focus": data_or("focus", report.get("focus"), "Nothing in particular."),
+        "child": data_block("child", dump(context.child)),
+        "journey": data_block("journey", dump(context.journey)),
+        "documents": data_block("documents", dump(context.documents)) if context.documents else "None analysed yet.",
+        "videos": data_block("videos", dump(context.videos)) if context.videos else "None analysed yet.",
+        "journal": data_block("journal", dump(context.journal)) if context.journal else "No entries yet.",
     }
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.llm.base import Prompt, Tool
 from shared.models import Job
+from shared.prompts import data_block
 from shared.schema import tool_for
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, structured_output, template_prompt
 from workers.kinds.checkins import CheckinContext, CheckinPayload, analysis_of, checkin_values
@@ -72,7 +73,9 @@ def build_prompt(context: RecommendationsContext, model: str) -> tuple[Prompt, s
     titles = [str(r.get("title")) for r in context.open_recommendations]
     values = checkin_values(context) | {
         "analysis": analysis_of(context),
-        "open_recommendations": "\n".join(f"- {t}" for t in titles) or "None.",
+        "open_recommendations": data_block("open_recommendations", "\n".join(f"- {t}" for t in titles))
+        if titles
+        else "None.",
         "max_recommendations": str(context.max_recommendations),
     }
     return template_prompt(context.prompt, values, model, SYSTEM)

@@ -17,6 +17,7 @@ from workers.kinds import (
     followup,
     journey_report,
     recommendations,
+    safety_assessment,
     user_summary,
     video_analysis,
 )
@@ -31,6 +32,7 @@ KINDS: dict[str, KindSpec] = {
         user_summary.SPEC,
         conversation_summary.SPEC,
         followup.SPEC,
+        safety_assessment.SPEC,
         child_invitation.SPEC,
         document_analysis.SPEC,
         video_analysis.SPEC,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.llm.base import Prompt
 from shared.models import Job
+from shared.prompts import as_data, budgeted_lines, data_or, estimate_tokens
 from shared.schema import tool_for
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, dump, structured_output, template_prompt
 
@@ -37,6 +38,8 @@ class UserSummaryContext(BaseModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     checkins: list[dict[str, Any]] = Field(default_factory=list)
     prompt: dict[str, Any] | None = None
+    token_budget: int = Field(default=12000, ge=500)
+    turn_token_cap: int = Field(default=1000, ge=50)
 
 
 class Fact(BaseModel):
@@ -68,15 +71,22 @@ TOOL = tool_for(
 
 
 def build_prompt(context: UserSummaryContext, model: str) -> tuple[Prompt, str]:
+    """The memory update's prompt. Its messages are the newest that fit summary.prompt_token_budget
+    (each cut to summary.turn_token_cap), after what the memory itself takes."""
+    facts = "\n".join(f"- {f.get('id')}: {f.get('fact')} (from {f.get('source_message_id')})" for f in context.facts)
+    forgotten = "\n".join(f"- {f}" for f in context.forgotten)
+    checkins = dump(context.checkins) if context.checkins else ""
+    taken = sum(estimate_tokens(part) for part in (context.summary, facts, forgotten, checkins))
+    lines = [f"[{m['id']}] {m['role']}: {as_data(str(m['content']))}" for m in context.messages]
+    kept = budgeted_lines(
+        lines, max(0, context.token_budget - taken), per_line=context.turn_token_cap, newest_last=True
+    )
     values = {
-        "current_summary": context.summary or "Nothing yet.",
-        "current_facts": "\n".join(
-            f"- {f.get('id')}: {f.get('fact')} (from {f.get('source_message_id')})" for f in context.facts
-        )
-        or "None yet.",
-        "forgotten_facts": "\n".join(f"- {f}" for f in context.forgotten) or "None.",
-        "new_messages": "\n".join(f"[{m['id']}] {m['role']}: {m['content']}" for m in context.messages) or "None.",
-        "recent_checkins": dump(context.checkins) if context.checkins else "None.",
+        "current_summary": data_or("current_summary", context.summary, "Nothing yet."),
+        "current_facts": data_or("current_facts", facts, "None yet."),
+        "forgotten_facts": data_or("forgotten_facts", forgotten, "None."),
+        "new_messages": data_or("new_messages", "\n".join(kept), "None."),
+        "recent_checkins": data_or("recent_checkins", checkins, "None."),
     }
     return template_prompt(context.prompt, values, model, SYSTEM)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.files import FileProblem, check
 from shared.llm.base import ImageBlock
 from shared.models import Job
+from shared.prompts import data_or
 from shared.schema import tool_for
 from shared.structured import call_tool
 from shared.video import Frames, sample_frames
@@ -112,7 +113,7 @@ def handler(deps: Deps) -> Handler:
         values = {
             "child": child_value(context),
             "scenario": str(video.get("scenario") or ""),
-            "title": str(video.get("title") or "") or "(none)",
+            "title": data_or("note", video.get("title"), "(none)"),
             "duration": f"{frames.duration:.0f}",
             "frames": str(len(frames.images)),
             "locale": context.locale,

@@ -1,0 +1,70 @@
+"""Waiting for a message's safety decision while its reply generates (20261206000150).
+
+A chat reply may start generating while its message is still being assessed, but none of its text may
+be broadcast or stored, nor any tool run, before the message is cleared. `SafetyDecisions.wait` gives
+the decision: the database broadcasts each one on the workers' private topic (workers/wakeup.py calls
+`decided`), and, Realtime being only a signal, the waiting worker also polls safety_decisions_v1 for
+every message it waits on, in one request per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from shared.errors import TransientError
+from workers.queue import JobQueue
+
+log = logging.getLogger("workers.safety")
+
+
+class SafetyDecisions:
+    def __init__(self, queue: JobQueue, *, poll_seconds: float = 1.0, give_up_seconds: float = 120.0) -> None:
+        self.queue = queue
+        self.poll_seconds = poll_seconds
+        self.give_up_seconds = give_up_seconds
+        self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    def decided(self, message_id: str, cleared: bool) -> None:
+        """A decision heard (the broadcast, or a poll): resolve whoever waits for it."""
+        future = self._waiting.get(message_id)
+        if future is not None and not future.done():
+            future.set_result(cleared)
+
+    def watch(self, message_id: str) -> asyncio.Future[bool]:
+        """The decision on `message_id` (True: cleared for coaching), resolved when it is made."""
+        future = self._waiting.get(message_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[message_id] = future
+            future.add_done_callback(lambda _: self._waiting.pop(message_id, None))
+            asyncio.get_running_loop().call_later(self.give_up_seconds, self._give_up, message_id, future)
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll(), name="safety-poll")
+        return future
+
+    def _give_up(self, message_id: str, future: asyncio.Future[bool]) -> None:
+        if not future.done():
+            future.set_exception(TransientError(f"message {message_id}: no safety decision yet; retrying later"))
+
+    async def _poll(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.poll_seconds)
+            ids = list(self._waiting)
+            if not ids:
+                return
+            try:
+                answer = await self.queue.rpc("safety_decisions_v1", {"p_message_ids": ids})
+            except Exception as exc:  # the broadcast may still come; poll again
+                log.warning("safety decisions poll failed", extra={"error": repr(exc)})
+                continue
+            for message_id, cleared in (answer or {}).items():
+                self.decided(message_id, cleared is True)
+
+    async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
