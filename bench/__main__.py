@@ -26,7 +26,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The benchmarks with millisecond targets first. This VM runs slower for minutes after its cores have been
 # kept busy (the first-delta overhead measured 24 ms p50 on its own and 46 ms right after the two-minute
 # load benchmark, with 18 % more worker CPU per reply for the same work): the sustained-load ones go last.
-ORDER = ("rest", "pipeline", "agent", "safety", "realtime", "feed", "rls", "storage", "queue", "load")
+ORDER = ("rest", "pipeline", "agent", "safety", "realtime", "feed", "rls", "children", "storage", "queue", "load")
 
 # --smoke: each benchmark's size settings, as small as still exercises every code path.
 SMOKE = {
@@ -57,6 +57,13 @@ SMOKE = {
     "BENCH_RLS_MESSAGES": "3000",
     "BENCH_RLS_COUNT": "20",
     "BENCH_RLS_LONG": "100",
+    "BENCH_CHILDREN_FAMILIES": "20",
+    "BENCH_CHILDREN_ENTRIES": "5",
+    "BENCH_CHILDREN_COUNT": "20",
+    "BENCH_CHILDREN_RENDERS": "2",
+    "BENCH_CHILDREN_REPORTS": "1",
+    "BENCH_CHILDREN_CLIP_SECONDS": "2",
+    "BENCH_CHILDREN_SAMPLINGS": "1",
     "BENCH_STORAGE_SMALL_COUNT": "2",
     "BENCH_STORAGE_LARGE_COUNT": "1",
     "BENCH_STORAGE_LARGE_MB": "2",

@@ -28,7 +28,9 @@ tool call without its result right after it is refused with 400, as the Anthropi
 
 Structured output (a request forcing one tool, `tool_choice: {type: tool}`) answers a `tool_use` block
 whose input is a minimal valid example of the tool's schema; [[invalid_tool]] makes the first attempt's
-input miss every required field, [[invalid_tool_always]] every attempt's.
+input miss every required field, [[invalid_tool_always]] every attempt's; [[replay:A,B]] serves the first
+attempt from A.http, a repair from B.http. Images in the request (a document's scan, a video's frames)
+are not looked at: `/_requests?full=1` shows what was sent.
 
 The safety classifier (a forced `record_safety_assessment`) answers after `--classifier-ms`, by default
 risk "none" with no categories (a fake: it reads only markers, never the text itself), or:
@@ -195,10 +197,13 @@ def _openai_turn(body: dict[str, Any]) -> Turn:
                 )
             continue
         calls = [(c.get("id"), (c.get("function") or {}).get("name")) for c in message.get("tool_calls") or []]
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: text and images
+            content = " ".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
         messages.append(
             {
                 "role": role,
-                "text": str(message.get("content") or "").strip(),
+                "text": str(content or "").strip(),
                 "tool_calls": calls,
                 "tool_results": [],
                 "result_texts": [],
@@ -294,6 +299,9 @@ class FakeModel:
         self.config.attempts[key] += 1
         choice = body.get("tool_choice") or {}
         tool = next((t for t in body["tools"] if t.get("name") == choice.get("name")), body["tools"][0])
+        replay = REPLAY.search(" ".join(texts))
+        if replay is not None:
+            return self._recording(replay.group(1).split(","), self.config.attempts[key])
         invalid = "invalid_tool_always" in markers or ("invalid_tool" in markers and self.config.attempts[key] == 1)
         tool_input = {} if invalid else example_input(tool.get("input_schema") or {}, "fake")
         message = self._message("", max(1, sum(len(t) for t in texts) // 4), 20)
@@ -535,10 +543,13 @@ class FakeModel:
         match = REPLAY.search(turn.last_text)
         if match is None:
             return None
-        names = match.group(1).split(",")
-        if self.config.recordings is None or turn.number > len(names):
-            return _error(500, "api_error", f"no recording for turn {turn.number} (--recordings, [[replay:...]])")
-        path = self.config.recordings / f"{names[turn.number - 1]}.http"
+        return self._recording(match.group(1).split(","), turn.number)
+
+    def _recording(self, names: list[str], number: int) -> Response:
+        """The recording for the number-th turn (or attempt) of a [[replay:...]] list."""
+        if self.config.recordings is None or number > len(names):
+            return _error(500, "api_error", f"no recording for turn {number} (--recordings, [[replay:...]])")
+        path = self.config.recordings / f"{names[number - 1]}.http"
         if not path.is_file():
             return _error(500, "api_error", f"no recording {path.name}")
         return _recorded(path)

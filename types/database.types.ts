@@ -75,6 +75,7 @@ export type Database = {
           analyzed_at: string | null
           answers: NonNullable<Json>
           category_id: string
+          child_id: string | null
           completed_at: string | null
           created_at: string
           id: string
@@ -92,6 +93,7 @@ export type Database = {
           analyzed_at?: string | null
           answers?: NonNullable<Json>
           category_id: string
+          child_id?: string | null
           completed_at?: string | null
           created_at?: string
           id?: string
@@ -109,6 +111,7 @@ export type Database = {
           analyzed_at?: string | null
           answers?: NonNullable<Json>
           category_id?: string
+          child_id?: string | null
           completed_at?: string | null
           created_at?: string
           id?: string
@@ -128,7 +131,138 @@ export type Database = {
             referencedRelation: "categories"
             referencedColumns: ["id"]
           },
+          {
+            foreignKeyName: "checkins_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
         ]
+      }
+      child_invitations: {
+        Row: {
+          accepted_at: string | null
+          accepted_by: string | null
+          child_id: string
+          created_at: string
+          delivery: Database["public"]["Enums"]["child_invitation_delivery"]
+          delivery_error: string | null
+          email: string
+          expires_at: string
+          id: string
+          invited_by: string | null
+          role: Database["public"]["Enums"]["child_member_role"]
+        }
+        Insert: {
+          accepted_at?: string | null
+          accepted_by?: string | null
+          child_id: string
+          created_at?: string
+          delivery?: Database["public"]["Enums"]["child_invitation_delivery"]
+          delivery_error?: string | null
+          email: string
+          expires_at: string
+          id?: string
+          invited_by?: string | null
+          role?: Database["public"]["Enums"]["child_member_role"]
+        }
+        Update: {
+          accepted_at?: string | null
+          accepted_by?: string | null
+          child_id?: string
+          created_at?: string
+          delivery?: Database["public"]["Enums"]["child_invitation_delivery"]
+          delivery_error?: string | null
+          email?: string
+          expires_at?: string
+          id?: string
+          invited_by?: string | null
+          role?: Database["public"]["Enums"]["child_member_role"]
+        }
+        Relationships: [
+          {
+            foreignKeyName: "child_invitations_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      child_members: {
+        Row: {
+          accepted_at: string
+          child_id: string
+          created_at: string
+          invited_by: string | null
+          role: Database["public"]["Enums"]["child_member_role"]
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          accepted_at?: string
+          child_id: string
+          created_at?: string
+          invited_by?: string | null
+          role: Database["public"]["Enums"]["child_member_role"]
+          updated_at?: string
+          user_id: string
+        }
+        Update: {
+          accepted_at?: string
+          child_id?: string
+          created_at?: string
+          invited_by?: string | null
+          role?: Database["public"]["Enums"]["child_member_role"]
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "child_members_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      children: {
+        Row: {
+          created_at: string
+          created_by: string
+          date_of_birth: string
+          id: string
+          name: string
+          notes: string
+          sex: Database["public"]["Enums"]["profile_sex"] | null
+          timezone: string
+          updated_at: string
+        }
+        Insert: {
+          created_at?: string
+          created_by?: string
+          date_of_birth: string
+          id?: string
+          name: string
+          notes?: string
+          sex?: Database["public"]["Enums"]["profile_sex"] | null
+          timezone?: string
+          updated_at?: string
+        }
+        Update: {
+          created_at?: string
+          created_by?: string
+          date_of_birth?: string
+          id?: string
+          name?: string
+          notes?: string
+          sex?: Database["public"]["Enums"]["profile_sex"] | null
+          timezone?: string
+          updated_at?: string
+        }
+        Relationships: []
       }
       coaches: {
         Row: {
@@ -173,6 +307,7 @@ export type Database = {
         Row: {
           archived_at: string | null
           category_id: string | null
+          child_id: string | null
           coach_id: string
           context_id: string | null
           context_type:
@@ -190,6 +325,7 @@ export type Database = {
         Insert: {
           archived_at?: string | null
           category_id?: string | null
+          child_id?: string | null
           coach_id: string
           context_id?: string | null
           context_type?:
@@ -207,6 +343,7 @@ export type Database = {
         Update: {
           archived_at?: string | null
           category_id?: string | null
+          child_id?: string | null
           coach_id?: string
           context_id?: string | null
           context_type?:
@@ -227,6 +364,13 @@ export type Database = {
             columns: ["category_id"]
             isOneToOne: false
             referencedRelation: "categories"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "conversations_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
             referencedColumns: ["id"]
           },
           {
@@ -340,6 +484,173 @@ export type Database = {
           },
         ]
       }
+      documents: {
+        Row: {
+          analysis: Json | null
+          analysis_model: string | null
+          analyzed_at: string | null
+          child_id: string
+          created_at: string
+          error_message: string | null
+          filename: string
+          id: string
+          mime_type: string
+          size_bytes: number
+          status: Database["public"]["Enums"]["media_status"]
+          storage_path: string
+          type: Database["public"]["Enums"]["document_type"]
+          updated_at: string
+          uploaded_by: string | null
+        }
+        Insert: {
+          analysis?: Json | null
+          analysis_model?: string | null
+          analyzed_at?: string | null
+          child_id: string
+          created_at?: string
+          error_message?: string | null
+          filename: string
+          id?: string
+          mime_type: string
+          size_bytes: number
+          status?: Database["public"]["Enums"]["media_status"]
+          storage_path: string
+          type?: Database["public"]["Enums"]["document_type"]
+          updated_at?: string
+          uploaded_by?: string | null
+        }
+        Update: {
+          analysis?: Json | null
+          analysis_model?: string | null
+          analyzed_at?: string | null
+          child_id?: string
+          created_at?: string
+          error_message?: string | null
+          filename?: string
+          id?: string
+          mime_type?: string
+          size_bytes?: number
+          status?: Database["public"]["Enums"]["media_status"]
+          storage_path?: string
+          type?: Database["public"]["Enums"]["document_type"]
+          updated_at?: string
+          uploaded_by?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "documents_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      expert_matches: {
+        Row: {
+          child_id: string
+          created_at: string
+          distance_km: number | null
+          expert_id: string
+          id: string
+          reasons: string[]
+          score: number
+          status: Database["public"]["Enums"]["expert_match_status"]
+          updated_at: string
+        }
+        Insert: {
+          child_id: string
+          created_at?: string
+          distance_km?: number | null
+          expert_id: string
+          id?: string
+          reasons?: string[]
+          score: number
+          status?: Database["public"]["Enums"]["expert_match_status"]
+          updated_at?: string
+        }
+        Update: {
+          child_id?: string
+          created_at?: string
+          distance_km?: number | null
+          expert_id?: string
+          id?: string
+          reasons?: string[]
+          score?: number
+          status?: Database["public"]["Enums"]["expert_match_status"]
+          updated_at?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "expert_matches_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "expert_matches_expert_id_fkey"
+            columns: ["expert_id"]
+            isOneToOne: false
+            referencedRelation: "experts"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      experts: {
+        Row: {
+          active: boolean
+          bio: string
+          city: string
+          contact: NonNullable<Json>
+          created_at: string
+          id: string
+          languages: string[]
+          latitude: number
+          longitude: number
+          name: string
+          rating: number | null
+          reviews_count: number
+          specialties: string[]
+          updated_at: string
+          verified: boolean
+        }
+        Insert: {
+          active?: boolean
+          bio?: string
+          city: string
+          contact?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          languages?: string[]
+          latitude: number
+          longitude: number
+          name: string
+          rating?: number | null
+          reviews_count?: number
+          specialties: string[]
+          updated_at?: string
+          verified?: boolean
+        }
+        Update: {
+          active?: boolean
+          bio?: string
+          city?: string
+          contact?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          languages?: string[]
+          latitude?: number
+          longitude?: number
+          name?: string
+          rating?: number | null
+          reviews_count?: number
+          specialties?: string[]
+          updated_at?: string
+          verified?: boolean
+        }
+        Relationships: []
+      }
       goals: {
         Row: {
           completed_at: string | null
@@ -393,6 +704,148 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "goals"
             referencedColumns: ["id", "user_id"]
+          },
+        ]
+      }
+      journal_entries: {
+        Row: {
+          author_id: string
+          child_id: string
+          content: string
+          created_at: string
+          entry_date: string
+          id: string
+          tags: string[]
+          updated_at: string
+        }
+        Insert: {
+          author_id?: string
+          child_id: string
+          content: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          tags?: string[]
+          updated_at?: string
+        }
+        Update: {
+          author_id?: string
+          child_id?: string
+          content?: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          tags?: string[]
+          updated_at?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "journal_entries_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      journey_events: {
+        Row: {
+          child_id: string
+          created_at: string
+          data: NonNullable<Json>
+          id: number
+          job_id: number | null
+          journey_id: string
+          kind: Database["public"]["Enums"]["journey_event_kind"]
+          source: Database["public"]["Enums"]["journey_event_source"]
+          tool_call_id: string | null
+        }
+        Insert: {
+          child_id: string
+          created_at?: string
+          data?: NonNullable<Json>
+          id?: never
+          job_id?: number | null
+          journey_id: string
+          kind: Database["public"]["Enums"]["journey_event_kind"]
+          source: Database["public"]["Enums"]["journey_event_source"]
+          tool_call_id?: string | null
+        }
+        Update: {
+          child_id?: string
+          created_at?: string
+          data?: NonNullable<Json>
+          id?: never
+          job_id?: number | null
+          journey_id?: string
+          kind?: Database["public"]["Enums"]["journey_event_kind"]
+          source?: Database["public"]["Enums"]["journey_event_source"]
+          tool_call_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "journey_events_journey_fkey"
+            columns: ["journey_id", "child_id"]
+            isOneToOne: false
+            referencedRelation: "journeys"
+            referencedColumns: ["id", "child_id"]
+          },
+          {
+            foreignKeyName: "journey_events_tool_call_id_fkey"
+            columns: ["tool_call_id"]
+            isOneToOne: false
+            referencedRelation: "tool_calls"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      journeys: {
+        Row: {
+          artifacts: NonNullable<Json>
+          child_id: string
+          completed_at: string | null
+          context_cards: NonNullable<Json>
+          deep_view: Json | null
+          id: string
+          last_activity_at: string
+          milestones: NonNullable<Json>
+          progress: NonNullable<Json>
+          stage: Database["public"]["Enums"]["journey_stage"]
+          started_at: string
+        }
+        Insert: {
+          artifacts?: NonNullable<Json>
+          child_id: string
+          completed_at?: string | null
+          context_cards?: NonNullable<Json>
+          deep_view?: Json | null
+          id?: string
+          last_activity_at?: string
+          milestones?: NonNullable<Json>
+          progress?: NonNullable<Json>
+          stage?: Database["public"]["Enums"]["journey_stage"]
+          started_at?: string
+        }
+        Update: {
+          artifacts?: NonNullable<Json>
+          child_id?: string
+          completed_at?: string | null
+          context_cards?: NonNullable<Json>
+          deep_view?: Json | null
+          id?: string
+          last_activity_at?: string
+          milestones?: NonNullable<Json>
+          progress?: NonNullable<Json>
+          stage?: Database["public"]["Enums"]["journey_stage"]
+          started_at?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "journeys_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
           },
         ]
       }
@@ -656,6 +1109,132 @@ export type Database = {
           },
         ]
       }
+      reports: {
+        Row: {
+          child_id: string
+          content: Json | null
+          created_at: string
+          error_message: string | null
+          focus: string
+          id: string
+          language: string
+          model: string | null
+          ready_at: string | null
+          requested_by: string | null
+          status: Database["public"]["Enums"]["report_status"]
+          storage_path: string | null
+          updated_at: string
+          variant: Database["public"]["Enums"]["report_variant"]
+        }
+        Insert: {
+          child_id: string
+          content?: Json | null
+          created_at?: string
+          error_message?: string | null
+          focus?: string
+          id?: string
+          language?: string
+          model?: string | null
+          ready_at?: string | null
+          requested_by?: string | null
+          status?: Database["public"]["Enums"]["report_status"]
+          storage_path?: string | null
+          updated_at?: string
+          variant?: Database["public"]["Enums"]["report_variant"]
+        }
+        Update: {
+          child_id?: string
+          content?: Json | null
+          created_at?: string
+          error_message?: string | null
+          focus?: string
+          id?: string
+          language?: string
+          model?: string | null
+          ready_at?: string | null
+          requested_by?: string | null
+          status?: Database["public"]["Enums"]["report_status"]
+          storage_path?: string | null
+          updated_at?: string
+          variant?: Database["public"]["Enums"]["report_variant"]
+        }
+        Relationships: [
+          {
+            foreignKeyName: "reports_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      share_links: {
+        Row: {
+          access_count: number
+          child_id: string
+          created_at: string
+          created_by: string | null
+          document_ids: string[]
+          expert_id: string | null
+          expires_at: string
+          id: string
+          label: string
+          last_accessed_at: string | null
+          report_id: string | null
+          revoked_at: string | null
+        }
+        Insert: {
+          access_count?: number
+          child_id: string
+          created_at?: string
+          created_by?: string | null
+          document_ids?: string[]
+          expert_id?: string | null
+          expires_at: string
+          id?: string
+          label?: string
+          last_accessed_at?: string | null
+          report_id?: string | null
+          revoked_at?: string | null
+        }
+        Update: {
+          access_count?: number
+          child_id?: string
+          created_at?: string
+          created_by?: string | null
+          document_ids?: string[]
+          expert_id?: string | null
+          expires_at?: string
+          id?: string
+          label?: string
+          last_accessed_at?: string | null
+          report_id?: string | null
+          revoked_at?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "share_links_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "share_links_expert_id_fkey"
+            columns: ["expert_id"]
+            isOneToOne: false
+            referencedRelation: "experts"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "share_links_report_fkey"
+            columns: ["report_id", "child_id"]
+            isOneToOne: false
+            referencedRelation: "reports"
+            referencedColumns: ["id", "child_id"]
+          },
+        ]
+      }
       tool_calls: {
         Row: {
           changes: NonNullable<Json>
@@ -784,6 +1363,74 @@ export type Database = {
         }
         Relationships: []
       }
+      videos: {
+        Row: {
+          analysis: Json | null
+          analysis_model: string | null
+          analyzed_at: string | null
+          child_id: string
+          created_at: string
+          duration_seconds: number | null
+          error_message: string | null
+          id: string
+          mime_type: string
+          scenario: Database["public"]["Enums"]["video_scenario"]
+          size_bytes: number
+          status: Database["public"]["Enums"]["media_status"]
+          storage_path: string
+          thumbnail_path: string | null
+          title: string
+          updated_at: string
+          uploaded_by: string | null
+        }
+        Insert: {
+          analysis?: Json | null
+          analysis_model?: string | null
+          analyzed_at?: string | null
+          child_id: string
+          created_at?: string
+          duration_seconds?: number | null
+          error_message?: string | null
+          id?: string
+          mime_type: string
+          scenario: Database["public"]["Enums"]["video_scenario"]
+          size_bytes: number
+          status?: Database["public"]["Enums"]["media_status"]
+          storage_path: string
+          thumbnail_path?: string | null
+          title?: string
+          updated_at?: string
+          uploaded_by?: string | null
+        }
+        Update: {
+          analysis?: Json | null
+          analysis_model?: string | null
+          analyzed_at?: string | null
+          child_id?: string
+          created_at?: string
+          duration_seconds?: number | null
+          error_message?: string | null
+          id?: string
+          mime_type?: string
+          scenario?: Database["public"]["Enums"]["video_scenario"]
+          size_bytes?: number
+          status?: Database["public"]["Enums"]["media_status"]
+          storage_path?: string
+          thumbnail_path?: string | null
+          title?: string
+          updated_at?: string
+          uploaded_by?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "videos_child_id_fkey"
+            columns: ["child_id"]
+            isOneToOne: false
+            referencedRelation: "children"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       weekly_plans: {
         Row: {
           created_at: string
@@ -822,6 +1469,7 @@ export type Database = {
       [_ in never]: never
     }
     Functions: {
+      accept_child_invitation: { Args: { p_token: string }; Returns: Json }
       checkpoint_chat_replies_v1: {
         Args: { p_items: Json; p_worker: string }
         Returns: Json
@@ -833,6 +1481,17 @@ export type Database = {
           p_lease_seconds?: number
           p_limit?: number
           p_worker: string
+        }
+        Returns: Json
+      }
+      create_share_link: {
+        Args: {
+          p_child_id: string
+          p_document_ids?: string[]
+          p_expert_id?: string
+          p_label?: string
+          p_report_id?: string
+          p_valid_hours?: number
         }
         Returns: Json
       }
@@ -850,7 +1509,26 @@ export type Database = {
         }
         Returns: "queued" | "running" | "succeeded" | "failed" | "dead"
       }
+      find_experts: {
+        Args: {
+          p_child_id: string
+          p_latitude: number
+          p_longitude: number
+          p_radius_km?: number
+        }
+        Returns: Json
+      }
       forget_fact: { Args: { p_fact_id: string }; Returns: undefined }
+      invite_child_member: {
+        Args: {
+          p_child_id: string
+          p_email: string
+          p_role?: Database["public"]["Enums"]["child_member_role"]
+          p_valid_hours?: number
+        }
+        Returns: Json
+      }
+      open_share_link: { Args: { p_token: string }; Returns: Json }
       record_reply_step_v1: {
         Args: { p_job_id: number; p_step: Json; p_worker: string }
         Returns: Json
@@ -872,9 +1550,38 @@ export type Database = {
     }
     Enums: {
       checkin_status: "draft" | "completed"
+      child_invitation_delivery:
+        | "queued"
+        | "auth_invite_sent"
+        | "existing_account"
+        | "failed"
+      child_member_role: "owner" | "caregiver" | "viewer"
       conversation_context_type: "daily_planning" | "weekly_planning" | "goal"
+      document_type: "diagnosis" | "report" | "medical" | "other"
+      expert_match_status: "suggested" | "contacted" | "scheduled" | "completed"
       goal_status: "active" | "completed" | "paused" | "cancelled"
       goal_time_horizon: "short" | "medium" | "long"
+      journey_event_kind:
+        | "started"
+        | "stage_changed"
+        | "progress_updated"
+        | "context_card_added"
+        | "deep_view_triggered"
+        | "milestone_added"
+        | "artifact_updated"
+      journey_event_source: "coach" | "worker" | "system"
+      journey_stage:
+        | "interview"
+        | "consultation"
+        | "document_upload"
+        | "video_instructions"
+        | "video_upload"
+        | "analysis"
+        | "report_ready"
+        | "expert_search"
+        | "meeting_prep"
+        | "sharing"
+      media_status: "uploaded" | "processing" | "analyzed" | "error"
       message_role: "user" | "assistant"
       message_status: "pending" | "streaming" | "complete" | "failed"
       plan_item_status: "todo" | "in_progress" | "done" | "skipped"
@@ -884,7 +1591,10 @@ export type Database = {
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
       reply_kind: "coaching" | "crisis" | "fallback"
+      report_status: "queued" | "generating" | "ready" | "error"
+      report_variant: "parent" | "professional"
       tool_call_status: "pending" | "succeeded" | "failed"
+      video_scenario: "free_play" | "meal_time" | "focused_activity"
     }
     CompositeTypes: {
       [_ in never]: never
@@ -1013,9 +1723,41 @@ export const Constants = {
   public: {
     Enums: {
       checkin_status: ["draft", "completed"],
+      child_invitation_delivery: [
+        "queued",
+        "auth_invite_sent",
+        "existing_account",
+        "failed",
+      ],
+      child_member_role: ["owner", "caregiver", "viewer"],
       conversation_context_type: ["daily_planning", "weekly_planning", "goal"],
+      document_type: ["diagnosis", "report", "medical", "other"],
+      expert_match_status: ["suggested", "contacted", "scheduled", "completed"],
       goal_status: ["active", "completed", "paused", "cancelled"],
       goal_time_horizon: ["short", "medium", "long"],
+      journey_event_kind: [
+        "started",
+        "stage_changed",
+        "progress_updated",
+        "context_card_added",
+        "deep_view_triggered",
+        "milestone_added",
+        "artifact_updated",
+      ],
+      journey_event_source: ["coach", "worker", "system"],
+      journey_stage: [
+        "interview",
+        "consultation",
+        "document_upload",
+        "video_instructions",
+        "video_upload",
+        "analysis",
+        "report_ready",
+        "expert_search",
+        "meeting_prep",
+        "sharing",
+      ],
+      media_status: ["uploaded", "processing", "analyzed", "error"],
       message_role: ["user", "assistant"],
       message_status: ["pending", "streaming", "complete", "failed"],
       plan_item_status: ["todo", "in_progress", "done", "skipped"],
@@ -1025,7 +1767,10 @@ export const Constants = {
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
       reply_kind: ["coaching", "crisis", "fallback"],
+      report_status: ["queued", "generating", "ready", "error"],
+      report_variant: ["parent", "professional"],
       tool_call_status: ["pending", "succeeded", "failed"],
+      video_scenario: ["free_play", "meal_time", "focused_activity"],
     },
   },
 } as const

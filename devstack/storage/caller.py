@@ -1,9 +1,11 @@
 """Who calls Storage and the transaction a request runs in, as the caller's role with its claims.
 
 storage-api verifies the bearer JWT (HS256 keys and ES256 user tokens alike), then runs its queries in
-a transaction with `role` and `request.jwt.claims` set to the token's, so the policies on
-`storage.objects` and `storage.buckets` decide every request. Work the real server does as superuser
-(reading a bucket's limits, serving a public or signed download) uses the service's own role.
+a transaction with `role` and `request.jwt.claims` set to the token's, and `request.headers` (JSON),
+`request.method` and `request.path` set to the request's, so the policies on `storage.objects` and
+`storage.buckets` decide every request (a policy may read a header, as PostgREST's may). Work the real
+server does as superuser (reading a bucket's limits, serving a public or signed download) uses the
+service's own role.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from devstack.storage import errors
 class Caller:
     role: str
     claims: dict[str, Any]
+    # The request as storage-api hands it to the policies: headers (JSON, lower-case names), method, path.
+    headers: str = "{}"
+    method: str = ""
+    path: str = ""
 
     @property
     def owner(self) -> uuid.UUID | None:
@@ -53,7 +59,8 @@ def authenticate(request: Request, secret: str) -> Caller:
     except tokens.TokenError as exc:
         raise errors.invalid_jwt("jwt expired" if exc.expired else "invalid signature") from exc
     role = claims.get("role")
-    return Caller(role if isinstance(role, str) and role else "anon", claims)
+    headers = json.dumps({name.lower(): value for name, value in request.headers.items()})
+    return Caller(role if isinstance(role, str) and role else "anon", claims, headers, request.method, request.url.path)
 
 
 @contextlib.asynccontextmanager
@@ -68,6 +75,9 @@ async def as_caller(pool: asyncpg.Pool, caller: Caller | None, operation: str) -
                 "request.jwt.claims": json.dumps(caller.claims),
                 "request.jwt.claim.sub": sub if isinstance(sub, str) else "",
                 "request.jwt.claim.role": caller.role,
+                "request.headers": caller.headers,
+                "request.method": caller.method,
+                "request.path": caller.path,
             }
         await conn.execute(
             "select " + ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in range(len(settings))),

@@ -6,6 +6,7 @@ honours the `retry_after` carried by `TransientError`.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from shared.llm.base import (
     Block,
     ChatMessage,
     Completion,
+    ImageBlock,
     Prompt,
     StreamEvent,
     TextBlock,
@@ -157,6 +159,9 @@ def _block(block: Block) -> dict[str, Any]:
         return {"type": "text", "text": block.text}
     if isinstance(block, ToolUse):
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    if isinstance(block, ImageBlock):
+        data = base64.b64encode(block.data).decode("ascii")
+        return {"type": "image", "source": {"type": "base64", "media_type": block.media_type, "data": data}}
     result: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": block.content}
     if block.is_error:
         result["is_error"] = True

@@ -2,7 +2,8 @@
 
 A conversation turn's content is plain text, or blocks when tools are in play: an assistant turn that
 called tools holds its text and `ToolUse` blocks, and the user turn after it holds one `ToolResult` per
-call (the Messages API refuses a tool call without its result right after it).
+call (the Messages API refuses a tool call without its result right after it). A user turn may also hold
+`ImageBlock`s: pictures the model looks at (a document's scan, a video's frames).
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ class ToolResult:
     is_error: bool = False
 
 
-Block = TextBlock | ToolUse | ToolResult
+@dataclass(frozen=True)
+class ImageBlock:
+    """A picture in a user turn: its bytes and their media type (image/jpeg, image/png, image/gif, image/webp)."""
+
+    media_type: str
+    data: bytes
+
+
+Block = TextBlock | ToolUse | ToolResult | ImageBlock
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,18 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextBlock, TextDelta, Tool, ToolUse, Usage
+from shared.llm.base import (
+    ChatMessage,
+    Completion,
+    Prompt,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    Tool,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 
 OFFLINE_MODEL = "offline"
 
@@ -92,7 +103,7 @@ def _words(message: ChatMessage) -> int:
             count += len(block.text.split())
         elif isinstance(block, ToolUse):
             count += len(block.name.split()) + len(json.dumps(block.input).split())
-        else:
+        elif isinstance(block, ToolResult):
             count += len(block.content.split())
     return count
 

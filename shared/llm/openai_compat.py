@@ -6,6 +6,7 @@ and this keeps local model servers free of an extra dependency.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -19,7 +20,18 @@ import httpx
 from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS
 from shared.http import transport as http_transport
-from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextDelta, Tool, ToolResult, ToolUse, Usage
+from shared.llm.base import (
+    ChatMessage,
+    Completion,
+    ImageBlock,
+    Prompt,
+    StreamEvent,
+    TextDelta,
+    Tool,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 from shared.llm.sse import sse_data
 from shared.llm.tool_input import parse_tool_input
 
@@ -130,11 +142,20 @@ def _messages(message: ChatMessage) -> list[dict[str, Any]]:
         if isinstance(b, ToolUse)
     ]
     text = message.text
+    images = [b for b in message.content if isinstance(b, ImageBlock)]
     if calls:
         out.append({"role": message.role, "content": text or None, "tool_calls": calls})
+    elif images:  # pictures go as content parts (data URLs) after the turn's text
+        parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        parts += [{"type": "image_url", "image_url": {"url": _data_url(b)}} for b in images]
+        out.append({"role": message.role, "content": parts})
     elif text or not out:
         out.append({"role": message.role, "content": text})
     return out
+
+
+def _data_url(image: ImageBlock) -> str:
+    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
 
 
 def _tool(tool: Tool) -> dict[str, Any]:

@@ -106,6 +106,8 @@ begin
                  from internal.message_safety s where s.message_id = message.id),
     'safety_guidance', coalesce((select to_jsonb(a.guidance) from internal.safety_assessments a
                                   where a.message_id = message.id and a.source = 'rule'), '[]'),
+    -- The child the conversation is about, while its user is a member (20261207000900_child_context).
+    'child', internal.child_context(message.user_id, conversation.child_id),
     -- Latest turns up to the message being answered, after what the conversation summary covers.
     'history', coalesce((
       select jsonb_agg(jsonb_build_object('role', h.role, 'content', h.content) order by h.created_at)

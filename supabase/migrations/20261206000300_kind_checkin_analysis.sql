@@ -62,9 +62,13 @@ create function internal.checkin_analysis_context(p_job internal.jobs) returns j
   language plpgsql
   set search_path = ''
 as $$
+declare
+  checkin public.checkins := internal.job_checkin(p_job);
 begin
-  return internal.checkin_context(internal.job_checkin(p_job))
-         || jsonb_build_object('prompt', internal.resolve_prompt('checkin_analysis'));
+  return internal.checkin_context(checkin)
+         || jsonb_build_object('prompt', internal.resolve_prompt('checkin_analysis'),
+                               -- A check-in about a child (20261207000900_child_context).
+                               'child', internal.child_context(checkin.user_id, checkin.child_id));
 end;
 $$;
 comment on function internal.checkin_analysis_context(internal.jobs) is
@@ -120,7 +124,7 @@ values (
 insert into internal.prompts (name, kind, description) values
   ('checkin_analysis', 'checkin_analysis',
    'Analyses a completed check-in; answers through the record_analysis tool. Placeholders: guidelines, '
-   'category, questions, checkin, recent_checkins, user_summary, locale.')
+   'category, questions, checkin, recent_checkins, user_summary, child, locale.')
 on conflict (name) do nothing;
 
 insert into internal.prompt_versions (prompt_name, version, template, model, max_tokens, temperature, is_active, change_note)
@@ -143,6 +147,9 @@ Their recent check-ins in this category, newest first:
 
 What the coach remembers about them:
 {{user_summary}}
+
+The child this check-in is about, if any (age in months, the journey so far):
+{{child}}
 
 Call the record_analysis tool with:
 - summary: two or three sentences, written to the person ("You slept..."), in {{locale}}. Acknowledge

@@ -13,7 +13,17 @@ from tests.schema.conftest import World
 EXPOSED_SCHEMAS = ["public", "graphql_public"]
 PROJECT_SCHEMAS = ["public", "internal"]
 # Functions a signed-in user may call over the API; every other RPC is for workers (service_role).
-USER_RPCS = {"forget_fact(uuid)", "usage_status()"}  # forget a fact of the AI's memory (issue 7); limits (17)
+USER_RPCS = {
+    "forget_fact(uuid)",  # forget a fact of the AI's memory (issue 7)
+    "usage_status()",  # limits (issue 17)
+    # sharing a child, finding experts, share links (issue 19)
+    "invite_child_member(uuid,text,child_member_role,integer)",
+    "accept_child_invitation(text)",
+    "find_experts(uuid,double precision,double precision,integer)",
+    "create_share_link(uuid,uuid,uuid[],uuid,integer,text)",
+    "open_share_link(text)",
+}
+ANON_RPCS = {"open_share_link(text)"}  # issue 19: a share link is opened without an account
 REALTIME_TABLES = {"public.messages", "public.checkins", "public.recommendations", "public.user_summaries"}
 
 
@@ -136,7 +146,7 @@ async def test_api_roles_cannot_execute_project_functions(conn: asyncpg.Connecti
         PROJECT_SCHEMAS,
         role,
     )
-    assert {r["name"] for r in rows} <= (USER_RPCS if role == "authenticated" else set())
+    assert {r["name"] for r in rows} <= (USER_RPCS if role == "authenticated" else ANON_RPCS)
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated"])

@@ -80,6 +80,7 @@ class ChatReplyContext(BaseModel):
     planner: dict[str, Any] | None = None
     safety: dict[str, Any] | None = None  # the decision, once made: {risk_level, categories, guidance, cleared}
     safety_guidance: list[str] = Field(default_factory=list)  # the rules' guidance, known at insert
+    child: dict[str, Any] | None = None  # a conversation about a child (internal.child_context)
 
 
 class ChatReplyOutput(BaseModel):
@@ -123,7 +124,7 @@ def needs_compaction(context: ChatReplyContext, settings: ChatPromptSettings) ->
 PER_USER = frozenset(
     {
         "locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone",
-        "today_date", "goals", "plan",
+        "today_date", "goals", "plan", "child",
     }
 )  # fmt: skip
 
@@ -131,6 +132,8 @@ ABOUT_THE_USER = (
     "About the person: {{display_name}} ({{user_profile}}) Today is {{today}}.\n"
     "What you remember: {{user_summary}}\nEarlier in this conversation: {{conversation_summary}}"
 )
+
+ABOUT_THE_CHILD = "This conversation is about a child the person cares for:\n{{child}}"
 
 DEFAULT_CHAT_TEMPLATE = (
     "You are {{coach_name}}, a supportive coach.\n\n{{coach_persona}}\n\n"
@@ -150,6 +153,8 @@ def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tup
     guidance = list(dict.fromkeys(str(g) for g in [*context.safety_guidance, *decided] if str(g).strip()))
     if guidance:  # the rules' guidance for this message (red lines): after the cacheable head
         system.append(SystemBlock("For this message, you must:\n" + "\n".join(f"- {g}" for g in guidance)))
+    if context.child and "{{child}}" not in template:  # a coach whose prompt does not place the child
+        system.append(SystemBlock(render(ABOUT_THE_CHILD, values)))
     history = [
         ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
         for h in context.history
@@ -205,6 +210,7 @@ def _values(context: ChatReplyContext) -> dict[str, str]:
         ),
         "goals": data_block("goals", dump(planner["goals"])) if planner.get("goals") else "None yet.",
         "plan": data_block("plan", dump(planner["plan"])) if planner.get("plan") else "No plan for this yet.",
+        "child": data_or("child", dump(context.child) if context.child else None, "No child: it is about the person."),
     }
 
 

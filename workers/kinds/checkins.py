@@ -32,6 +32,7 @@ class CheckinContext(BaseModel):
     profile: dict[str, Any] | None = None
     memory: dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
+    child: dict[str, Any] | None = None  # a check-in about a child (internal.child_context)
 
 
 def checkin_values(context: CheckinContext) -> dict[str, str]:
@@ -46,6 +47,7 @@ def checkin_values(context: CheckinContext) -> dict[str, str]:
         "user_summary": data_or("memory", (context.memory or {}).get("summary"), "Nothing yet."),
         "locale": str(profile.get("locale") or "en"),
         "display_name": one_line(str(profile.get("display_name") or "the person"), 80),
+        "child": data_or("child", dump(context.child) if context.child else None, "None: it is about the person."),
     }
 
 

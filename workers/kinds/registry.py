@@ -10,11 +10,16 @@ from __future__ import annotations
 from workers.kinds import (
     chat_reply,
     checkin_analysis,
+    child_invitation,
     conversation_summary,
+    document_analysis,
+    expert_matching,
     followup,
+    journey_report,
     recommendations,
     safety_assessment,
     user_summary,
+    video_analysis,
 )
 from workers.kinds.base import Deps, Handler, KindSpec
 
@@ -28,6 +33,11 @@ KINDS: dict[str, KindSpec] = {
         conversation_summary.SPEC,
         followup.SPEC,
         safety_assessment.SPEC,
+        child_invitation.SPEC,
+        document_analysis.SPEC,
+        video_analysis.SPEC,
+        journey_report.SPEC,
+        expert_matching.SPEC,
     )
 }
 

@@ -1,0 +1,170 @@
+"""Share links, with the official client signed out: the scope read through the RPC and counted, its files
+through signed URLs minted per access with the token as a header; then refused after revocation and after
+expiry; guessed tokens get nothing, and nothing outside the scope is reachable."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from postgrest.exceptions import APIError
+from storage3.exceptions import StorageApiError
+from supabase import AsyncClient
+
+from shared.report_pdf import ReportPage, render
+from tests.children.conftest import Family, NewClient
+from tests.children.test_files import add_document, pdf
+from tests.conftest import Stack
+
+CONTENT = {
+    "title": "Noa's journey so far",
+    "summary": "A short summary.",
+    "sections": [{"heading": "Communication", "body": "Follows two-step instructions.", "points": []}],
+    "disclaimer": "Not a diagnosis.",
+}
+
+
+async def ready_report(family: Family, admin: asyncpg.Connection, service: AsyncClient) -> tuple[str, str]:
+    """A ready report with its PDF, as the journey_report job leaves it."""
+    report_id = str(
+        await admin.fetchval(
+            "insert into public.reports (child_id, requested_by, variant) values ($1, $2, 'professional') returning id",
+            family.child_id,
+            family.owner.user_id,
+        )
+    )
+    path = f"{family.child_id}/{report_id}.pdf"
+    document = render(CONTENT, ReportPage("Noa", 30, "professional", "en", "2026-12-07"))
+    await service.storage.from_("child-reports").upload(path, document, {"content-type": "application/pdf"})
+    await admin.execute(
+        "update public.reports set status = 'ready', content = $2, storage_path = $3 where id = $1",
+        report_id,
+        json.dumps(CONTENT),
+        path,
+    )
+    return report_id, path
+
+
+async def fetch(stack: Stack, signed: dict[str, Any]) -> httpx.Response:
+    url = signed["signedURL"]
+    async with httpx.AsyncClient() as http:
+        return await http.get(url if url.startswith("http") else f"{stack.api_url}/storage/v1{url}")
+
+
+async def refused(call: Any) -> APIError:
+    with pytest.raises(APIError) as caught:
+        await call.execute()
+    return caught.value
+
+
+async def test_a_share_link_is_read_anonymously_then_refused_after_revocation(
+    family: Family, stack: Stack, admin: asyncpg.Connection, new_client: NewClient
+) -> None:
+    service = await new_client(key=stack.service_role_key)
+    report_id, report_path = await ready_report(family, admin, service)
+    shared = await add_document(
+        family.caregiver, family.child_id, pdf("Shared letter"), "application/pdf", "shared.pdf"
+    )
+    private = await add_document(family.caregiver, family.child_id, pdf("Private"), "application/pdf", "private.pdf")
+    private_path = (
+        await family.owner.client.table("documents").select("storage_path").eq("id", private).single().execute()
+    ).data["storage_path"]
+
+    for outsider in (family.viewer, family.stranger):
+        with pytest.raises(APIError) as not_allowed:
+            await outsider.rpc("create_share_link", {"p_child_id": family.child_id, "p_report_id": report_id})
+        assert not_allowed.value.code == "42501"
+    link = await family.caregiver.rpc(
+        "create_share_link",
+        {"p_child_id": family.child_id, "p_report_id": report_id, "p_document_ids": [shared], "p_valid_hours": 24,
+         "p_label": "For Dr. Levi"},
+    )  # fmt: skip
+    token = link["token"]
+
+    # A professional without an account: the RPC shows exactly the scope, and counts the access.
+    visitor = await new_client({"x-share-token": token})
+    opened = (await visitor.rpc("open_share_link", {"p_token": token}).execute()).data
+    assert opened["child"]["name"] == "Noa" and isinstance(opened["child"]["age_months"], int)
+    assert opened["report"]["content"]["title"] == "Noa's journey so far"
+    assert [d["id"] for d in opened["documents"]] == [shared]
+    assert opened["label"] == "For Dr. Levi" and opened["access_count"] == 1
+    again = (await visitor.rpc("open_share_link", {"p_token": token}).execute()).data
+    assert again["access_count"] == 2
+
+    # Files: a signed URL minted per access, for the scope's files only.
+    report_url = await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
+    assert (await fetch(stack, report_url)).content.startswith(b"%PDF-")
+    document_url = await visitor.storage.from_("child-documents").create_signed_url(
+        opened["documents"][0]["file"]["path"], 60
+    )
+    assert (await fetch(stack, document_url)).status_code == 200
+    with pytest.raises(StorageApiError):
+        await visitor.storage.from_("child-documents").create_signed_url(private_path, 60)
+    without_token = await new_client()
+    with pytest.raises(StorageApiError):
+        await without_token.storage.from_("child-reports").create_signed_url(report_path, 60)
+    # Nothing else of the family: no table is readable signed out.
+    for table in ("children", "documents", "reports", "journeys", "share_links"):
+        assert (await refused(visitor.table(table).select("*"))).code == "42501", table
+
+    # The family sees the link and its use, never its token.
+    rows = (await family.viewer.client.table("share_links").select("*").execute()).data
+    assert [(r["id"], r["access_count"]) for r in rows] == [(link["id"], 2)]
+    assert not any("token" in key for key in rows[0])
+    assert (await family.stranger.client.table("share_links").select("*").execute()).data == []
+
+    # Revoked: the RPC says so, and no new file URL is minted.
+    revoked = (
+        await family.caregiver.client.table("share_links")
+        .update({"revoked_at": "now()"})
+        .eq("id", link["id"])
+        .execute()
+    )
+    assert revoked.data[0]["revoked_at"] is not None
+    error = await refused(visitor.rpc("open_share_link", {"p_token": token}))
+    assert "revoked" in error.message
+    with pytest.raises(StorageApiError):
+        await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
+    undo = await refused(family.owner.client.table("share_links").update({"revoked_at": None}).eq("id", link["id"]))
+    assert "stays revoked" in undo.message
+
+
+async def test_an_expired_link_is_refused_and_guessing_gets_nothing(
+    family: Family, stack: Stack, admin: asyncpg.Connection, new_client: NewClient
+) -> None:
+    service = await new_client(key=stack.service_role_key)
+    report_id, report_path = await ready_report(family, admin, service)
+    link = await family.owner.rpc("create_share_link", {"p_child_id": family.child_id, "p_report_id": report_id})
+    visitor = await new_client({"x-share-token": link["token"]})
+    assert (await visitor.rpc("open_share_link", {"p_token": link["token"]}).execute()).data["report"][
+        "id"
+    ] == report_id
+    await admin.execute(
+        "update public.share_links set expires_at = now() - interval '1 second' where id = $1", link["id"]
+    )
+    error = await refused(visitor.rpc("open_share_link", {"p_token": link["token"]}))
+    assert "expired" in error.message
+    with pytest.raises(StorageApiError):
+        await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
+
+    guesser = await new_client()
+    for _ in range(30):
+        guess = secrets.token_urlsafe(32)
+        assert "not valid" in (await refused(guesser.rpc("open_share_link", {"p_token": guess}))).message
+    for guess in (link["token"][:-1], link["token"].upper(), "", "' or 1=1 --"):
+        assert "not valid" in (await refused(guesser.rpc("open_share_link", {"p_token": guess}))).message
+    header_guesser = await new_client({"x-share-token": secrets.token_urlsafe(32)})
+    with pytest.raises(StorageApiError):
+        await header_guesser.storage.from_("child-reports").create_signed_url(report_path, 60)
+
+    other = await refused(
+        family.owner.client.rpc(
+            "create_share_link",
+            {"p_child_id": family.child_id, "p_document_ids": ["00000000-0000-4000-8000-000000000000"]},
+        )
+    )
+    assert "document_ids" in other.message
