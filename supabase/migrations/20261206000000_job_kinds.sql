@@ -405,7 +405,13 @@ begin
     return new;
   end if;
   if not coalesce((select k.metered from internal.job_kinds k where k.name = new.kind), false) then
-    step := interval '0';  -- not an ask of its own (an assessment, a summary): the clock stays
+    -- Not an ask of its own (an assessment, a summary): the clock is read, not moved nor locked. (Only
+    -- asks lock it, before their usage counters: a worker's finish, which updates the counters and may
+    -- queue such jobs, must not take the two in the other order.)
+    new.fair_at := greatest(new.run_after,
+                            coalesce((select c.clock from internal.user_queue_clock c where c.user_id = user_id),
+                                     new.run_after));
+    return new;
   end if;
   insert into internal.user_queue_clock as c (user_id, clock)
   values (user_id, new.run_after + step)
