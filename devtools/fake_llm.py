@@ -28,7 +28,13 @@ tool call without its result right after it is refused with 400, as the Anthropi
 
 Structured output (a request forcing one tool, `tool_choice: {type: tool}`) answers a `tool_use` block
 whose input is a minimal valid example of the tool's schema; [[invalid_tool]] makes the first attempt's
-input miss every required field, [[invalid_tool_always]] every attempt's.
+input miss every required field, [[invalid_tool_always]] every attempt's; [[replay:A]] anywhere in the
+user turns serves the recording A.http instead.
+
+Embeddings (`POST /v1/embeddings`, the OpenAI format): a deterministic bag-of-words vector per input (each
+word hashed to a dimension, then normalised), so texts sharing words are near; the size is the request's
+`dimensions`, else the number ending the model name (`fake-embed-64`), else 8. [[429]] or [[500]] in an
+input answers that status once.
 
 `GET /_requests` lists what was asked (kind, conversation, turn, times; `?full=1` adds the bodies),
 `GET /_stats` counts requests, `POST /_reset` forgets everything.
@@ -212,6 +218,15 @@ def _final_text(turn: Turn) -> str:
     return f"Echo: {CALL.sub('', MARKER.sub('', REPLAY.sub('', HOLD.sub('', turn.last_text)))).strip()}"
 
 
+def bag_of_words(text: str, size: int) -> list[float]:
+    """A unit vector counting the text's words, each hashed to one of `size` dimensions."""
+    vector = [0.0] * size
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % size] += 1.0
+    norm = sum(x * x for x in vector) ** 0.5 or 1.0
+    return [round(x / norm, 6) for x in vector]
+
+
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
     return JSONResponse(body, status_code=status, headers={"request-id": "req_fake", **(headers or {})})
@@ -272,6 +287,12 @@ class FakeModel:
 
     def _structured(self, body: dict[str, Any]) -> Response:
         texts = _anthropic_turn(body).user_texts
+        replay = REPLAY.search(" ".join(texts))
+        if replay is not None and self.config.recordings is not None:
+            path = self.config.recordings / f"{replay.group(1).split(',')[0]}.http"
+            if path.is_file():
+                return _recorded(path)
+            return _error(500, "api_error", f"no recording {path.name}")
         markers = set(MARKER.findall(" ".join(texts)))
         key = "tool:" + hashlib.sha256((texts[0] if texts else "").encode()).hexdigest()
         self.config.attempts[key] += 1
@@ -417,6 +438,30 @@ class FakeModel:
         yield _data("[DONE]")
 
     # -------------------------------------------------------------------------------------------------
+    # OpenAI-compatible embeddings
+    # -------------------------------------------------------------------------------------------------
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs or []]
+        model = str(body.get("model") or "fake-embed")
+        self._log("embeddings", None, body)
+        for status in ("429", "500"):
+            marked = [t for t in texts if f"[[{status}]]" in t]
+            key = "embed:" + hashlib.sha256("".join(marked).encode()).hexdigest()
+            if marked and self.config.attempts[key] == 0:
+                self.config.attempts[key] += 1
+                return JSONResponse({"error": {"message": f"scripted {status}", "type": "server_error"}},
+                                    status_code=int(status), headers={"retry-after": "0.05"})  # fmt: skip
+        ending = re.search(r"(\d+)$", model)
+        size = int(body.get("dimensions") or (ending.group(1) if ending else 8))
+        data = [{"object": "embedding", "index": i, "embedding": bag_of_words(t, size)} for i, t in enumerate(texts)]
+        usage = sum(len(t.split()) for t in texts)
+        return JSONResponse(
+            {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": usage, "total_tokens": usage}}
+        )
+
+    # -------------------------------------------------------------------------------------------------
     # shared
     # -------------------------------------------------------------------------------------------------
     def _log(self, kind: str, turn: Turn | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -504,6 +549,7 @@ def create_app(config: FakeModelConfig) -> Starlette:
         routes=[
             Route("/v1/messages", fake.messages, methods=["POST"]),
             Route("/v1/chat/completions", fake.chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", fake.embeddings, methods=["POST"]),
             Route("/_reset", fake.reset, methods=["POST"]),
             Route("/_stats", fake.stats, methods=["GET"]),
             Route("/_requests", fake.requests, methods=["GET"]),

@@ -21,6 +21,7 @@ from shared.llm.base import (
     Block,
     ChatMessage,
     Completion,
+    ImageBlock,
     Prompt,
     StreamEvent,
     TextBlock,
@@ -157,6 +158,8 @@ def _block(block: Block) -> dict[str, Any]:
         return {"type": "text", "text": block.text}
     if isinstance(block, ToolUse):
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    if isinstance(block, ImageBlock):
+        return {"type": "image", "source": {"type": "base64", "media_type": block.media_type, "data": block.base64()}}
     result: dict[str, Any] = {"type": "tool_result", "tool_use_id": block.tool_use_id, "content": block.content}
     if block.is_error:
         result["is_error"] = True

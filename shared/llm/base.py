@@ -2,11 +2,13 @@
 
 A conversation turn's content is plain text, or blocks when tools are in play: an assistant turn that
 called tools holds its text and `ToolUse` blocks, and the user turn after it holds one `ToolResult` per
-call (the Messages API refuses a tool call without its result right after it).
+call (the Messages API refuses a tool call without its result right after it). A user turn may also
+carry `ImageBlock`s (image input, e.g. a photo of handwritten notes).
 """
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -46,7 +48,18 @@ class ToolResult:
     is_error: bool = False
 
 
-Block = TextBlock | ToolUse | ToolResult
+@dataclass(frozen=True)
+class ImageBlock:
+    """An image in a user turn (image input): its bytes and MIME type (image/jpeg, png, gif or webp)."""
+
+    media_type: str
+    data: bytes
+
+    def base64(self) -> str:
+        return b64encode(self.data).decode("ascii")
+
+
+Block = TextBlock | ToolUse | ToolResult | ImageBlock
 
 
 @dataclass(frozen=True)

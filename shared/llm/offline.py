@@ -14,7 +14,18 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextBlock, TextDelta, Tool, ToolUse, Usage
+from shared.llm.base import (
+    ChatMessage,
+    Completion,
+    Prompt,
+    StreamEvent,
+    TextBlock,
+    TextDelta,
+    Tool,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 
 OFFLINE_MODEL = "offline"
 
@@ -92,7 +103,7 @@ def _words(message: ChatMessage) -> int:
             count += len(block.text.split())
         elif isinstance(block, ToolUse):
             count += len(block.name.split()) + len(json.dumps(block.input).split())
-        else:
+        elif isinstance(block, ToolResult):
             count += len(block.content.split())
     return count
 
@@ -105,6 +116,11 @@ def example_input(schema: dict[str, Any], label: str = "offline") -> dict[str, A
 
 def _value_for(schema: dict[str, Any], label: str, name: str) -> Any:
     kind = schema.get("type")
+    options = schema.get("anyOf")
+    if isinstance(options, list) and options:  # an optional field (`X | None`): null is a valid minimum
+        if any(isinstance(o, dict) and o.get("type") == "null" for o in options):
+            return None
+        return _value_for(options[0], label, name)
     if "enum" in schema:
         return schema["enum"][0]
     if kind == "object":

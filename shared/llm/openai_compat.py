@@ -19,7 +19,18 @@ import httpx
 from shared.errors import PermanentError, TransientError
 from shared.http import MODEL_CONNECTIONS
 from shared.http import transport as http_transport
-from shared.llm.base import ChatMessage, Completion, Prompt, StreamEvent, TextDelta, Tool, ToolResult, ToolUse, Usage
+from shared.llm.base import (
+    ChatMessage,
+    Completion,
+    ImageBlock,
+    Prompt,
+    StreamEvent,
+    TextDelta,
+    Tool,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 from shared.llm.sse import sse_data
 from shared.llm.tool_input import parse_tool_input
 
@@ -110,9 +121,10 @@ def _request(prompt: Prompt) -> dict[str, Any]:
 
 def _messages(message: ChatMessage) -> list[dict[str, Any]]:
     """A turn as Chat Completions takes it: plain text stays a string; an assistant turn's tool calls ride
-    on its message (`content` null when it said nothing); each tool result is a `tool` message, sent
-    before the rest of its turn's text (a user message), as the API wants the results right after the
-    calls. `is_error` has no place in this format: the result's content has to say what went wrong."""
+        on its message (`content` null when it said nothing); each tool result is a `tool` message, sent
+        before the rest of its turn's text (a user message), as the API wants the results right after the
+        calls. `is_error` has no place in this format: the result's content has to say what went wrong. Images
+    go as `image_url` content parts with a data URL, after the turn's text."""
     if isinstance(message.content, str):
         return [{"role": message.role, "content": message.content}]
     out: list[dict[str, Any]] = [
@@ -130,8 +142,15 @@ def _messages(message: ChatMessage) -> list[dict[str, Any]]:
         if isinstance(b, ToolUse)
     ]
     text = message.text
+    images = [b for b in message.content if isinstance(b, ImageBlock)]
     if calls:
         out.append({"role": message.role, "content": text or None, "tool_calls": calls})
+    elif images:  # image input: content parts, the text first
+        parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        parts += [
+            {"type": "image_url", "image_url": {"url": f"data:{b.media_type};base64,{b.base64()}"}} for b in images
+        ]
+        out.append({"role": message.role, "content": parts})
     elif text or not out:
         out.append({"role": message.role, "content": text})
     return out

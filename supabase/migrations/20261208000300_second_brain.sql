@@ -182,7 +182,8 @@ begin
   found := tools.add_reply_sources((p_ctx ->> 'message_id')::uuid, found, 'tool', (p_ctx ->> 'tool_call_id')::uuid);
   return jsonb_build_object('result', jsonb_build_object(
     'results', (select coalesce(jsonb_agg(jsonb_build_object(
-                  'ref', f.value -> 'ref', 'source', f.value -> 'source', 'source_id', f.value -> 'source_id',
+                  'ref', f.value -> 'ref', 'chunk_id', f.value -> 'chunk_id', 'source', f.value -> 'source',
+                  'source_id', f.value -> 'source_id',
                   'title', f.value -> 'title', 'text', f.value -> 'content') order by f.n), '[]')
                   from jsonb_array_elements(found) with ordinality as f(value, n)),
     'note', 'Cite what you use as [ref].'));

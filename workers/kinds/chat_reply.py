@@ -29,6 +29,7 @@ from shared.prompts import PLACEHOLDER, estimate_tokens, fit_history, render
 from workers.agent import Step, ToolSteps
 from workers.checkpoints import Checkpoints
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
+from workers.knowledge import ReplyKnowledge, Source, render_sources, retrieval_settings, serving_model
 from workers.streaming import DeltaBatcher, ReplyStream
 
 log = logging.getLogger("workers.kinds.chat_reply")
@@ -81,6 +82,7 @@ class ChatReplyOutput(BaseModel):
     tail: str = ""
     tail_seq: int | None = None
     compact: bool = False
+    citations: list[dict[str, Any]] = Field(default_factory=list)  # the sources the reply cited (workers/knowledge.py)
 
 
 # -----------------------------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def needs_compaction(context: ChatReplyContext, settings: ChatPromptSettings) ->
 PER_USER = frozenset(
     {
         "locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone",
-        "today_date", "goals", "plan",
+        "today_date", "goals", "plan", "knowledge",
     }
 )  # fmt: skip
 
@@ -128,12 +130,16 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
-def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tuple[Prompt, str]:
-    """The reply's prompt (with the coach's tools) and the prompt version it used."""
+def build_prompt(
+    context: ChatReplyContext, settings: ChatPromptSettings, sources: list[Source] | None = None
+) -> tuple[Prompt, str]:
+    """The reply's prompt (with the coach's tools and the sources retrieved for it) and its prompt version."""
     prompt_row = context.prompt or {}
     template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
-    values = _values(context)
+    values = _values(context) | {"knowledge": render_sources(sources or [])}
     system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
+    if sources and "{{knowledge}}" not in template.replace(" ", ""):  # a coach whose template does not show them
+        system.append(SystemBlock(f"Sources found for this message (cite what you use as [n]):\n{values['knowledge']}"))
     history = [
         ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
         for h in context.history
@@ -227,7 +233,10 @@ class ChatReply:
         payload = ChatReplyPayload.model_validate(job.payload)
         context = ChatReplyContext.model_validate(job.context)
         settings = with_operator_settings(context, ChatPromptSettings(model=self.deps.chat_model))
-        prompt, version = build_prompt(context, settings)
+        knowledge = ReplyKnowledge(self.deps.embedders, ctx.queue, job.id, serving_model(context.settings))
+        retrieval = retrieval_settings(context.settings, (context.coach or {}).get("slug"))
+        sources = await knowledge.retrieve(str(context.message.get("content") or ""), retrieval) if retrieval else []
+        prompt, version = build_prompt(context, settings, sources)
         topic, reply_id = f"conversation:{payload.conversation_id}", str(payload.assistant_message_id)
         interval = _seconds(context.settings.get("reply.delta_interval_ms"), self.deps.delta_interval)
         stream = ReplyStream(
@@ -238,7 +247,7 @@ class ChatReply:
             _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
         )
         try:
-            final, call = await self._loop(job, ctx, context, prompt, version, stream)
+            final, call = await self._loop(job, ctx, context, prompt, version, stream, knowledge)
             await stream.flushed()
         except Exception as exc:
             ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
@@ -251,18 +260,29 @@ class ChatReply:
             tail=tail,
             tail_seq=tail_seq or None,
             compact=needs_compaction(context, settings),
+            citations=knowledge.citations(final[:LONGEST]),
         )
-        return Finished(output, (call,))
+        return Finished(output, (*knowledge.calls, call))  # the reply's own call last: it stamps the message
 
     async def _loop(
-        self, job: Job, ctx: JobContext, context: ChatReplyContext, prompt: Prompt, version: str, stream: ReplyStream
+        self,
+        job: Job,
+        ctx: JobContext,
+        context: ChatReplyContext,
+        prompt: Prompt,
+        version: str,
+        stream: ReplyStream,
+        knowledge: ReplyKnowledge,
     ) -> tuple[str, ModelCall]:
         """Model turns until one answers in text (or the step limit); the reply's text and its last call."""
         steps = ToolSteps(ctx.queue, job.id)
         done = list(context.steps)
         stream.resume([step.text for step in done])  # a reply taken over: its text so far
         if done and done[-1].pending:  # ... and the stored calls that have not run
+            await knowledge.before_tools(done[-1])
             done[-1] = await steps.run(done[-1])
+        for step in done:
+            knowledge.after_tools(step)
         most = _max_steps(context.settings.get("reply.max_tool_steps"))
         number = len(done) + 1
         while True:
@@ -279,7 +299,9 @@ class ChatReply:
             # id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
             step = await steps.record(number, completion.text, stream.text, completion.tool_calls, call)
+            await knowledge.before_tools(step)
             done.append(await steps.run(step))
+            knowledge.after_tools(done[-1])
             log.info(
                 "tool step done",
                 extra={"job_id": job.id, "step": number, "calls": [c.name for c in done[-1].calls]},

@@ -12,7 +12,10 @@ from workers.kinds import (
     checkin_analysis,
     conversation_summary,
     followup,
+    knowledge_embedding,
+    note_transcription,
     recommendations,
+    task_extraction,
     user_summary,
 )
 from workers.kinds.base import Deps, Handler, KindSpec
@@ -26,6 +29,10 @@ KINDS: dict[str, KindSpec] = {
         user_summary.SPEC,
         conversation_summary.SPEC,
         followup.SPEC,
+        knowledge_embedding.SPEC,
+        knowledge_embedding.REINDEX_SPEC,
+        task_extraction.SPEC,
+        note_transcription.SPEC,
     )
 }
 
