@@ -151,7 +151,7 @@ begin
   end if;
   perform extensions.devstack_superuser_for_extension(false);
   for created in
-    select e.extname from pg_catalog.pg_event_trigger_ddl_commands() c
+    select e.oid, e.extname from pg_catalog.pg_event_trigger_ddl_commands() c
       join pg_catalog.pg_extension e on e.oid = c.objid
      where c.classid = 'pg_catalog.pg_extension'::regclass
   loop
@@ -159,6 +159,12 @@ begin
       raise exception 'extension "%" is not available on Supabase to postgres (devstack allow-list)', created.extname
         using errcode = '42501';
     end if;
+    -- supautils creates it as the superuser, whose functions everyone may call; here `postgres` created it,
+    -- and a project's `revoke execute on functions from public` default would otherwise apply to them.
+    execute (select string_agg(format('grant execute on function %s to public', d.objid::regprocedure), '; ')
+               from pg_catalog.pg_depend d
+              where d.refclassid = 'pg_catalog.pg_extension'::regclass and d.refobjid = created.oid
+                and d.classid = 'pg_catalog.pg_proc'::regclass and d.deptype = 'e');
   end loop;
 end;
 $$;
