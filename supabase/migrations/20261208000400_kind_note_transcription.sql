@@ -140,7 +140,7 @@ create function internal.note_transcription_finish(p_job internal.jobs, p_output
 as $$
 declare
   scan public.note_scans;
-  note_id uuid;
+  new_note uuid;
 begin
   select * into scan from public.note_scans where id = (p_job.payload ->> 'scan_id')::uuid for update;
   if not found then
@@ -156,10 +156,10 @@ begin
   values (scan.user_id, left(coalesce(nullif(btrim(p_output ->> 'title'), ''), 'Handwritten note'), 500),
           tools.blocknote_from_text(p_output ->> 'text'), scan.parent_id,
           jsonb_build_object('source', 'scan', 'scan_id', scan.id, 'image_path', scan.image_path))
-  returning id into note_id;
-  update public.note_scans set status = 'done', note_id = note_id, error = null, completed_at = now()
+  returning id into new_note;
+  update public.note_scans set status = 'done', note_id = new_note, error = null, completed_at = now()
    where id = scan.id;
-  return jsonb_build_object('subject_id', note_id, 'note_id', note_id);
+  return jsonb_build_object('subject_id', new_note, 'note_id', new_note);
 end;
 $$;
 comment on function internal.note_transcription_finish(internal.jobs, jsonb, jsonb) is

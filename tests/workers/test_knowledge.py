@@ -73,8 +73,10 @@ async def test_own_notes_and_shared_guidelines_are_found_never_another_users(
     theirs = await save_note(ben, "Sleep diary", ("b1", "Slept badly: screens in bed until midnight again."))
     for note in (mine, theirs):
         await wait_until(lambda n=note: indexed(admin, n), 30, "the notes' chunks")  # type: ignore[misc]
-    guideline = await admin.fetchval("select category_id from internal.category_guidelines g "
-                                     "join public.categories c on c.id = g.category_id where c.slug = 'sleep'")  # fmt: skip
+    guideline = await admin.fetchval(
+        "select category_id from internal.category_guidelines g "
+        "join public.categories c on c.id = g.category_id where c.slug = 'sleep'"
+    )
     await wait_until(lambda: indexed(admin, str(guideline)), 30, "the shipped guidelines' chunks")
 
     chunk = await admin.fetchrow("select model, dimensions, owner_id from public.knowledge_chunks where source_id = $1",
@@ -104,7 +106,8 @@ async def test_own_notes_and_shared_guidelines_are_found_never_another_users(
         )
         vector = (await embedders.embed(OFFLINE, ["screens in bed and sleep"])).vectors[0]
         plain = await admin.fetch(
-            "select source_id::text from public.search_knowledge('screens in bed and sleep', $1::text::extensions.vector, 20)",
+            "select source_id::text from public.search_knowledge("
+            "'screens in bed and sleep', $1::text::extensions.vector, 20)",
             json.dumps(vector),
         )
     assert {r["source_id"] for r in plain} == {r["source_id"] for r in found}
@@ -184,8 +187,11 @@ async def test_embedding_calls_are_in_the_usage_ledger(
             uuid.UUID(ana.user_id)))  # fmt: skip
 
     await wait_until(recorded, 30, "the embedding call in the usage ledger")
-    row = await admin.fetchrow("select model, prompt_version, input_tokens, output_tokens from internal.ai_usage "
-                               "where kind = 'knowledge_embedding' and user_id = $1", uuid.UUID(ana.user_id))  # fmt: skip
+    row = await admin.fetchrow(
+        "select model, prompt_version, input_tokens, output_tokens from internal.ai_usage "
+        "where kind = 'knowledge_embedding' and user_id = $1",
+        uuid.UUID(ana.user_id),
+    )
     assert (row["model"], row["prompt_version"], row["output_tokens"]) == (OFFLINE.name, "-", 0)
     assert row["input_tokens"] > 5
 
