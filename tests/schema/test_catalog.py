@@ -13,8 +13,14 @@ from tests.schema.conftest import World
 EXPOSED_SCHEMAS = ["public", "graphql_public"]
 PROJECT_SCHEMAS = ["public", "internal"]
 # Functions a signed-in user may call over the API; every other RPC is for workers (service_role).
-USER_RPCS = {"forget_fact(uuid)"}  # issue 7: forget a fact of the AI's memory
-REALTIME_TABLES = {"public.messages", "public.checkins", "public.recommendations", "public.user_summaries"}
+USER_RPCS = {
+    "forget_fact(uuid)",  # issue 7: forget a fact of the AI's memory
+    "search_knowledge(text,vector,integer,text[],boolean,text)",  # issue 20: search under the caller's RLS
+}
+REALTIME_TABLES = {
+    "public.messages", "public.checkins", "public.recommendations", "public.user_summaries",
+    "public.notes", "public.tasks", "public.reflections", "public.note_scans",
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -13,9 +13,12 @@ from tests.conftest import PASSWORD
 from tests.schema.acting import SERVICE, acting, user
 from tests.schema.conftest import World, create_user
 
-SHIPPED_COACHES = {"maya", "theo", "noor", "ada"}
-PLANNER_PROMPT = {"ada": "chat_reply.planner@v1"}
-WORKER_KINDS = ["chat_reply", "checkin_analysis", "recommendations", "user_summary", "conversation_summary", "followup"]
+SHIPPED_COACHES = {"maya", "theo", "noor", "ada", "iris"}
+PLANNER_PROMPT = {"ada": "chat_reply.planner@v1", "iris": "chat_reply.second_brain@v1"}
+WORKER_KINDS = [
+    "chat_reply", "checkin_analysis", "recommendations", "user_summary", "conversation_summary", "followup",
+    "task_extraction", "note_transcription",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -35,8 +38,8 @@ async def test_a_signed_in_user_sees_the_catalogue(world: World) -> None:
             "where p.slug in ('mind', 'body', 'relationships', 'work') group by p.slug, p.sort_order "
             "order by p.sort_order"
         )
-    assert [c["slug"] for c in coaches] == ["maya", "theo", "noor", "ada"]  # inactive coaches are hidden
-    assert len({c["intro"] for c in coaches}) == 4
+    assert [c["slug"] for c in coaches] == ["maya", "theo", "noor", "ada", "iris"]  # inactive coaches are hidden
+    assert len({c["intro"] for c in coaches}) == 5
     assert {r["parent"]: r["children"] for r in tree} == {
         "mind": ["stress", "sleep", "mood"],
         "body": ["movement", "nutrition"],
