@@ -28,14 +28,14 @@ class Embedders:
         return cls(providers)
 
     async def embed(self, model: EmbeddingModel, texts: Sequence[str]) -> Embeddings:
+        if not texts:
+            return Embeddings([], ())
         provider = self._providers.get(model.provider)
         if provider is None:
             raise PermanentError(
                 f"embedding model {model.name} needs the {model.provider} provider: set "
                 "COACHBASE_EMBEDDINGS_BASE_URL (or OPENAI_BASE_URL) for an OpenAI-compatible embeddings API"
             )
-        if not texts:
-            return Embeddings([], ())
         return await provider.embed(model, texts)
 
     async def aclose(self) -> None:
