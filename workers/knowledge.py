@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.embeddings import Embedders, EmbeddingModel
+from shared.errors import CoachbaseError
 from shared.llm.base import Usage
 from workers.agent import Step
 from workers.kinds.base import ModelCall
@@ -113,8 +114,14 @@ class ReplyKnowledge:
     calls: list[ModelCall] = field(default_factory=list)
 
     async def retrieve(self, query: str, settings: RetrievalSettings) -> list[Source]:
-        """Sources for the user's message, searched as the user (numbered once per reply)."""
-        embedding = await self._embed(query) if self.model is not None else None
+        """Sources for the user's message, searched as the user (numbered once per reply). Without an
+        embedding (the embedding API is down) the search goes by words alone rather than fail the reply."""
+        embedding = None
+        if self.model is not None:
+            try:
+                embedding = await self._embed(query)
+            except CoachbaseError as exc:
+                log.warning("query not embedded: searching by words", extra={"job_id": self.job_id, "error": str(exc)})
         rows = await self.queue.rpc(
             "retrieve_for_reply_v1",
             {
@@ -140,7 +147,11 @@ class ReplyKnowledge:
         )
         if not queries or self.model is None:
             return
-        vectors = await self._embed_many(queries)
+        try:
+            vectors = await self._embed_many(queries)
+        except CoachbaseError as exc:  # the tool then searches by words alone
+            log.warning("search queries not embedded", extra={"job_id": self.job_id, "error": str(exc)})
+            return
         items = [{"model": self.model.name, "query": q, "embedding": v} for q, v in zip(queries, vectors, strict=True)]
         await self.queue.rpc(
             "put_query_embeddings_v1", {"p_job_id": self.job_id, "p_worker": self.queue.worker_id, "p_items": items}
