@@ -57,29 +57,18 @@ BATCH = 50_000
 SETUP_SQL = "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)"
 SEARCH_SQL = "select chunk_id from public.search_knowledge($1, $2::text::extensions.vector, 10)"
 SEMANTIC_SQL = "select chunk_id from public.search_knowledge(null, $1::text::extensions.vector, 10)"
-WORDS = [
-    "sleep",
-    "routine",
-    "focus",
-    "garden",
-    "budget",
-    "recipe",
-    "travel",
-    "dentist",
-    "meeting",
-    "project",
-    "reading",
-    "running",
-    "family",
-    "music",
-    "painting",
-    "kitchen",
-    "invoice",
-    "school",
-    "doctor",
-    "walk",
-    "coffee",
-]
+# Text: each topic has its own dozen words (pseudo-words, so stemming leaves them alone) among English stop
+# words, ~900 characters a chunk as the chunker makes them; a query names two of its topic's words.
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pu", "gra", "del", "ston", "fir", "qua")
+VOCABULARY = [a + b + c for a in SYLLABLES for b in SYLLABLES for c in ("n", "r", "s")]
+STOPWORDS = (
+    "the", "and", "with", "for", "was", "that", "this", "from", "have", "been",
+    "were", "what", "when", "will", "into", "about", "them", "then",
+)  # fmt: skip
+
+
+def topic_words(topic: int) -> list[str]:
+    return [VOCABULARY[(topic * 12 + j) % len(VOCABULARY)] for j in range(12)]
 
 
 def _encode_vector(vector: np.ndarray) -> bytes:
@@ -106,9 +95,12 @@ class Corpus:
         topics = self.rng.integers(0, TOPICS, count)
         return topics, _unit(self.centroids[topics] + 0.35 * self.rng.standard_normal((count, DIMS)))
 
-    def query(self) -> np.ndarray:
+    def query(self) -> tuple[str, np.ndarray]:
+        """A query: two of a topic's words, and a vector near the topic."""
         topic = int(self.rng.integers(0, TOPICS))
-        return _unit((self.centroids[topic] + 0.35 * self.rng.standard_normal(DIMS))[None, :])[0]
+        words = topic_words(topic)
+        text = f"what about the {words[int(self.rng.integers(0, 12))]} and {words[int(self.rng.integers(0, 12))]}"
+        return text, _unit((self.centroids[topic] + 0.35 * self.rng.standard_normal(DIMS))[None, :])[0]
 
     def exact(self, query: np.ndarray, k: int = 10) -> set[uuid.UUID]:
         if self.matrix is None or len(self.matrix) != len(self.readable):
@@ -148,9 +140,11 @@ async def _copy(conn: asyncpg.Connection, corpus: Corpus, owners: list[Any], big
     records = []
     for owner, topic, vector in zip(owners, topics, vectors, strict=True):
         chunk_id = uuid.uuid4()
-        words = " ".join(WORDS[(int(topic) + j) % len(WORDS)] for j in range(6))
-        records.append((chunk_id, "notes", uuid.uuid4(), owner, 0, f"Note on topic {topic}",
-                        f"Topic {topic}: {words}. " * 8, MODEL, DIMS, vector, "bench"))  # fmt: skip
+        own = topic_words(int(topic))
+        text = " ".join(own[j % 12] if j % 4 == 0 else STOPWORDS[(j * 7 + int(topic)) % len(STOPWORDS)]
+                        for j in range(180))[:900]  # fmt: skip
+        records.append((chunk_id, "notes", uuid.uuid4(), owner, 0, f"Note {topic}", text, MODEL, DIMS, vector,
+                        "bench"))  # fmt: skip
         if owner is None or owner == big:
             corpus.readable_ids.append(chunk_id)
             corpus.readable.append(vector)
@@ -177,8 +171,7 @@ async def _searches(dsn: str, corpus: Corpus, user: str) -> tuple[list[Figure], 
     recalls: list[float] = []
     try:
         for i in range(COUNT + WARMUP):
-            query = corpus.query()
-            words = " ".join(WORDS[j] for j in corpus.rng.integers(0, len(WORDS), 3))
+            words, query = corpus.query()
             turns = ((SEARCH_SQL, (words, _text(query)), hybrid), (SEMANTIC_SQL, (_text(query),), semantic))
             for sql, args, kept in turns:
                 async with conn.transaction():
@@ -197,7 +190,7 @@ async def _searches(dsn: str, corpus: Corpus, user: str) -> tuple[list[Figure], 
                 "explain (costs off) select c.id from public.knowledge_chunks c where c.model = $1 and "
                 "(c.owner_id = (select auth.uid()) or (c.owner_id is null and c.child_id is null)) "
                 "order by c.embedding operator(extensions.<=>) $2::extensions.vector limit 20",
-                MODEL, _text(corpus.query()),
+                MODEL, _text(corpus.query()[1]),
             )  # fmt: skip
     finally:
         await conn.close()
@@ -227,7 +220,7 @@ async def _approximate(dsn: str, corpus: Corpus, user: str) -> tuple[Figure, flo
         await conn.execute("analyze bench_ann")
         samples, counts, recalls = [], [], []
         for i in range(COUNT // 2 + WARMUP):
-            query = corpus.query()
+            query = corpus.query()[1]
             started = time.perf_counter()
             rows = await conn.fetch(
                 "select id from (select id, owner_id from bench_ann order by embedding operator(extensions.<=>) "

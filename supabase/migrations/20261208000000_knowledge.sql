@@ -98,9 +98,18 @@ comment on column public.knowledge_chunks.content_hash is 'Hash of the source ro
 comment on column public.knowledge_chunks.fts is 'Full-text vector (english) of title and content.';
 comment on column public.knowledge_chunks.created_at is 'When the chunk was written.';
 
+-- The embedding stays in the row (storage main): a ~900-character chunk with its full-text vector and a
+-- 256-dimension embedding passes the 2 kB toast threshold, and the toaster would move the embedding, the
+-- largest value, out of line — one more random read per row for every distance search computes.
+alter table public.knowledge_chunks alter column embedding set storage main;
+
 -- A user's own chunks and the shared corpus are scanned exactly (bench/knowledge.py): these indexes
 -- find the rows, then distances are computed on them all.
 create index knowledge_chunks_owner_id_idx on public.knowledge_chunks (owner_id, model);
+-- The same key with the vectors (and what RLS and search read) for index-only scans: a user's vectors
+-- contiguous, owner_id null for the shared corpus. Up to 640 dimensions: a btree entry is at most ~2.7 kB.
+create index knowledge_chunks_vectors_idx on public.knowledge_chunks (owner_id, model)
+  include (id, source, child_id, embedding) where dimensions <= 640;
 create index knowledge_chunks_shared_idx on public.knowledge_chunks (model)
   where owner_id is null and child_id is null;
 create index knowledge_chunks_child_id_idx on public.knowledge_chunks (child_id, model) where child_id is not null;
@@ -594,6 +603,10 @@ create function public.search_knowledge(
   stable
   security invoker
   set search_path = ''
+  -- Planned for the caller's own values: with a generic plan the planner takes every user for the average
+  -- one (~100 chunks) and reads all of a 5,000-chunk user's rows to filter them by the words, where the
+  -- full-text index ANDed with the owner index reads a few dozen (bench/knowledge.py).
+  set plan_cache_mode = 'force_custom_plan'
 as $$
 #variable_conflict use_column
 declare
@@ -601,29 +614,60 @@ declare
   model_name text := coalesce(p_model, tools.serving_embedding_model());
   wanted integer := least(greatest(coalesce(p_match_count, 8), 1), 50);
   words tsquery := tools.any_words_query(p_query);
+  bitmaps text := current_setting('enable_bitmapscan');
+  near_ids uuid[] := '{}';
+  near_similarities double precision[] := '{}';
+  word_ids uuid[] := '{}';
 begin
+  -- By meaning: the exact nearest of the caller's own rows and of the shared ones, each side read in
+  -- order of its (owner_id, model) key from knowledge_chunks_vectors_idx, an index-only scan: a user's
+  -- vectors sit together there, where the table has them scattered among everyone's. Bitmap scans are
+  -- off for this statement only, or the planner would fetch every row from the table instead.
+  if p_query_embedding is not null then
+    perform set_config('enable_bitmapscan', 'off', true);
+    -- Stored embeddings are unit vectors, so the nearest by cosine are those of the largest inner product
+    -- (<#> is its negation): one pass over each vector instead of three; similarity divides by |query|.
+    execute format($sql$
+      select coalesce(array_agg(n.id order by n.distance, n.id), '{}'),
+             coalesce(array_agg(-n.distance / $7 order by n.distance, n.id), '{}')
+        from (select u.id, u.distance from (
+                (select c.id, c.embedding operator(extensions.<#>) $1 as distance
+                   from public.knowledge_chunks c
+                  where c.owner_id = $2 and c.model = $3 and ($4 is null or c.source = any ($4)) %1$s
+                  order by 2 limit $5)
+                union all
+                (select c.id, c.embedding operator(extensions.<#>) $1
+                   from public.knowledge_chunks c
+                  where $6 and c.owner_id is null and c.child_id is null and c.model = $3
+                    and ($4 is null or c.source = any ($4)) %1$s
+                  order by 2 limit $5)) u
+               order by u.distance limit $5) n$sql$,
+      -- the covering index holds vectors of up to 640 dimensions (a btree entry is at most ~2.7 kB)
+      case when extensions.vector_dims(p_query_embedding) <= 640 then 'and c.dimensions <= 640' else '' end)
+      into near_ids, near_similarities
+      using p_query_embedding, me, model_name, p_sources, wanted * 2, p_include_shared,
+            greatest(extensions.vector_norm(p_query_embedding), 1e-12);
+    perform set_config('enable_bitmapscan', bitmaps, true);
+  end if;
+  -- By words: the full-text index ANDed with the owner (or shared) index, then ranked.
+  if words is not null then
+    select coalesce(array_agg(n.id order by n.relevance desc, n.id), '{}') into word_ids
+      from (select c.id, pg_catalog.ts_rank_cd(c.fts, words) as relevance
+              from public.knowledge_chunks c
+             where c.fts operator(pg_catalog.@@) words
+               and c.model = model_name
+               and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
+               and (p_sources is null or c.source = any (p_sources))
+             order by 2 desc
+             limit wanted * 2) n;
+  end if;
+  -- Fused by reciprocal rank (k = 50).
   return query
   with semantic as (
-    select c.id, row_number() over (order by c.embedding operator(extensions.<=>) p_query_embedding) as rank,
-           1 - (c.embedding operator(extensions.<=>) p_query_embedding) as similarity
-      from public.knowledge_chunks c
-     where p_query_embedding is not null
-       and c.model = model_name
-       and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
-       and (p_sources is null or c.source = any (p_sources))
-     order by c.embedding operator(extensions.<=>) p_query_embedding
-     limit wanted * 2
+    select s.id, s.similarity, s.rank from unnest(near_ids, near_similarities) with ordinality as s(id, similarity, rank)
   ),
   full_text as (
-    select c.id, row_number() over (order by pg_catalog.ts_rank_cd(c.fts, words) desc, c.id) as rank
-      from public.knowledge_chunks c
-     where words is not null
-       and c.fts operator(pg_catalog.@@) words
-       and c.model = model_name
-       and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
-       and (p_sources is null or c.source = any (p_sources))
-     order by pg_catalog.ts_rank_cd(c.fts, words) desc, c.id
-     limit wanted * 2
+    select f.id, f.rank from unnest(word_ids) with ordinality as f(id, rank)
   ),
   fused as (
     select coalesce(s.id, f.id) as id, s.similarity,
