@@ -581,6 +581,40 @@ as $$
 $$;
 comment on function tools.any_words_query(text) is 'A full-text query matching any of the words of a text.';
 
+-- The ids of the caller's own (and shared) chunks that match words, best ranked first. Security definer,
+-- for the plan alone: under RLS the planner estimates any user's rows by the average user's (~100, from
+-- the policy's `owner_id = (select auth.uid())`) and reads all of a 5,000-chunk user's rows to test the
+-- words, where the full-text index ANDed with the owner index reads the few that match. It reads only the
+-- caller's own rows and the shared corpus (the policies' rule, restated) and returns ids and ranks, which
+-- search_knowledge then joins under RLS: what the caller may not read is never returned.
+create function tools.word_matches(p_words tsquery, p_model text, p_sources text[], p_include_shared boolean,
+                                   p_limit integer)
+  returns table (id uuid, relevance real)
+  language plpgsql
+  stable
+  security definer
+  set search_path = ''
+  set plan_cache_mode = 'force_custom_plan'
+as $$
+#variable_conflict use_column
+declare
+  me uuid := (select auth.uid());
+begin
+  return query
+  select c.id, pg_catalog.ts_rank_cd(c.fts, p_words)
+    from public.knowledge_chunks c
+   where c.fts operator(pg_catalog.@@) p_words
+     and c.model = p_model
+     and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
+     and (p_sources is null or c.source = any (p_sources))
+   order by 2 desc, 1
+   limit least(greatest(p_limit, 1), 100);
+end;
+$$;
+comment on function tools.word_matches(tsquery, text, text[], boolean, integer) is
+  'search_knowledge''s full-text ranking: ids of the caller''s own and shared chunks matching the words (planned '
+  'for the caller; the rows are then read under RLS).';
+
 --   p_query            the words (full-text; may be null when an embedding is given)
 --   p_query_embedding  the query embedded by p_model (null: full-text only)
 --   p_model            the model of p_query_embedding (default: the serving model)
@@ -649,17 +683,11 @@ begin
             greatest(extensions.vector_norm(p_query_embedding), 1e-12);
     perform set_config('enable_bitmapscan', bitmaps, true);
   end if;
-  -- By words: the full-text index ANDed with the owner (or shared) index, then ranked.
+  -- By words: the best-ranked matching ids (tools.word_matches), kept below only if RLS lets the caller
+  -- read them.
   if words is not null then
-    select coalesce(array_agg(n.id order by n.relevance desc, n.id), '{}') into word_ids
-      from (select c.id, pg_catalog.ts_rank_cd(c.fts, words) as relevance
-              from public.knowledge_chunks c
-             where c.fts operator(pg_catalog.@@) words
-               and c.model = model_name
-               and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
-               and (p_sources is null or c.source = any (p_sources))
-             order by 2 desc
-             limit wanted * 2) n;
+    select coalesce(array_agg(m.id order by m.relevance desc, m.id), '{}') into word_ids
+      from tools.word_matches(words, model_name, p_sources, p_include_shared, wanted * 2) m;
   end if;
   -- Fused by reciprocal rank (k = 50).
   return query
@@ -676,7 +704,8 @@ begin
   )
   select c.id, c.source, c.source_id, c.chunk_index, c.title, c.content, c.metadata,
          c.owner_id is null and c.child_id is null, u.similarity::double precision, u.score::double precision
-    from fused u join public.knowledge_chunks c on c.id = u.id
+    from public.knowledge_chunks c join fused u on u.id = c.id
+   where c.id = any (near_ids || word_ids)  -- found by primary key (a join alone may read all the caller's rows)
    order by u.score desc, u.similarity desc nulls last, c.id
    limit wanted;
 end;
@@ -803,10 +832,12 @@ grant execute on function internal.embedding_models(), internal.knowledge_docume
   public.put_query_embeddings_v1(bigint, text, jsonb)
   to service_role;
 revoke execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text),
-  tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text)
+  tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text),
+  tools.word_matches(tsquery, text, text[], boolean, integer)
   from public, anon;
 grant execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text),
-  tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text)
+  tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text),
+  tools.word_matches(tsquery, text, text[], boolean, integer)
   to authenticated, service_role;
 
 insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function) values

@@ -99,7 +99,9 @@ async def test_own_notes_and_shared_guidelines_are_found_never_another_users(
 
     # The same search with every index off (sequential scan): the same rows, RLS still decides.
     async with admin.transaction():
-        await admin.execute("set local enable_indexscan = off; set local enable_bitmapscan = off")
+        await admin.execute(
+            "set local enable_indexscan = off; set local enable_bitmapscan = off; set local enable_indexonlyscan = off"
+        )
         await admin.execute(
             "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
             json.dumps({"sub": ana.user_id, "role": "authenticated"}),
