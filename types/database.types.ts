@@ -342,10 +342,65 @@ export type Database = {
           },
         ]
       }
+      knowledge_chunks: {
+        Row: {
+          child_id: string | null
+          chunk_index: number
+          content: string
+          content_hash: string
+          created_at: string
+          dimensions: number
+          embedding: string
+          fts: unknown
+          id: string
+          metadata: NonNullable<Json>
+          model: string
+          owner_id: string | null
+          source: string
+          source_id: string
+          title: string
+        }
+        Insert: {
+          child_id?: string | null
+          chunk_index: number
+          content: string
+          content_hash: string
+          created_at?: string
+          dimensions: number
+          embedding: string
+          fts?: never
+          id?: string
+          metadata?: NonNullable<Json>
+          model: string
+          owner_id?: string | null
+          source: string
+          source_id: string
+          title?: string
+        }
+        Update: {
+          child_id?: string | null
+          chunk_index?: number
+          content?: string
+          content_hash?: string
+          created_at?: string
+          dimensions?: number
+          embedding?: string
+          fts?: never
+          id?: string
+          metadata?: NonNullable<Json>
+          model?: string
+          owner_id?: string | null
+          source?: string
+          source_id?: string
+          title?: string
+        }
+        Relationships: []
+      }
       messages: {
         Row: {
           cache_read_tokens: number | null
           cache_write_tokens: number | null
+          citations: NonNullable<Json>
           completed_at: string | null
           content: string
           conversation_id: string
@@ -364,6 +419,7 @@ export type Database = {
         Insert: {
           cache_read_tokens?: number | null
           cache_write_tokens?: number | null
+          citations?: NonNullable<Json>
           completed_at?: string | null
           content?: string
           conversation_id: string
@@ -382,6 +438,7 @@ export type Database = {
         Update: {
           cache_read_tokens?: number | null
           cache_write_tokens?: number | null
+          citations?: NonNullable<Json>
           completed_at?: string | null
           content?: string
           conversation_id?: string
@@ -411,6 +468,110 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "messages"
             referencedColumns: ["id", "conversation_id"]
+          },
+        ]
+      }
+      note_scans: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          error: string | null
+          hint: string
+          id: string
+          image_path: string
+          note_id: string | null
+          parent_id: string | null
+          status: Database["public"]["Enums"]["note_scan_status"]
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          error?: string | null
+          hint?: string
+          id?: string
+          image_path: string
+          note_id?: string | null
+          parent_id?: string | null
+          status?: Database["public"]["Enums"]["note_scan_status"]
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          error?: string | null
+          hint?: string
+          id?: string
+          image_path?: string
+          note_id?: string | null
+          parent_id?: string | null
+          status?: Database["public"]["Enums"]["note_scan_status"]
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "note_scans_note_fkey"
+            columns: ["note_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "note_scans_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
+          },
+        ]
+      }
+      notes: {
+        Row: {
+          archived: boolean
+          content: NonNullable<Json>
+          created_at: string
+          id: string
+          metadata: NonNullable<Json>
+          parent_id: string | null
+          pinned: boolean
+          title: string
+          updated_at: string
+          user_id: string
+          version: number
+        }
+        Insert: {
+          archived?: boolean
+          content?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          pinned?: boolean
+          title?: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Update: {
+          archived?: boolean
+          content?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          pinned?: boolean
+          title?: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "notes_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
           },
         ]
       }
@@ -592,6 +753,117 @@ export type Database = {
             columns: ["checkin_id", "user_id"]
             isOneToOne: false
             referencedRelation: "checkins"
+            referencedColumns: ["id", "user_id"]
+          },
+        ]
+      }
+      reflections: {
+        Row: {
+          content: string
+          created_at: string
+          entry_date: string
+          id: string
+          metadata: NonNullable<Json>
+          mood: number | null
+          title: string
+          type: Database["public"]["Enums"]["reflection_type"]
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          content: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          mood?: number | null
+          title?: string
+          type?: Database["public"]["Enums"]["reflection_type"]
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          content?: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          mood?: number | null
+          title?: string
+          type?: Database["public"]["Enums"]["reflection_type"]
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: []
+      }
+      tasks: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          description: string
+          due_date: string | null
+          due_time: string | null
+          id: string
+          metadata: NonNullable<Json>
+          parent_id: string | null
+          priority: Database["public"]["Enums"]["plan_priority"]
+          source: Database["public"]["Enums"]["task_source"]
+          source_block_id: string | null
+          source_note_id: string | null
+          status: Database["public"]["Enums"]["task_status"]
+          title: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          due_time?: string | null
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          source?: Database["public"]["Enums"]["task_source"]
+          source_block_id?: string | null
+          source_note_id?: string | null
+          status?: Database["public"]["Enums"]["task_status"]
+          title: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          due_time?: string | null
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          source?: Database["public"]["Enums"]["task_source"]
+          source_block_id?: string | null
+          source_note_id?: string | null
+          status?: Database["public"]["Enums"]["task_status"]
+          title?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "tasks_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "tasks"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "tasks_source_note_fkey"
+            columns: ["source_note_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
             referencedColumns: ["id", "user_id"]
           },
         ]
@@ -791,6 +1063,10 @@ export type Database = {
         Returns: "queued" | "running" | "succeeded" | "failed" | "dead"
       }
       forget_fact: { Args: { p_fact_id: string }; Returns: undefined }
+      put_query_embeddings_v1: {
+        Args: { p_items: Json; p_job_id: number; p_worker: string }
+        Returns: number
+      }
       record_reply_step_v1: {
         Args: { p_job_id: number; p_step: Json; p_worker: string }
         Returns: Json
@@ -799,9 +1075,42 @@ export type Database = {
         Args: { p_job_id: number; p_worker: string }
         Returns: undefined
       }
+      retrieve_for_reply_v1: {
+        Args: {
+          p_embedding: Json
+          p_job_id: number
+          p_model: string
+          p_options?: Json
+          p_query: string
+          p_worker: string
+        }
+        Returns: Json
+      }
       run_tool_calls_v1: {
         Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json
+      }
+      search_knowledge: {
+        Args: {
+          p_include_shared?: boolean
+          p_match_count?: number
+          p_model?: string
+          p_query?: string
+          p_query_embedding?: string
+          p_sources?: string[]
+        }
+        Returns: {
+          chunk_id: string
+          chunk_index: number
+          content: string
+          metadata: Json
+          score: number
+          shared: boolean
+          similarity: number
+          source: string
+          source_id: string
+          title: string
+        }[]
       }
     }
     Enums: {
@@ -811,12 +1120,16 @@ export type Database = {
       goal_time_horizon: "short" | "medium" | "long"
       message_role: "user" | "assistant"
       message_status: "pending" | "streaming" | "complete" | "failed"
+      note_scan_status: "pending" | "done" | "failed"
       plan_item_status: "todo" | "in_progress" | "done" | "skipped"
       plan_priority: "low" | "medium" | "high" | "urgent"
       plan_status: "draft" | "active" | "completed"
       profile_sex: "female" | "male" | "other" | "prefer_not_to_say"
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
+      reflection_type: "daily" | "weekly" | "monthly" | "gratitude" | "freeform"
+      task_source: "manual" | "note" | "ai" | "chat"
+      task_status: "todo" | "in_progress" | "done" | "cancelled"
       tool_call_status: "pending" | "succeeded" | "failed"
     }
     CompositeTypes: {
@@ -951,12 +1264,16 @@ export const Constants = {
       goal_time_horizon: ["short", "medium", "long"],
       message_role: ["user", "assistant"],
       message_status: ["pending", "streaming", "complete", "failed"],
+      note_scan_status: ["pending", "done", "failed"],
       plan_item_status: ["todo", "in_progress", "done", "skipped"],
       plan_priority: ["low", "medium", "high", "urgent"],
       plan_status: ["draft", "active", "completed"],
       profile_sex: ["female", "male", "other", "prefer_not_to_say"],
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
+      reflection_type: ["daily", "weekly", "monthly", "gratitude", "freeform"],
+      task_source: ["manual", "note", "ai", "chat"],
+      task_status: ["todo", "in_progress", "done", "cancelled"],
       tool_call_status: ["pending", "succeeded", "failed"],
     },
   },
