@@ -5,7 +5,6 @@ re-embedded with a new model in the background; a reply of the second-brain coac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +19,9 @@ from tests.waiting import wait_until
 from tests.workers.conftest import User, UserFactory
 
 OFFLINE = EmbeddingModel(name="wordllama-l2-supercat-256", provider="offline", dimensions=256)
+embedding_jobs = (
+    "select count(*) from internal.jobs where kind = 'knowledge_embedding' and payload ->> 'source_id' = $1"
+)
 
 
 @pytest.fixture
@@ -138,15 +140,26 @@ async def test_an_edited_note_is_reindexed_and_a_deleted_one_leaves_nothing(
     found = await search(ana, embedders, "blue tent", p_include_shared=False)
     assert all("tent" not in r["content"] for r in found)
 
-    # A save that changes nothing searchable (pinning) costs no embedding.
-    jobs_before = await admin.fetchval("select count(*) from internal.ai_usage where subject_id = $1", uuid.UUID(note))
+    # Saves that change nothing searchable cost no embedding: pinning queues nothing; a title saved unchanged
+    # queues a job that finds the text as it was embedded and skips.
+    calls_before = await admin.fetchval("select count(*) from internal.ai_usage where subject_id = $1", uuid.UUID(note))
+    jobs_before = await admin.fetchval(embedding_jobs, note)
     await ana.client.table("notes").update({"pinned": True}).eq("id", note).execute()
-    await ana.client.table("notes").update({"title": "Trip"}).eq("id", note).execute()  # same title: a no-op
-    await asyncio.sleep(1.5)
-    assert (
-        await admin.fetchval("select count(*) from internal.ai_usage where subject_id = $1", uuid.UUID(note))
-        == jobs_before
-    )
+    assert await admin.fetchval(embedding_jobs, note) == jobs_before
+    await ana.client.table("notes").update({"title": "Trip"}).eq("id", note).execute()
+
+    async def skipped() -> bool:
+        row = await admin.fetchrow(
+            "select status, result from internal.jobs where kind = 'knowledge_embedding' "
+            "and payload ->> 'source_id' = $1 order by id desc limit 1",
+            note,
+        )
+        return row["status"] == "succeeded" and json.loads(row["result"]).get("skipped") is True
+
+    await wait_until(skipped, 30, "the unchanged note's job to skip")
+    assert await admin.fetchval(embedding_jobs, note) == jobs_before + 1
+    calls = await admin.fetchval("select count(*) from internal.ai_usage where subject_id = $1", uuid.UUID(note))
+    assert calls == calls_before
 
     await ana.client.table("notes").delete().eq("id", note).execute()
     assert not await indexed(admin, note)  # removed with the row, in its transaction
