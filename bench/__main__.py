@@ -26,7 +26,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The benchmarks with millisecond targets first. This VM runs slower for minutes after its cores have been
 # kept busy (the first-delta overhead measured 24 ms p50 on its own and 46 ms right after the two-minute
 # load benchmark, with 18 % more worker CPU per reply for the same work): the sustained-load ones go last.
-ORDER = ("rest", "pipeline", "agent", "safety", "realtime", "feed", "rls", "children", "storage", "queue", "load")
+ORDER = (
+    "rest", "pipeline", "agent", "safety", "realtime", "feed", "rls", "children", "knowledge", "storage", "queue",
+    "load",
+)  # fmt: skip
 
 # --smoke: each benchmark's size settings, as small as still exercises every code path.
 SMOKE = {
@@ -64,6 +67,14 @@ SMOKE = {
     "BENCH_CHILDREN_REPORTS": "1",
     "BENCH_CHILDREN_CLIP_SECONDS": "2",
     "BENCH_CHILDREN_SAMPLINGS": "1",
+    "BENCH_KNOWLEDGE_USERS": "20",
+    "BENCH_KNOWLEDGE_CHUNKS": "3000",
+    "BENCH_KNOWLEDGE_BIG_USER": "200",
+    "BENCH_KNOWLEDGE_SHARED": "50",
+    "BENCH_KNOWLEDGE_COUNT": "20",
+    "BENCH_KNOWLEDGE_ANN_ROWS": "1000",
+    "BENCH_KNOWLEDGE_EMBED_CHUNKS": "100",
+    "BENCH_KNOWLEDGE_NOTES": "2",
     "BENCH_STORAGE_SMALL_COUNT": "2",
     "BENCH_STORAGE_LARGE_COUNT": "1",
     "BENCH_STORAGE_LARGE_MB": "2",

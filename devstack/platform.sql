@@ -112,14 +112,11 @@ alter default privileges for role supabase_admin in schema public grant all on s
 -- -----------------------------------------------------------------------------------------------------
 -- Schema `extensions` (initial-schema.sql). Real Supabase installs uuid-ossp and pgcrypto there; the
 -- embedded PostgreSQL ships neither, so uuid_generate_v4() is provided as a thin stand-in over core
--- gen_random_uuid(). pgvector is pre-installed here because `postgres` is not a superuser and the
--- supautils extension that lets it `create extension vector` on Supabase does not exist locally: a
--- migration's `create extension if not exists vector with schema extensions` is then a no-op here and
--- works on Supabase.
+-- gen_random_uuid(). Other extensions (pgvector) are NOT pre-installed: as on Supabase, a migration
+-- asks for them (`create extension if not exists vector with schema extensions`), see below.
 -- -----------------------------------------------------------------------------------------------------
 create schema if not exists extensions authorization postgres;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
-create extension if not exists vector with schema extensions;
 create or replace function extensions.uuid_generate_v4() returns uuid
   language sql volatile parallel safe set search_path = ''
   as $$ select pg_catalog.gen_random_uuid() $$;
@@ -127,6 +124,87 @@ comment on function extensions.uuid_generate_v4() is
   'devstack stand-in for uuid-ossp''s uuid_generate_v4() (not shipped with the embedded PostgreSQL).';
 alter role postgres set search_path = "$user", public, extensions;
 alter role supabase_admin set search_path = "$user", public, extensions;
+
+-- -----------------------------------------------------------------------------------------------------
+-- Privileged extensions (the supautils extension's `privileged_extensions`). On Supabase the non-superuser
+-- `postgres` may `create extension` an allow-listed extension (vector, pg_trgm, ...): supautils runs that
+-- one statement as the superuser. supautils does not exist here, so two event triggers do the same for
+-- the extensions this PostgreSQL ships: just before a CREATE EXTENSION run by `postgres`, `postgres` is
+-- made a superuser in that transaction only (others never see it: the change is not committed yet), and
+-- just after it, demoted again; an extension off the list is refused and rolled back. A migration that
+-- forgets `create extension` therefore fails here as it would on Supabase.
+-- -----------------------------------------------------------------------------------------------------
+create or replace function extensions.devstack_superuser_for_extension(p_promote boolean) returns void
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+begin
+  if p_promote then
+    execute 'alter role postgres superuser';
+    perform pg_catalog.set_config('devstack.extension_superuser', 'on', true);
+  elsif pg_catalog.current_setting('devstack.extension_superuser', true) = 'on' then
+    execute 'alter role postgres nosuperuser';
+    perform pg_catalog.set_config('devstack.extension_superuser', 'off', true);
+  end if;
+end;
+$$;
+comment on function extensions.devstack_superuser_for_extension(boolean) is
+  'devstack stand-in for supautils: make `postgres` a superuser for one CREATE EXTENSION (true), then demote it.';
+revoke execute on function extensions.devstack_superuser_for_extension(boolean) from public;
+grant execute on function extensions.devstack_superuser_for_extension(boolean) to postgres;
+
+create or replace function extensions.devstack_before_create_extension() returns event_trigger
+  language plpgsql
+  set search_path = ''
+as $$
+begin
+  if current_user = 'postgres' and not (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = 'postgres') then
+    perform extensions.devstack_superuser_for_extension(true);
+  end if;
+end;
+$$;
+
+create or replace function extensions.devstack_after_create_extension() returns event_trigger
+  language plpgsql
+  set search_path = ''
+as $$
+declare
+  created record;
+begin
+  if pg_catalog.current_setting('devstack.extension_superuser', true) is distinct from 'on' then
+    return;
+  end if;
+  perform extensions.devstack_superuser_for_extension(false);
+  for created in
+    select e.oid, e.extname from pg_catalog.pg_event_trigger_ddl_commands() c
+      join pg_catalog.pg_extension e on e.oid = c.objid
+     where c.classid = 'pg_catalog.pg_extension'::regclass
+  loop
+    if created.extname <> all (array['vector', 'pg_trgm', 'unaccent', 'citext', 'pgcrypto', 'uuid-ossp']) then
+      raise exception 'extension "%" is not available on Supabase to postgres (devstack allow-list)', created.extname
+        using errcode = '42501';
+    end if;
+    -- supautils creates it as the superuser, whose functions everyone may call; here `postgres` created it,
+    -- and a project's `revoke execute on functions from public` default would otherwise apply to them.
+    execute (select string_agg(format('grant execute on function %s to public', d.objid::regprocedure), '; ')
+               from pg_catalog.pg_depend d
+              where d.refclassid = 'pg_catalog.pg_extension'::regclass and d.refobjid = created.oid
+                and d.classid = 'pg_catalog.pg_proc'::regclass and d.deptype = 'e');
+  end loop;
+end;
+$$;
+
+do $triggers$
+begin
+  if not exists (select 1 from pg_event_trigger where evtname = 'devstack_privileged_extensions_before') then
+    create event trigger devstack_privileged_extensions_before on ddl_command_start
+      when tag in ('CREATE EXTENSION') execute function extensions.devstack_before_create_extension();
+    create event trigger devstack_privileged_extensions_after on ddl_command_end
+      when tag in ('CREATE EXTENSION') execute function extensions.devstack_after_create_extension();
+  end if;
+end
+$triggers$;
 
 -- -----------------------------------------------------------------------------------------------------
 -- Publication `supabase_realtime` (initial-schema.sql): starts empty, owned by `postgres` so that a

@@ -168,6 +168,8 @@ async def exchange(client: AsyncClient, conversation_id: str, coach_name: str, t
         print(final["content"][len(stream.printed) :])  # whatever the broadcast did not bring
     else:
         print(f"\n{final['content']}")
+    for citation in final.get("citations") or []:  # the sources the reply cited (Iris's notes, ...)
+        print(f"  [{citation.get('ref')}] {citation.get('title')} ({citation.get('source')})")
     print()
 
 

@@ -41,6 +41,11 @@ risk "none" with no categories (a fake: it reads only markers, never the text it
   [[classifier_slow]]                     every attempt waits `timeout_seconds` first
   [[classifier_ms:N]]                     this message's classifier answers after N ms
 
+Embeddings (`POST /v1/embeddings`, the OpenAI format): a deterministic bag-of-words vector per input (each
+word hashed to a dimension, then normalised), so texts sharing words are near; the size is the request's
+`dimensions`, else the number ending the model name (`fake-embed-64`), else 8. [[429]] or [[500]] in an
+input answers that status once.
+
 `GET /_requests` lists what was asked (kind, conversation, turn, times; `?full=1` adds the bodies),
 `GET /_stats` counts requests, `POST /_reset` forgets everything.
 
@@ -229,6 +234,15 @@ def _final_text(turn: Turn) -> str:
         outcomes = "; ".join(text[:160] for text in turn.results)
         return f"Done: {len(turn.results)} tool result(s): {outcomes}"
     return f"Echo: {CALL.sub('', MARKER.sub('', REPLAY.sub('', HOLD.sub('', turn.last_text)))).strip()}"
+
+
+def bag_of_words(text: str, size: int) -> list[float]:
+    """A unit vector counting the text's words, each hashed to one of `size` dimensions."""
+    vector = [0.0] * size
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % size] += 1.0
+    norm = sum(x * x for x in vector) ** 0.5 or 1.0
+    return [round(x / norm, 6) for x in vector]
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -498,6 +512,30 @@ class FakeModel:
         yield _data("[DONE]")
 
     # -------------------------------------------------------------------------------------------------
+    # OpenAI-compatible embeddings
+    # -------------------------------------------------------------------------------------------------
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs or []]
+        model = str(body.get("model") or "fake-embed")
+        self._log("embeddings", None, body)
+        for status in ("429", "500"):
+            marked = [t for t in texts if f"[[{status}]]" in t]
+            key = "embed:" + hashlib.sha256("".join(marked).encode()).hexdigest()
+            if marked and self.config.attempts[key] == 0:
+                self.config.attempts[key] += 1
+                return JSONResponse({"error": {"message": f"scripted {status}", "type": "server_error"}},
+                                    status_code=int(status), headers={"retry-after": "0.05"})  # fmt: skip
+        ending = re.search(r"(\d+)$", model)
+        size = int(body.get("dimensions") or (ending.group(1) if ending else 8))
+        data = [{"object": "embedding", "index": i, "embedding": bag_of_words(t, size)} for i, t in enumerate(texts)]
+        usage = sum(len(t.split()) for t in texts)
+        return JSONResponse(
+            {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": usage, "total_tokens": usage}}
+        )
+
+    # -------------------------------------------------------------------------------------------------
     # shared
     # -------------------------------------------------------------------------------------------------
     def _log(self, kind: str, turn: Turn | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -588,6 +626,7 @@ def create_app(config: FakeModelConfig) -> Starlette:
         routes=[
             Route("/v1/messages", fake.messages, methods=["POST"]),
             Route("/v1/chat/completions", fake.chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", fake.embeddings, methods=["POST"]),
             Route("/_reset", fake.reset, methods=["POST"]),
             Route("/_stats", fake.stats, methods=["GET"]),
             Route("/_requests", fake.requests, methods=["GET"]),

@@ -37,6 +37,10 @@ class WorkerSettings(BaseSettings):
     chat_model: str = Field(default="claude-sonnet-4-5", validation_alias="COACHBASE_CHAT_MODEL")
     analysis_model: str = Field(default="claude-haiku-4-5", validation_alias="COACHBASE_ANALYSIS_MODEL")
     llm_timeout_seconds: float = Field(default=120.0, gt=0, le=600, validation_alias="COACHBASE_LLM_TIMEOUT_SECONDS")
+    # An OpenAI-compatible embeddings API (POST {url}/embeddings), used by models whose provider is `openai`
+    # (knowledge.embedding_model); OPENAI_BASE_URL / OPENAI_API_KEY when these are not set.
+    embeddings_base_url: str | None = Field(default=None, validation_alias="COACHBASE_EMBEDDINGS_BASE_URL")
+    embeddings_api_key: SecretStr | None = Field(default=None, validation_alias="COACHBASE_EMBEDDINGS_API_KEY")
 
     worker_id: str | None = Field(default=None, validation_alias="COACHBASE_WORKER_ID")
     concurrency: int = Field(default=16, ge=1, le=512, validation_alias="COACHBASE_CONCURRENCY")
@@ -47,6 +51,13 @@ class WorkerSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", validation_alias="COACHBASE_METRICS_HOST")
     metrics_port: int = Field(default=9464, ge=0, le=65535, validation_alias="COACHBASE_METRICS_PORT")
     log_format: Literal["json", "text"] = Field(default="json", validation_alias="COACHBASE_LOG_FORMAT")
+
+    @property
+    def embeddings_api(self) -> tuple[str | None, str | None]:
+        """The OpenAI-compatible embeddings API's base URL and key, if one is configured."""
+        url = self.embeddings_base_url or self.openai_base_url
+        key = self.embeddings_api_key or (self.openai_api_key if not self.embeddings_base_url else None)
+        return url, key.get_secret_value() if key else None
 
     @property
     def is_local(self) -> bool:

@@ -121,6 +121,39 @@ async def test_what_supabase_lets_migrations_do(fresh_db: str, tmp_path: Path) -
         await conn.close()
 
 
+async def test_extensions_come_from_migrations_as_on_supabase(fresh_db: str, tmp_path: Path) -> None:
+    """pgvector is not there until a migration asks for it; `postgres` may create it (supautils' privileged
+    extensions) and is no superuser before, after, or when the statement fails."""
+    postgres = role_dsn(fresh_db, "postgres", PASSWORD)
+    _write(tmp_path, "20250101000000_uses_vector.sql", "create table public.items (embedding extensions.vector(3));")
+    with pytest.raises(migrate.MigrationError) as info:
+        await migrate.apply_migrations(postgres, tmp_path)
+    assert info.value.sqlstate == "42704"  # type "extensions.vector" does not exist
+    conn = await asyncpg.connect(postgres)
+    try:
+        with pytest.raises(asyncpg.InvalidSchemaNameError):
+            await conn.execute("create extension vector with schema no_such_schema")
+        assert not await conn.fetchval("select rolsuper from pg_roles where rolname = 'postgres'")
+    finally:
+        await conn.close()
+    _write(
+        tmp_path,
+        "20250101000000_uses_vector.sql",
+        "create extension if not exists vector with schema extensions;\n"
+        "create extension if not exists vector with schema extensions;\n"
+        "create table public.items (embedding extensions.vector(3));",
+    )
+    await migrate.apply_migrations(postgres, tmp_path)
+    conn = await asyncpg.connect(postgres)
+    try:
+        assert not await conn.fetchval("select rolsuper from pg_roles where rolname = 'postgres'")
+        assert await conn.fetchval("select extversion from pg_extension where extname = 'vector'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("alter role postgres superuser")
+    finally:
+        await conn.close()
+
+
 def test_bad_file_name_is_refused(tmp_path: Path) -> None:
     _write(tmp_path, "create_things.sql", "select 1;")
     with pytest.raises(ValueError, match=r"<timestamp>_<name>\.sql"):

@@ -849,10 +849,65 @@ export type Database = {
           },
         ]
       }
+      knowledge_chunks: {
+        Row: {
+          child_id: string | null
+          chunk_index: number
+          content: string
+          content_hash: string
+          created_at: string
+          dimensions: number
+          embedding: string
+          fts: unknown
+          id: string
+          metadata: NonNullable<Json>
+          model: string
+          owner_id: string | null
+          source: string
+          source_id: string
+          title: string
+        }
+        Insert: {
+          child_id?: string | null
+          chunk_index: number
+          content: string
+          content_hash: string
+          created_at?: string
+          dimensions: number
+          embedding: string
+          fts?: never
+          id?: string
+          metadata?: NonNullable<Json>
+          model: string
+          owner_id?: string | null
+          source: string
+          source_id: string
+          title?: string
+        }
+        Update: {
+          child_id?: string | null
+          chunk_index?: number
+          content?: string
+          content_hash?: string
+          created_at?: string
+          dimensions?: number
+          embedding?: string
+          fts?: never
+          id?: string
+          metadata?: NonNullable<Json>
+          model?: string
+          owner_id?: string | null
+          source?: string
+          source_id?: string
+          title?: string
+        }
+        Relationships: []
+      }
       messages: {
         Row: {
           cache_read_tokens: number | null
           cache_write_tokens: number | null
+          citations: NonNullable<Json>
           completed_at: string | null
           content: string
           conversation_id: string
@@ -872,6 +927,7 @@ export type Database = {
         Insert: {
           cache_read_tokens?: number | null
           cache_write_tokens?: number | null
+          citations?: NonNullable<Json>
           completed_at?: string | null
           content?: string
           conversation_id: string
@@ -891,6 +947,7 @@ export type Database = {
         Update: {
           cache_read_tokens?: number | null
           cache_write_tokens?: number | null
+          citations?: NonNullable<Json>
           completed_at?: string | null
           content?: string
           conversation_id?: string
@@ -921,6 +978,110 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "messages"
             referencedColumns: ["id", "conversation_id"]
+          },
+        ]
+      }
+      note_scans: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          error: string | null
+          hint: string
+          id: string
+          image_path: string
+          note_id: string | null
+          parent_id: string | null
+          status: Database["public"]["Enums"]["note_scan_status"]
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          error?: string | null
+          hint?: string
+          id?: string
+          image_path: string
+          note_id?: string | null
+          parent_id?: string | null
+          status?: Database["public"]["Enums"]["note_scan_status"]
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          error?: string | null
+          hint?: string
+          id?: string
+          image_path?: string
+          note_id?: string | null
+          parent_id?: string | null
+          status?: Database["public"]["Enums"]["note_scan_status"]
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "note_scans_note_fkey"
+            columns: ["note_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "note_scans_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
+          },
+        ]
+      }
+      notes: {
+        Row: {
+          archived: boolean
+          content: NonNullable<Json>
+          created_at: string
+          id: string
+          metadata: NonNullable<Json>
+          parent_id: string | null
+          pinned: boolean
+          title: string
+          updated_at: string
+          user_id: string
+          version: number
+        }
+        Insert: {
+          archived?: boolean
+          content?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          pinned?: boolean
+          title?: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Update: {
+          archived?: boolean
+          content?: NonNullable<Json>
+          created_at?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          pinned?: boolean
+          title?: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "notes_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
           },
         ]
       }
@@ -1109,6 +1270,45 @@ export type Database = {
           },
         ]
       }
+      reflections: {
+        Row: {
+          content: string
+          created_at: string
+          entry_date: string
+          id: string
+          metadata: NonNullable<Json>
+          mood: number | null
+          title: string
+          type: Database["public"]["Enums"]["reflection_type"]
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          content: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          mood?: number | null
+          title?: string
+          type?: Database["public"]["Enums"]["reflection_type"]
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          content?: string
+          created_at?: string
+          entry_date?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          mood?: number | null
+          title?: string
+          type?: Database["public"]["Enums"]["reflection_type"]
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: []
+      }
       reports: {
         Row: {
           child_id: string
@@ -1232,6 +1432,78 @@ export type Database = {
             isOneToOne: false
             referencedRelation: "reports"
             referencedColumns: ["id", "child_id"]
+          },
+        ]
+      }
+      tasks: {
+        Row: {
+          completed_at: string | null
+          created_at: string
+          description: string
+          due_date: string | null
+          due_time: string | null
+          id: string
+          metadata: NonNullable<Json>
+          parent_id: string | null
+          priority: Database["public"]["Enums"]["plan_priority"]
+          source: Database["public"]["Enums"]["task_source"]
+          source_block_id: string | null
+          source_note_id: string | null
+          status: Database["public"]["Enums"]["task_status"]
+          title: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          due_time?: string | null
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          source?: Database["public"]["Enums"]["task_source"]
+          source_block_id?: string | null
+          source_note_id?: string | null
+          status?: Database["public"]["Enums"]["task_status"]
+          title: string
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          completed_at?: string | null
+          created_at?: string
+          description?: string
+          due_date?: string | null
+          due_time?: string | null
+          id?: string
+          metadata?: NonNullable<Json>
+          parent_id?: string | null
+          priority?: Database["public"]["Enums"]["plan_priority"]
+          source?: Database["public"]["Enums"]["task_source"]
+          source_block_id?: string | null
+          source_note_id?: string | null
+          status?: Database["public"]["Enums"]["task_status"]
+          title?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "tasks_parent_fkey"
+            columns: ["parent_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "tasks"
+            referencedColumns: ["id", "user_id"]
+          },
+          {
+            foreignKeyName: "tasks_source_note_fkey"
+            columns: ["source_note_id", "user_id"]
+            isOneToOne: false
+            referencedRelation: "notes"
+            referencedColumns: ["id", "user_id"]
           },
         ]
       }
@@ -1529,6 +1801,10 @@ export type Database = {
         Returns: Json
       }
       open_share_link: { Args: { p_token: string }; Returns: Json }
+      put_query_embeddings_v1: {
+        Args: { p_items: Json; p_job_id: number; p_worker: string }
+        Returns: number
+      }
       record_reply_step_v1: {
         Args: { p_job_id: number; p_step: Json; p_worker: string }
         Returns: Json
@@ -1537,11 +1813,44 @@ export type Database = {
         Args: { p_job_id: number; p_worker: string }
         Returns: undefined
       }
+      retrieve_for_reply_v1: {
+        Args: {
+          p_embedding: Json
+          p_job_id: number
+          p_model: string
+          p_options?: Json
+          p_query: string
+          p_worker: string
+        }
+        Returns: Json
+      }
       run_tool_calls_v1: {
         Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json
       }
       safety_decisions_v1: { Args: { p_message_ids: string[] }; Returns: Json }
+      search_knowledge: {
+        Args: {
+          p_include_shared?: boolean
+          p_match_count?: number
+          p_model?: string
+          p_query?: string
+          p_query_embedding?: string
+          p_sources?: string[]
+        }
+        Returns: {
+          chunk_id: string
+          chunk_index: number
+          content: string
+          metadata: Json
+          score: number
+          shared: boolean
+          similarity: number
+          source: string
+          source_id: string
+          title: string
+        }[]
+      }
       set_user_plan: {
         Args: { p_plan: string; p_set_by?: string; p_user_id: string }
         Returns: undefined
@@ -1584,15 +1893,19 @@ export type Database = {
       media_status: "uploaded" | "processing" | "analyzed" | "error"
       message_role: "user" | "assistant"
       message_status: "pending" | "streaming" | "complete" | "failed"
+      note_scan_status: "pending" | "done" | "failed"
       plan_item_status: "todo" | "in_progress" | "done" | "skipped"
       plan_priority: "low" | "medium" | "high" | "urgent"
       plan_status: "draft" | "active" | "completed"
       profile_sex: "female" | "male" | "other" | "prefer_not_to_say"
       recommendation_source: "checkin" | "conversation" | "operator"
       recommendation_status: "new" | "accepted" | "dismissed" | "done"
+      reflection_type: "daily" | "weekly" | "monthly" | "gratitude" | "freeform"
       reply_kind: "coaching" | "crisis" | "fallback"
       report_status: "queued" | "generating" | "ready" | "error"
       report_variant: "parent" | "professional"
+      task_source: "manual" | "note" | "ai" | "chat"
+      task_status: "todo" | "in_progress" | "done" | "cancelled"
       tool_call_status: "pending" | "succeeded" | "failed"
       video_scenario: "free_play" | "meal_time" | "focused_activity"
     }
@@ -1760,15 +2073,19 @@ export const Constants = {
       media_status: ["uploaded", "processing", "analyzed", "error"],
       message_role: ["user", "assistant"],
       message_status: ["pending", "streaming", "complete", "failed"],
+      note_scan_status: ["pending", "done", "failed"],
       plan_item_status: ["todo", "in_progress", "done", "skipped"],
       plan_priority: ["low", "medium", "high", "urgent"],
       plan_status: ["draft", "active", "completed"],
       profile_sex: ["female", "male", "other", "prefer_not_to_say"],
       recommendation_source: ["checkin", "conversation", "operator"],
       recommendation_status: ["new", "accepted", "dismissed", "done"],
+      reflection_type: ["daily", "weekly", "monthly", "gratitude", "freeform"],
       reply_kind: ["coaching", "crisis", "fallback"],
       report_status: ["queued", "generating", "ready", "error"],
       report_variant: ["parent", "professional"],
+      task_source: ["manual", "note", "ai", "chat"],
+      task_status: ["todo", "in_progress", "done", "cancelled"],
       tool_call_status: ["pending", "succeeded", "failed"],
       video_scenario: ["free_play", "meal_time", "focused_activity"],
     },

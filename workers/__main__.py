@@ -15,6 +15,7 @@ from supabase import AsyncClientOptions, acreate_client
 
 from shared import eventloop
 from shared.broadcast import Broadcaster
+from shared.embeddings import Embedders
 from shared.http import transport
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
@@ -37,6 +38,7 @@ async def run(settings: WorkerSettings) -> None:
     key = settings.service_role_key.get_secret_value()
     metrics = Metrics()
     provider = make_provider(settings)
+    embedders = Embedders.from_settings(*settings.embeddings_api)
     broadcaster = Broadcaster(settings.supabase_url, key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,6 +57,7 @@ async def run(settings: WorkerSettings) -> None:
             queue=queue,
             chat_model=settings.chat_model,
             analysis_model=settings.analysis_model,
+            embedders=embedders,
             delta_interval=settings.delta_interval_ms / 1000,
             checkpoint_seconds=settings.checkpoint_seconds,
             safety=safety,
@@ -82,6 +85,7 @@ async def run(settings: WorkerSettings) -> None:
             await safety.aclose()
             await broadcaster.aclose()
             await provider.aclose()
+            await embedders.aclose()
             log.info("worker stopped", extra={"worker": worker_id})
 
 

@@ -116,6 +116,11 @@ def example_input(schema: dict[str, Any], label: str = "offline") -> dict[str, A
 
 def _value_for(schema: dict[str, Any], label: str, name: str) -> Any:
     kind = schema.get("type")
+    options = schema.get("anyOf")
+    if isinstance(options, list) and options:  # an optional field (`X | None`): null is a valid minimum
+        if any(isinstance(o, dict) and o.get("type") == "null" for o in options):
+            return None
+        return _value_for(options[0], label, name)
     if "enum" in schema:
         return schema["enum"][0]
     if kind == "object":

@@ -122,9 +122,10 @@ def _request(prompt: Prompt) -> dict[str, Any]:
 
 def _messages(message: ChatMessage) -> list[dict[str, Any]]:
     """A turn as Chat Completions takes it: plain text stays a string; an assistant turn's tool calls ride
-    on its message (`content` null when it said nothing); each tool result is a `tool` message, sent
-    before the rest of its turn's text (a user message), as the API wants the results right after the
-    calls. `is_error` has no place in this format: the result's content has to say what went wrong."""
+        on its message (`content` null when it said nothing); each tool result is a `tool` message, sent
+        before the rest of its turn's text (a user message), as the API wants the results right after the
+        calls. `is_error` has no place in this format: the result's content has to say what went wrong. Images
+    go as `image_url` content parts with a data URL, after the turn's text."""
     if isinstance(message.content, str):
         return [{"role": message.role, "content": message.content}]
     out: list[dict[str, Any]] = [

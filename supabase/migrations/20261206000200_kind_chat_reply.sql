@@ -24,6 +24,15 @@
 -- =====================================================================================================
 
 -- -----------------------------------------------------------------------------------------------------
+-- citations: the sources a reply cited, for the app to show under it (20261208000300_second_brain)
+-- -----------------------------------------------------------------------------------------------------
+alter table public.messages add column citations jsonb not null default '[]',
+  add constraint messages_citations_is_an_array check (jsonb_typeof(citations) = 'array');
+comment on column public.messages.citations is
+  'The sources an assistant reply cited as [n]: [{ref, chunk_id, source, source_id, title, excerpt}], in order '
+  'of their number (source is the table, e.g. notes; source_id its row).';
+
+-- -----------------------------------------------------------------------------------------------------
 -- trigger: a user message asks for its reply
 -- -----------------------------------------------------------------------------------------------------
 create or replace function internal.enqueue_chat_reply() returns trigger
@@ -95,7 +104,9 @@ begin
                  from public.user_summaries s where s.user_id = message.user_id),
     'settings', (select coalesce(jsonb_object_agg(s.key, s.value), '{}'::jsonb) from internal.settings s
                   where s.key in ('reply.history_token_budget', 'reply.delta_interval_ms',
-                                  'reply.checkpoint_interval_ms', 'reply.max_tool_steps')),
+                                  'reply.checkpoint_interval_ms', 'reply.max_tool_steps',
+                                  -- knowledge retrieval (20261208000300_second_brain)
+                                  'reply.retrieval', 'knowledge.embedding_model')),
     'tools', internal.coach_tools_for_model(conversation.coach_id),
     'steps', internal.stored_reply_steps((p_job.payload ->> 'assistant_message_id')::uuid),
     'planner', internal.planner_context(message.user_id, conversation.context_type, conversation.context_id),
@@ -135,7 +146,8 @@ comment on function internal.chat_reply_context(internal.jobs) is
 -- -----------------------------------------------------------------------------------------------------
 -- p_output: {"content": the whole reply, "tail": text not yet broadcast, "tail_seq": its delta number,
 --            "compact": true when the history no longer fits the reply budget,
---            "withheld": true when the worker dropped it because the message got a crisis or fallback response}
+--            "withheld": true when the worker dropped it because the message got a crisis or fallback response,
+--            "citations": the sources the reply cited (20261208000300_second_brain)}
 create function internal.chat_reply_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb) returns jsonb
   language plpgsql
   set search_path = ''
@@ -186,6 +198,7 @@ begin
            output_tokens = steps.output_tokens + (select coalesce(sum((c ->> 'output_tokens')::integer), 0) from jsonb_array_elements(p_usage) c),
            cache_read_tokens = steps.cache_read_tokens + (select coalesce(sum((c ->> 'cache_read_tokens')::integer), 0) from jsonb_array_elements(p_usage) c),
            cache_write_tokens = steps.cache_write_tokens + (select coalesce(sum((c ->> 'cache_write_tokens')::integer), 0) from jsonb_array_elements(p_usage) c),
+           citations = case when jsonb_typeof(p_output -> 'citations') = 'array' then p_output -> 'citations' else '[]' end,
            error = null
      where id = reply_id
     returning * into reply;

@@ -36,6 +36,11 @@ class World:
     daily_plan: str  # 2026-12-01, in that week
     plan_item: str
     tool_call: str  # made by `reply`
+    note: str
+    task: str  # extracted from `note`
+    reflection: str
+    note_scan: str
+    knowledge_chunk: str  # the owner's (of no row any job touches)
 
     def ids(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if k != "dsn"}
@@ -147,6 +152,33 @@ async def _build(dsn: str) -> World:
             conversation,
             owner,
         )
+        note = await conn.fetchval(
+            "insert into public.notes (user_id, title, content) values ($1, 'Errands', $2::jsonb) returning id::text",
+            owner,
+            json.dumps([{"id": "blk-1", "type": "paragraph", "content": [{"type": "text", "text": "Buy milk"}]}]),
+        )
+        task = await conn.fetchval(
+            "insert into public.tasks (user_id, title, source, source_note_id, source_block_id) "
+            "values ($1, 'Buy milk', 'note', $2, 'blk-1') returning id::text",
+            owner,
+            note,
+        )
+        reflection = await conn.fetchval(
+            "insert into public.reflections (user_id, type, content) values ($1, 'gratitude', 'A calm morning.') "
+            "returning id::text",
+            owner,
+        )
+        note_scan = await conn.fetchval(
+            "insert into public.note_scans (user_id, image_path) values ($1::uuid, $1::text || '/page.png') "
+            "returning id::text",
+            owner,
+        )
+        knowledge_chunk = await conn.fetchval(
+            "insert into public.knowledge_chunks (source, source_id, owner_id, chunk_index, content, model, "
+            "dimensions, embedding, content_hash) values ('notes', gen_random_uuid(), $1, 0, 'Buy milk', "
+            "'wordllama-l2-supercat-256', 256, array_fill(0.1, array[256])::extensions.vector, 'x') returning id::text",
+            owner,
+        )
         return World(
             dsn=dsn,
             owner=owner,
@@ -168,6 +200,11 @@ async def _build(dsn: str) -> World:
             daily_plan=daily_plan,
             plan_item=plan_item,
             tool_call=tool_call,
+            note=note,
+            task=task,
+            reflection=reflection,
+            note_scan=note_scan,
+            knowledge_chunk=knowledge_chunk,
         )
     finally:
         await conn.close()

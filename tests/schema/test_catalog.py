@@ -22,9 +22,13 @@ USER_RPCS = {
     "find_experts(uuid,double precision,double precision,integer)",
     "create_share_link(uuid,uuid,uuid[],uuid,integer,text)",
     "open_share_link(text)",
+    "search_knowledge(text,vector,integer,text[],boolean,text)",  # issue 20: search under the caller's RLS
 }
 ANON_RPCS = {"open_share_link(text)"}  # issue 19: a share link is opened without an account
-REALTIME_TABLES = {"public.messages", "public.checkins", "public.recommendations", "public.user_summaries"}
+REALTIME_TABLES = {
+    "public.messages", "public.checkins", "public.recommendations", "public.user_summaries",
+    "public.notes", "public.tasks", "public.reflections", "public.note_scans",
+}  # fmt: skip
 
 
 @pytest.fixture

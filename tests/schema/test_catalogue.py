@@ -13,11 +13,12 @@ from tests.conftest import PASSWORD
 from tests.schema.acting import SERVICE, acting, user
 from tests.schema.conftest import World, create_user
 
-SHIPPED_COACHES = {"maya", "theo", "noor", "ada", "lior"}
-PLANNER_PROMPT = {"ada": "chat_reply.planner@v1", "lior": "chat_reply.journey@v1"}
+SHIPPED_COACHES = {"maya", "theo", "noor", "ada", "lior", "iris"}
+PLANNER_PROMPT = {"ada": "chat_reply.planner@v1", "lior": "chat_reply.journey@v1", "iris": "chat_reply.second_brain@v1"}
 WORKER_KINDS = [
     "chat_reply", "checkin_analysis", "recommendations", "user_summary", "conversation_summary", "followup",
-    "document_analysis", "video_analysis", "journey_report", "expert_matching",
+    "document_analysis", "video_analysis", "journey_report", "expert_matching", "task_extraction",
+    "note_transcription",
 ]  # fmt: skip
 
 
@@ -38,8 +39,15 @@ async def test_a_signed_in_user_sees_the_catalogue(world: World) -> None:
             "where p.slug in ('mind', 'body', 'relationships', 'work') group by p.slug, p.sort_order "
             "order by p.sort_order"
         )
-    assert [c["slug"] for c in coaches] == ["maya", "theo", "noor", "ada", "lior"]  # inactive coaches are hidden
-    assert len({c["intro"] for c in coaches}) == 5
+    assert [c["slug"] for c in coaches] == [
+        "maya",
+        "theo",
+        "noor",
+        "ada",
+        "lior",
+        "iris",
+    ]  # inactive coaches are hidden
+    assert len({c["intro"] for c in coaches}) == 6
     assert {r["parent"]: r["children"] for r in tree} == {
         "mind": ["stress", "sleep", "mood"],
         "body": ["movement", "nutrition"],

@@ -196,6 +196,46 @@ MATRIX: dict[str, dict[str, Cell]] = {
         # Nobody deletes one: they go with their reply (cascade).
         "delete": cell("delete from public.tool_calls where id = {tool_call}"),
     },
+    "notes": {
+        "select": cell("select 1 from public.notes where id = {note}", *OWNER_AND_SERVICE),
+        "insert": cell("insert into public.notes (user_id, title) values ({owner}, 'Matrix')", *OWNER_AND_SERVICE),
+        "update": cell("update public.notes set pinned = true where id = {note}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.notes where id = {note}", *OWNER_AND_SERVICE),
+    },
+    "tasks": {
+        "select": cell("select 1 from public.tasks where id = {task}", *OWNER_AND_SERVICE),
+        "insert": cell("insert into public.tasks (user_id, title) values ({owner}, 'Call Mum')", *OWNER_AND_SERVICE),
+        "update": cell("update public.tasks set status = 'done' where id = {task}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.tasks where id = {task}", *OWNER_AND_SERVICE),
+    },
+    "reflections": {
+        "select": cell("select 1 from public.reflections where id = {reflection}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.reflections (user_id, content) values ({owner}, 'A good day.')", *OWNER_AND_SERVICE
+        ),
+        "update": cell("update public.reflections set mood = 7 where id = {reflection}", *OWNER_AND_SERVICE),
+        "delete": cell("delete from public.reflections where id = {reflection}", *OWNER_AND_SERVICE),
+    },
+    "note_scans": {
+        "select": cell("select 1 from public.note_scans where id = {note_scan}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.note_scans (user_id, image_path) values ({owner}, {owner} || '/matrix.png')",
+            *OWNER_AND_SERVICE,
+        ),
+        # Its status and note are the transcription job's.
+        "update": cell("update public.note_scans set hint = 'Changed' where id = {note_scan}", *SERVICE_ONLY),
+        "delete": cell("delete from public.note_scans where id = {note_scan}", *OWNER_AND_SERVICE),
+    },
+    "knowledge_chunks": {
+        "select": cell("select 1 from public.knowledge_chunks where id = {knowledge_chunk}", *OWNER_AND_SERVICE),
+        "insert": cell(
+            "insert into public.knowledge_chunks (source, source_id, owner_id, chunk_index, content, model, "
+            "dimensions, embedding, content_hash) values ('notes', {note}, {owner}, 9, 'x', 'm', 3, '[1,0,0]', 'x')",
+            *SERVICE_ONLY,
+        ),
+        "update": cell("update public.knowledge_chunks set content = 'y' where id = {knowledge_chunk}", *SERVICE_ONLY),
+        "delete": cell("delete from public.knowledge_chunks where id = {knowledge_chunk}", *SERVICE_ONLY),
+    },
 }
 
 CASES = [(table, command, role) for table in MATRIX for command in COMMANDS for role in ROLES]

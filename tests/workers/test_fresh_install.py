@@ -90,3 +90,22 @@ async def test_a_database_from_the_migrations_alone_answers_a_message(pushed: tu
         await wait_until(answered, 30, "the reply")
         [row] = await reply()
     assert (row["content"], row["prompt_version"]) == ("Echo: Hello?", "chat_reply@v1")
+
+    # The shipped guidelines are searchable: their embedding jobs were queued by the migrations.
+    async def guidelines_embedded() -> bool:
+        conn = await asyncpg.connect(dsn)
+        try:
+            missing = await conn.fetchval(
+                "select count(*) from internal.category_guidelines g where not exists (select 1 from "
+                "public.knowledge_chunks c where c.source = 'category_guidelines' and c.source_id = g.category_id)"
+            )
+        finally:
+            await conn.close()
+        return bool(missing == 0)
+
+    await wait_until(guidelines_embedded, 30, "the shipped guidelines' chunks")
+    async with httpx.AsyncClient(timeout=20) as http:
+        client = await acreate_client(url, SETTINGS.anon_key, options=AsyncClientOptions(httpx_client=http))
+        await client.auth.sign_up({"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "password": "a-long-password"})
+        found = (await client.rpc("search_knowledge", {"p_query": "sleep"}).execute()).data
+    assert found and all(r["shared"] for r in found)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.broadcast import Broadcaster
+from shared.embeddings import Embedders
 from shared.errors import PermanentError
 from shared.llm.base import ChatMessage, LLMProvider, Prompt, SystemBlock, Tool, Usage
 from shared.models import Job
@@ -88,6 +89,7 @@ class Deps:
     queue: JobQueue
     chat_model: str
     analysis_model: str
+    embedders: Embedders
     delta_interval: float = 0.15
     checkpoint_seconds: float = 1.0
     safety: SafetyDecisions | None = None  # decisions the chat replies wait for (workers/safety.py)

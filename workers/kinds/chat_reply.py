@@ -36,6 +36,7 @@ from shared.prompts import DATA_NOTICE, PLACEHOLDER, data_block, data_or, estima
 from workers.agent import Step, ToolSteps
 from workers.checkpoints import Checkpoints
 from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
+from workers.knowledge import ReplyKnowledge, Source, render_sources, retrieval_settings, serving_model
 from workers.safety import SafetyDecisions
 from workers.streaming import DeltaBatcher, ReplyStream, Withheld
 
@@ -93,6 +94,7 @@ class ChatReplyOutput(BaseModel):
     tail_seq: int | None = None
     compact: bool = False
     withheld: bool = False  # dropped: the message got a crisis or fallback response instead
+    citations: list[dict[str, Any]] = Field(default_factory=list)  # the sources the reply cited (workers/knowledge.py)
 
 
 # -----------------------------------------------------------------------------------------------------
@@ -124,7 +126,7 @@ def needs_compaction(context: ChatReplyContext, settings: ChatPromptSettings) ->
 PER_USER = frozenset(
     {
         "locale", "display_name", "user_profile", "user_summary", "conversation_summary", "today", "timezone",
-        "today_date", "goals", "plan", "child",
+        "today_date", "goals", "plan", "child", "knowledge",
     }
 )  # fmt: skip
 
@@ -142,11 +144,13 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
-def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tuple[Prompt, str]:
-    """The reply's prompt (with the coach's tools) and the prompt version it used."""
+def build_prompt(
+    context: ChatReplyContext, settings: ChatPromptSettings, sources: list[Source] | None = None
+) -> tuple[Prompt, str]:
+    """The reply's prompt (with the coach's tools and the sources retrieved for it) and its prompt version."""
     prompt_row = context.prompt or {}
     template = str(prompt_row.get("template") or DEFAULT_CHAT_TEMPLATE)
-    values = _values(context)
+    values = _values(context) | {"knowledge": render_sources(sources or [])}
     system = [b for b in (SystemBlock(render(part, values), cache=cache) for part, cache in _split(template)) if b.text]
     system.append(SystemBlock(DATA_NOTICE))
     decided = (context.safety or {}).get("guidance") or []
@@ -155,6 +159,8 @@ def build_prompt(context: ChatReplyContext, settings: ChatPromptSettings) -> tup
         system.append(SystemBlock("For this message, you must:\n" + "\n".join(f"- {g}" for g in guidance)))
     if context.child and "{{child}}" not in template:  # a coach whose prompt does not place the child
         system.append(SystemBlock(render(ABOUT_THE_CHILD, values)))
+    if sources and "{{knowledge}}" not in template.replace(" ", ""):  # a coach whose template does not show them
+        system.append(SystemBlock(f"Sources found for this message (cite what you use as [n]):\n{values['knowledge']}"))
     history = [
         ChatMessage("assistant" if h.get("role") == "assistant" else "user", str(h.get("content") or ""))
         for h in context.history
@@ -254,7 +260,10 @@ class ChatReply:
         if context.safety is not None and not context.safety.get("cleared"):
             return Finished(ChatReplyOutput(content="", withheld=True))  # its response is written already
         settings = with_operator_settings(context, ChatPromptSettings(model=self.deps.chat_model))
-        prompt, version = build_prompt(context, settings)
+        knowledge = ReplyKnowledge(self.deps.embedders, ctx.queue, job.id, serving_model(context.settings))
+        retrieval = retrieval_settings(context.settings, (context.coach or {}).get("slug"))
+        sources = await knowledge.retrieve(str(context.message.get("content") or ""), retrieval) if retrieval else []
+        prompt, version = build_prompt(context, settings, sources)
         topic, reply_id = f"conversation:{payload.conversation_id}", str(payload.assistant_message_id)
         interval = _seconds(context.settings.get("reply.delta_interval_ms"), self.deps.delta_interval)
         # Not decided yet: generate, but hold everything back until the decision.
@@ -267,12 +276,12 @@ class ChatReply:
             _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
         )
         try:
-            final, call = await self._generate(job, ctx, context, prompt, version, stream, gate)
+            final, call = await self._generate(job, ctx, context, prompt, version, stream, gate, knowledge)
             await stream.cleared()
             await stream.flushed()
         except Withheld:
             log.info("reply withheld: the message got a safety response", extra={"job_id": job.id})
-            return Finished(ChatReplyOutput(content="", withheld=True))
+            return Finished(ChatReplyOutput(content="", withheld=True), tuple(knowledge.calls))
         except Exception as exc:
             ctx.metrics.inc("coachbase_llm_errors_total", kind=job.kind, error=type(exc).__name__)
             if stream.open:
@@ -285,8 +294,9 @@ class ChatReply:
             tail=tail,
             tail_seq=tail_seq or None,
             compact=needs_compaction(context, settings),
+            citations=knowledge.citations(final[:LONGEST]),
         )
-        return Finished(output, (call,))
+        return Finished(output, (*knowledge.calls, call))  # the reply's own call last: it stamps the message
 
     async def _generate(
         self,
@@ -297,11 +307,12 @@ class ChatReply:
         version: str,
         stream: ReplyStream,
         gate: asyncio.Future[bool] | None,
+        knowledge: ReplyKnowledge,
     ) -> tuple[str, ModelCall]:
         """The tool loop; a decision against the message while it runs stops it at once (Withheld)."""
         if gate is None or gate.done():
-            return await self._loop(job, ctx, context, prompt, version, stream)
-        loop = asyncio.ensure_future(self._loop(job, ctx, context, prompt, version, stream))
+            return await self._loop(job, ctx, context, prompt, version, stream, knowledge)
+        loop = asyncio.ensure_future(self._loop(job, ctx, context, prompt, version, stream, knowledge))
         waiting: list[asyncio.Future[Any]] = [loop, gate]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not loop.done() and not stream.open:
@@ -312,14 +323,24 @@ class ChatReply:
         return await loop
 
     async def _loop(
-        self, job: Job, ctx: JobContext, context: ChatReplyContext, prompt: Prompt, version: str, stream: ReplyStream
+        self,
+        job: Job,
+        ctx: JobContext,
+        context: ChatReplyContext,
+        prompt: Prompt,
+        version: str,
+        stream: ReplyStream,
+        knowledge: ReplyKnowledge,
     ) -> tuple[str, ModelCall]:
         """Model turns until one answers in text (or the step limit); the reply's text and its last call."""
         steps = ToolSteps(ctx.queue, job.id)
         done = list(context.steps)
         stream.resume([step.text for step in done])  # a reply taken over: its text so far
         if done and done[-1].pending:  # ... and the stored calls that have not run
+            await knowledge.before_tools(done[-1])
             done[-1] = await steps.run(done[-1])
+        for step in done:
+            knowledge.after_tools(step)
         most = _max_steps(context.settings.get("reply.max_tool_steps"))
         number = len(done) + 1
         while True:
@@ -337,7 +358,9 @@ class ChatReply:
             # id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
             step = await steps.record(number, completion.text, stream.text, completion.tool_calls, call)
+            await knowledge.before_tools(step)
             done.append(await steps.run(step))
+            knowledge.after_tools(done[-1])
             log.info(
                 "tool step done",
                 extra={"job_id": job.id, "step": number, "calls": [c.name for c in done[-1].calls]},

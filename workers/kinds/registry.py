@@ -16,8 +16,11 @@ from workers.kinds import (
     expert_matching,
     followup,
     journey_report,
+    knowledge_embedding,
+    note_transcription,
     recommendations,
     safety_assessment,
+    task_extraction,
     user_summary,
     video_analysis,
 )
@@ -38,6 +41,10 @@ KINDS: dict[str, KindSpec] = {
         video_analysis.SPEC,
         journey_report.SPEC,
         expert_matching.SPEC,
+        knowledge_embedding.SPEC,
+        knowledge_embedding.REINDEX_SPEC,
+        task_extraction.SPEC,
+        note_transcription.SPEC,
     )
 }
 
