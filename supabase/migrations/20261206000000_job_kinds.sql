@@ -398,9 +398,9 @@ create function internal.jobs_set_fair_at() returns trigger
 as $$
 declare
   step interval := make_interval(secs => coalesce((internal.setting('queue.fair_share_step_ms') #>> '{}')::numeric, 1000) / 1000);
-  user_id uuid := (new.payload ->> 'user_id')::uuid;
+  asker uuid := (new.payload ->> 'user_id')::uuid;
 begin
-  if user_id is null then
+  if asker is null then
     new.fair_at := new.run_after;
     return new;
   end if;
@@ -409,12 +409,12 @@ begin
     -- asks lock it, before their usage counters: a worker's finish, which updates the counters and may
     -- queue such jobs, must not take the two in the other order.)
     new.fair_at := greatest(new.run_after,
-                            coalesce((select c.clock from internal.user_queue_clock c where c.user_id = user_id),
+                            coalesce((select c.clock from internal.user_queue_clock c where c.user_id = asker),
                                      new.run_after));
     return new;
   end if;
   insert into internal.user_queue_clock as c (user_id, clock)
-  values (user_id, new.run_after + step)
+  values (asker, new.run_after + step)
   on conflict on constraint user_queue_clock_pkey
   do update set clock = greatest(c.clock, new.run_after) + step
   returning c.clock - step into new.fair_at;
