@@ -127,7 +127,7 @@ def _value_for(schema: dict[str, Any], label: str, name: str) -> Any:
         props: dict[str, Any] = schema.get("properties", {})
         return {k: _value_for(v, label, k) for k, v in props.items()}
     if kind == "array":
-        count = max(1, int(schema.get("minItems", 1)))
+        count = int(schema.get("minItems", 1))  # one unless the schema allows none
         return [_value_for(schema.get("items", {}), f"{label} {i + 1}", name) for i in range(count)]
     if kind == "integer":
         return int(schema.get("minimum", 1))

@@ -68,7 +68,9 @@ class SafetyAssessment(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     risk_level: Risk = Field(description="none, low, elevated or imminent (see the instructions).")
-    categories: list[Category] = Field(default_factory=list, description="Every category that applies.")
+    categories: list[Category] = Field(
+        default_factory=list, min_length=0, description="Every category that applies (none: an empty list)."
+    )
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
         default="", description="One short sentence, in English."
     )
