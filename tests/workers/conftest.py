@@ -163,6 +163,16 @@ UserFactory = Callable[[], Awaitable[User]]
 
 
 @pytest.fixture
+async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the stack's database (what operators see in Studio)."""
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
 async def coach_id(stack: Stack) -> str:
     """The seeded coach Maya: tests leave the catalogue as seeded (other tests check it)."""
     conn = await asyncpg.connect(stack.dsn)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Stack
 from tests.waiting import wait_until
 from tests.workers.conftest import User, UserFactory, WorkerProcess, all_complete, replies, subscribe
 from workers.kinds.chat_reply import STEP_LIMIT_NOTE
@@ -27,15 +26,6 @@ RECORDED = {
     "anthropic": "[[replay:anthropic_stream_tool_use,anthropic_stream_text]]",
     "openai": "[[replay:openai_stream_tool_calls,openai_stream]]",
 }
-
-
-@pytest.fixture
-async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -17,15 +17,6 @@ from tests.workers.conftest import User, UserFactory, all_complete, replies
 from tests.workers.test_checkins import answers_for
 
 
-@pytest.fixture
-async def admin(stack: Stack) -> Any:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def unlimited(admin: asyncpg.Connection, user: User) -> None:
     for metric in ("messages", "ai_jobs"):
         await admin.execute(

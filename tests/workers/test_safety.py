@@ -40,15 +40,6 @@ async def chat_requests(fake_llm: str, text: str) -> list[dict[str, Any]]:
     return [e for e in entries if e["kind"] == "anthropic" and text in str(e["body"].get("messages"))]
 
 
-@pytest.fixture
-async def admin(stack: Any) -> Any:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def test_an_imminent_risk_gets_the_crisis_response_and_no_coaching_text_ever_leaves(
     make_user: UserFactory, start_worker: Any, admin: asyncpg.Connection, fake_llm: str
 ) -> None:

@@ -23,15 +23,6 @@ from tests.workers.conftest import User, UserFactory, all_complete, replies
 from tests.workers.test_checkins import answers_for
 
 
-@pytest.fixture
-async def admin(stack: Stack) -> Any:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def limit(admin: asyncpg.Connection, user: User, metric: str, period: str, value: int | None) -> None:
     await admin.execute(
         'insert into internal.user_limit_overrides (user_id, metric, period, "limit") values ($1, $2, $3, $4) '
