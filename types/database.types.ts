@@ -1831,6 +1831,7 @@ export type Database = {
       safety_decisions_v1: { Args: { p_message_ids: string[] }; Returns: Json }
       search_knowledge: {
         Args: {
+          p_child_id?: string
           p_include_shared?: boolean
           p_match_count?: number
           p_model?: string
@@ -1839,6 +1840,7 @@ export type Database = {
           p_sources?: string[]
         }
         Returns: {
+          child_id: string
           chunk_id: string
           chunk_index: number
           content: string

@@ -117,6 +117,7 @@ async def test_the_coach_moves_the_journey_by_tool_calls_and_the_family_follows_
         "add_context_card",
         "trigger_deep_view",
         "add_milestone",
+        "search_knowledge",  # the child's journal and documents (20261209000000_child_knowledge)
     }
 
 

@@ -160,6 +160,18 @@ CHILD_MATRIX: dict[str, dict[str, ChildCell]] = {
         "update": cell("update public.share_links set revoked_at = now() where id = {share_link}", CARERS),
         "delete": cell("delete from public.share_links where id = {share_link}", ("owner", "service_role")),
     },
+    # A child's knowledge chunks (its journal, its documents): members read them; workers write them.
+    "knowledge_chunks": {
+        "select": cell("select 1 from public.knowledge_chunks where id = {knowledge_chunk}", MEMBERS),
+        "insert": cell(
+            "insert into public.knowledge_chunks (source, source_id, child_id, chunk_index, content, model, "
+            "dimensions, embedding, content_hash) "
+            "values ('journal_entries', {journal_entry}, {child}, 9, 'x', 'm', 3, '[1,0,0]', 'x')",
+            SERVICE,
+        ),
+        "update": cell("update public.knowledge_chunks set content = 'y' where id = {knowledge_chunk}", SERVICE),
+        "delete": cell("delete from public.knowledge_chunks where id = {knowledge_chunk}", SERVICE),
+    },
 }
 
 # The children's buckets: the policies on storage.objects, as Storage checks them (reports: workers write).
@@ -300,6 +312,13 @@ async def _rows(conn: asyncpg.Connection, child: str, ids: dict[str, str], paths
             "insert into public.expert_matches (child_id, expert_id, score) values ($1, $2, 0.9) returning id::text",
             child, experts[0],
         )  # fmt: skip
+        # Embedded by the serving model, as the session's other chunks (a model switch in tests/workers replaces them).
+        knowledge_chunk = await conn.fetchval(
+            "insert into public.knowledge_chunks (source, source_id, child_id, chunk_index, content, model, "
+            "dimensions, embedding, content_hash) values ('journal_entries', $1, $2, 0, 'First words', "
+            "'wordllama-l2-supercat-256', 256, array_fill(0.1, array[256])::extensions.vector, 'x') returning id::text",
+            journal_entry, child,
+        )  # fmt: skip
         share_link = await conn.fetchval(
             "insert into public.share_links (child_id, created_by, report_id, expires_at) "
             "values ($1, $2, $3, now() + interval '1 day') returning id::text",
@@ -316,4 +335,5 @@ async def _rows(conn: asyncpg.Connection, child: str, ids: dict[str, str], paths
         "expert2": experts[1],
         "expert_match": expert_match,
         "share_link": share_link,
+        "knowledge_chunk": knowledge_chunk,
     }

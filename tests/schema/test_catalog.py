@@ -22,7 +22,8 @@ USER_RPCS = {
     "find_experts(uuid,double precision,double precision,integer)",
     "create_share_link(uuid,uuid,uuid[],uuid,integer,text)",
     "open_share_link(text)",
-    "search_knowledge(text,vector,integer,text[],boolean,text)",  # issue 20: search under the caller's RLS
+    # issue 20: search under the caller's RLS (a child's chunks for its members: p_child_id)
+    "search_knowledge(text,vector,integer,text[],boolean,text,uuid)",
 }
 ANON_RPCS = {"open_share_link(text)"}  # issue 19: a share link is opened without an account
 REALTIME_TABLES = {

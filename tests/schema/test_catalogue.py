@@ -14,7 +14,7 @@ from tests.schema.acting import SERVICE, acting, user
 from tests.schema.conftest import World, create_user
 
 SHIPPED_COACHES = {"maya", "theo", "noor", "ada", "lior", "iris"}
-PLANNER_PROMPT = {"ada": "chat_reply.planner@v1", "lior": "chat_reply.journey@v1", "iris": "chat_reply.second_brain@v1"}
+PLANNER_PROMPT = {"ada": "chat_reply.planner@v1", "lior": "chat_reply.journey@v2", "iris": "chat_reply.second_brain@v1"}
 WORKER_KINDS = [
     "chat_reply", "checkin_analysis", "recommendations", "user_summary", "conversation_summary", "followup",
     "document_analysis", "video_analysis", "journey_report", "expert_matching", "task_extraction",
