@@ -168,3 +168,64 @@ async def test_an_expired_link_is_refused_and_guessing_gets_nothing(
         )
     )
     assert "document_ids" in other.message
+
+
+async def test_a_link_is_revoked_when_its_maker_leaves_the_child_or_becomes_a_viewer(
+    family: Family, stack: Stack, admin: asyncpg.Connection, new_client: NewClient
+) -> None:
+    service = await new_client(key=stack.service_role_key)
+    report_id, _ = await ready_report(family, admin, service)
+    caregiver_id = family.caregiver.user_id
+
+    async def make(member: Any) -> str:
+        link = await member.rpc("create_share_link", {"p_child_id": family.child_id, "p_report_id": report_id})
+        return str(link["token"])
+
+    async def opens(token: str) -> bool:
+        try:
+            await (await new_client()).rpc("open_share_link", {"p_token": token}).execute()
+        except APIError as exc:
+            assert "revoked" in exc.message
+            return False
+        return True
+
+    async def set_role(role: str) -> None:
+        changed = (
+            await family.owner.client.table("child_members")
+            .update({"role": role})
+            .eq("child_id", family.child_id)
+            .eq("user_id", caregiver_id)
+            .execute()
+        )
+        assert len(changed.data) == 1
+
+    owners = await make(family.owner)
+    before_demotion = await make(family.caregiver)
+    assert await opens(before_demotion)
+    await set_role("viewer")  # a viewer may not share: the links they made stop
+    assert not await opens(before_demotion)
+    await set_role("caregiver")  # promoted again, the revoked link stays revoked; a new one works
+    assert not await opens(before_demotion)
+    before_removal = await make(family.caregiver)
+    assert await opens(before_removal)
+    removed = (
+        await family.owner.client.table("child_members")
+        .delete()
+        .eq("child_id", family.child_id)
+        .eq("user_id", caregiver_id)
+        .execute()
+    )
+    assert len(removed.data) == 1
+    assert not await opens(before_removal)
+    assert await opens(owners)  # the others' links are theirs and stay
+    revoked = await admin.fetch(
+        "select created_by::text, revoked_at is not null as revoked from public.share_links where child_id = $1 "
+        "order by created_at",
+        family.child_id,
+    )
+    assert [(r["created_by"], r["revoked"]) for r in revoked] == [
+        (family.owner.user_id, False), (caregiver_id, True), (caregiver_id, True)
+    ]  # fmt: skip
+    # Deleting the child takes its members and links at once (nothing left to revoke).
+    await admin.execute("delete from public.children where id = $1", family.child_id)
+    assert await admin.fetchval("select count(*) from public.share_links where child_id = $1", family.child_id) == 0
