@@ -1746,6 +1746,16 @@ export type Database = {
         Args: { p_items: Json; p_worker: string }
         Returns: Json
       }
+      child_member_names: {
+        Args: { p_child_id?: string }
+        Returns: {
+          accepted_at: string
+          child_id: string
+          display_name: string
+          role: Database["public"]["Enums"]["child_member_role"]
+          user_id: string
+        }[]
+      }
       claim_jobs_v4: {
         Args: {
           p_finish?: Json

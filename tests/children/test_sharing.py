@@ -166,6 +166,34 @@ async def test_owner_changes_roles_and_removes_members_and_keeps_an_owner(family
     assert len(left.data) == 1 and await visible_children(family.viewer) == []
 
 
+async def test_members_see_each_others_names_and_nothing_else_of_their_profiles(
+    family: Family, sign_up: Clients
+) -> None:
+    expected = [("owner", "Owner"), ("caregiver", "Caregiver"), ("viewer", "Viewer")]
+    for name, member in family.everyone().items():
+        rows = await member.rpc("child_member_names", {"p_child_id": family.child_id})
+        if name == "stranger":
+            assert rows == [], name
+            continue
+        assert [(r["role"], r["display_name"]) for r in rows] == expected, name
+        assert set(rows[0]) == {"child_id", "user_id", "role", "display_name", "accepted_at"}
+    # Without a child: the members of every child the caller shares.
+    other = await add_child(family.caregiver, name="Tom")
+    mine = await family.caregiver.rpc("child_member_names", {})
+    assert sorted({r["child_id"] for r in mine}) == sorted({family.child_id, other})
+    assert await family.owner.rpc("child_member_names", {"p_child_id": other}) == []
+    # The profiles themselves stay private.
+    peek = await family.owner.client.table("profiles").select("*").eq("id", family.caregiver.user_id).execute()
+    assert peek.data == []
+    # A removed member no longer sees the others, and is gone from their list.
+    await family.owner.client.table("child_members").delete().eq("user_id", family.viewer.user_id).execute()
+    assert await family.viewer.rpc("child_member_names", {"p_child_id": family.child_id}) == []
+    rows = await family.caregiver.rpc("child_member_names", {"p_child_id": family.child_id})
+    assert [r["role"] for r in rows] == ["owner", "caregiver"]
+    anonymous = await sign_up("late")
+    assert await anonymous.rpc("child_member_names", {}) == []
+
+
 async def test_an_invitee_without_an_account_gets_auths_invite_email_and_joins(
     family: Family,
     stack: Stack,

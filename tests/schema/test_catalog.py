@@ -16,6 +16,7 @@ PROJECT_SCHEMAS = ["public", "internal"]
 USER_RPCS = {
     "forget_fact(uuid)",  # forget a fact of the AI's memory (issue 7)
     "usage_status()",  # limits (issue 17)
+    "child_member_names(uuid)",  # who shares a child, by display name (issue 19)
     # sharing a child, finding experts, share links (issue 19)
     "invite_child_member(uuid,text,child_member_role,integer)",
     "accept_child_invitation(text)",
