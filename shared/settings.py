@@ -46,6 +46,8 @@ class WorkerSettings(BaseSettings):
     concurrency: int = Field(default=16, ge=1, le=512, validation_alias="COACHBASE_CONCURRENCY")
     lease_seconds: int = Field(default=60, ge=5, le=3600, validation_alias="COACHBASE_LEASE_SECONDS")
     sweep_seconds: float = Field(default=5.0, gt=0, validation_alias="COACHBASE_SWEEP_SECONDS")
+    # How often a worker deletes finished jobs past their retention (jobs.keep_*_days); 0: never.
+    purge_seconds: float = Field(default=300.0, ge=0, validation_alias="COACHBASE_PURGE_SECONDS")
     delta_interval_ms: int = Field(default=150, ge=20, le=2000, validation_alias="COACHBASE_DELTA_INTERVAL_MS")
     checkpoint_seconds: float = Field(default=1.0, gt=0, validation_alias="COACHBASE_CHECKPOINT_SECONDS")
     metrics_host: str = Field(default="127.0.0.1", validation_alias="COACHBASE_METRICS_HOST")

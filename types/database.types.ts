@@ -1811,6 +1811,7 @@ export type Database = {
         Returns: Json
       }
       open_share_link: { Args: { p_token: string }; Returns: Json }
+      purge_finished_jobs_v1: { Args: { p_limit?: number }; Returns: number }
       put_query_embeddings_v1: {
         Args: { p_items: Json; p_job_id: number; p_worker: string }
         Returns: number

@@ -20,6 +20,7 @@ from shared.http import transport
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
 from shared.settings import WorkerSettings
+from workers.housekeeping import purge_loop
 from workers.kinds.base import Deps
 from workers.kinds.registry import handlers
 from workers.metrics import Metrics, serve_http
@@ -76,7 +77,7 @@ async def run(settings: WorkerSettings) -> None:
             server = await serve_http(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.healthy)
         log.info("worker ready", extra={"worker": worker_id, "provider": provider.name, "url": settings.supabase_url})
         try:
-            await asyncio.gather(worker.run(stop), wakeup.run(stop))
+            await asyncio.gather(worker.run(stop), wakeup.run(stop), purge_loop(queue, stop, settings.purge_seconds))
         finally:
             if server is not None:
                 server.close()
