@@ -10,6 +10,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,6 +149,29 @@ def wait_http(
     raise RuntimeError(f"{url} was not ready within {seconds:.0f} s")
 
 
+def unpack(revision: str, into: Path) -> Path | None:
+    """The tree of git `revision` unpacked in the new folder `into` (`git archive`: no worktree to clean up),
+    to run that revision's gateway, worker or migrations beside this checkout's. None when it cannot be
+    (no git, or not a revision of this clone: a shallow CI clone)."""
+    try:
+        tree = subprocess.run(["git", "archive", revision], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+        into.mkdir(parents=True)
+        subprocess.run(["tar", "-x", "-C", str(into)], input=tree, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return into
+
+
+@contextlib.contextmanager
+def checkout(revision: str) -> Iterator[Path | None]:
+    """`revision`'s tree in a temporary folder for the block (None when empty or not unpackable)."""
+    if not revision:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        yield unpack(revision, Path(tmp) / "code")
+
+
 def baseline(tmp: Path) -> tuple[str, Path] | None:
     """The tree of git revision `BENCH_BASELINE` (default c7a60c1: the devstack before issue 21) unpacked in
     `tmp`, to run its gateway beside this one: (revision, path). None when it is empty (smoke runs), not a
@@ -156,15 +180,15 @@ def baseline(tmp: Path) -> tuple[str, Path] | None:
     if not ref:
         return None
 
-    def git(*args: str) -> bytes:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+    def tree_of(revision: str) -> bytes:
+        return subprocess.run(
+            ["git", "rev-parse", f"{revision}:devstack"], cwd=REPO_ROOT, check=True, capture_output=True
+        ).stdout
 
     try:
-        if git("rev-parse", f"{ref}:devstack") == git("rev-parse", "HEAD:devstack"):
+        if tree_of(ref) == tree_of("HEAD"):
             return None
-        root = tmp / "baseline"
-        root.mkdir()
-        subprocess.run(["tar", "-x", "-C", str(root)], input=git("archive", ref), check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return ref, root
+    root = unpack(ref, tmp / "baseline")
+    return (ref, root) if root is not None else None

@@ -12,7 +12,7 @@
 2. Plain replies before and after. The pipeline benchmark's think-time phase (BENCH_AGENT_PLAIN_USERS
    users, first delta minus the model's TTFT) on this code and on BENCH_AGENT_BASELINE (a git revision;
    default: the commit before the job-kind contract), each with its own Postgres, gateway and worker from
-   its own checkout (a temporary git worktree) and the same fake model, taking turns phase by phase so
+   its own checkout (the revision's tree, unpacked) and the same fake model, taking turns phase by phase so
    that the VM's drift cannot favour either. Empty BENCH_AGENT_BASELINE skips it (smoke runs).
 """
 
@@ -23,13 +23,11 @@ import contextlib
 import itertools
 import os
 import random
-import subprocess
 import tempfile
 import time
 import uuid
 import warnings
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import asyncpg
 import httpx
 
 from bench import Figure, Section, percentile
+from bench._stack import checkout
 from bench.pipeline import TPS, TTFT_MS, SimUser, Stack, Timings, _figure, _model_times, _phases, _stack, _user
 from devstack.settings import REPO_ROOT
 
@@ -47,26 +46,6 @@ PLAIN_ROUNDS = int(os.environ.get("BENCH_AGENT_PLAIN_ROUNDS", "2"))
 # The last commit before the job-kind contract and agent tools (issue 16).
 BASELINE = os.environ.get("BENCH_AGENT_BASELINE", "c7a60c1")
 THINK_MS = 1000.0
-
-
-@contextlib.contextmanager
-def checkout(revision: str) -> Iterator[Path | None]:
-    """A temporary git worktree of `revision` (None when it cannot be made: no git, a shallow clone)."""
-    if not revision:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
-        path = Path(tmp) / "code"
-        made = subprocess.run(
-            ["git", "worktree", "add", "--detach", str(path), revision], cwd=REPO_ROOT, capture_output=True
-        )
-        if made.returncode != 0:
-            yield None
-            return
-        try:
-            yield path
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO_ROOT, capture_output=True)
 
 
 async def _agent_users(url: str, dsn: str) -> list[SimUser]:
@@ -211,7 +190,7 @@ def run() -> Section:
         notes.append(
             f"plain replies: {PLAIN_ROUNDS} think-time phases each, taking turns, of {PLAIN_USERS} users x 5 messages;"
             f" model TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s; the baseline's gateway, worker and migrations run from"
-            f" a git worktree of {BASELINE}"
+            f" an unpacked tree of {BASELINE}"
         )
     else:
         notes.append("no baseline this run (BENCH_AGENT_BASELINE empty or not a revision of this clone)")

@@ -30,8 +30,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import Figure, Section, percentile
-from bench._stack import execute, postgres
-from bench.agent import checkout
+from bench._stack import checkout, execute, postgres
 from bench.pipeline import _figure, _phases, _stack
 from devstack.settings import REPO_ROOT
 
