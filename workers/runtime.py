@@ -29,6 +29,11 @@ from workers.queue import JobQueue, LeaseLost, error_for
 
 log = logging.getLogger("workers.runtime")
 
+# A finished job's output refused for a passing reason is sent this many times in all, waiting this long
+# (doubling) between tries.
+FINISH_ATTEMPTS = 3
+FINISH_RETRY_SECONDS = 0.05
+
 # Finished jobs by id: the claim_jobs_v4 item that finishes each, and the future its handler awaits.
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
@@ -164,10 +169,7 @@ class Worker:
                 error = job.context_error or {"code": "22023", "message": "the claim returned no context"}
                 raise error_for(str(error.get("code", "")), str(error.get("message", "")), f"context of job {job.id}")
             finished = await self.handlers[job.kind](job, ctx)
-            if finished.urgent:
-                await self._finish_now(job, finished.item(job.id))
-            else:
-                await self._finish(job, finished.item(job.id))
+            await self._finish_output(job, finished)
             finished_by_claim = True  # (or at once: its end makes nothing due either)
             if finished.then is not None:
                 finished.then()
@@ -203,6 +205,28 @@ class Worker:
                 ("cache_write", call.usage.cache_write_tokens),
             ):
                 self.metrics.inc("coachbase_llm_tokens_total", value, kind=job.kind, type=kind)
+
+    async def _finish_output(self, job: Job, finished: Finished) -> None:
+        """Finish `job` with its output (with the next claim, or at once when urgent). A finish refused for
+        a passing reason (a deadlock or serialization failure, SQLSTATE class 40, rolled back on its own in
+        the claim) is sent again: the output is computed and paid for, and running the job again would ask
+        the model again. Raises the refusal that remains."""
+        item = finished.item(job.id)
+        for attempt in range(1, FINISH_ATTEMPTS + 1):
+            try:
+                if finished.urgent:
+                    await self._finish_now(job, item)
+                else:
+                    await self._finish(job, item)
+                return
+            except TransientError as exc:
+                if attempt == FINISH_ATTEMPTS:
+                    raise
+                log.warning(
+                    "finish refused for now; sending it again",
+                    extra={"job_id": job.id, "attempt": attempt, "error": str(exc)},
+                )
+                await asyncio.sleep(FINISH_RETRY_SECONDS * 2 ** (attempt - 1))
 
     async def _finish(self, job: Job, item: dict[str, Any]) -> None:
         """Finish `job` with the next claim (one commit for all finished since the last); raise its refusal."""

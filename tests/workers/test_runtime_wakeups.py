@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.coalesce import MAX_REQUEST_CHARS
-from shared.errors import PermanentError
+from shared.errors import PermanentError, TransientError
 from shared.llm.base import Usage
 from shared.models import Job
 from workers.kinds.base import Finished, JobContext, ModelCall
@@ -40,6 +40,8 @@ class MemoryQueue:
         self.results: dict[int, Any] = {}  # what each finished job was finished with
         self.lost: set[int] = set()  # jobs whose lease "another worker" took
         self.refuse_claims: PermanentError | None = None
+        self.refuse_items: dict[int, list[Exception]] = {}  # per job: refusals of its next finishes, in turn
+        self.failed: list[int] = []
         self.during_claim: Callable[[], Awaitable[None]] | None = None
 
     async def claim(
@@ -54,6 +56,8 @@ class MemoryQueue:
         for item in finish or []:
             if item["id"] in self.lost:
                 outcomes[item["id"]] = LeaseLost(f"job {item['id']}: lease lost")
+            elif self.refuse_items.get(item["id"]):
+                outcomes[item["id"]] = self.refuse_items[item["id"]].pop(0)
             else:
                 outcomes[item["id"]] = None
                 self.results[item["id"]] = {k: v for k, v in item.items() if k != "id"}
@@ -70,6 +74,7 @@ class MemoryQueue:
         return None
 
     async def fail(self, job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
+        self.failed.append(job_id)
         return "failed"
 
 
@@ -280,3 +285,24 @@ async def test_a_job_whose_context_failed_is_failed_with_that_error() -> None:
 
 async def _noop(job: Job, ctx: JobContext) -> Finished:
     return finished()
+
+
+async def test_a_finish_refused_for_a_passing_reason_is_sent_again_without_running_the_job_again() -> None:
+    """A deadlock (40P01) inside the claim rolls back that job's finish alone: the worker sends the same
+    output again instead of failing the job, which would ask the model again."""
+    queue = MemoryQueue()
+    runs: list[int] = []
+
+    async def handler(job: Job, ctx: JobContext) -> Finished:
+        runs.append(job.id)
+        return finished("once")
+
+    deadlock = TransientError("finishing job 1: 40P01 deadlock detected")
+    queue.refuse_items = {1: [deadlock, deadlock], 2: [deadlock, deadlock, deadlock]}
+    queue.due = [row(1), row(2)]
+    worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: 1 in queue.results and 2 in queue.failed)
+    assert sorted(runs) == [1, 2]  # each handler ran once
+    assert queue.results[1]["output"] == {"text": "once"}  # finished on the third try
+    assert 2 not in queue.results and queue.failed == [2]  # refused every time: failed as before, to be retried
