@@ -498,6 +498,7 @@ export type Database = {
           size_bytes: number
           status: Database["public"]["Enums"]["media_status"]
           storage_path: string
+          text_content: string | null
           type: Database["public"]["Enums"]["document_type"]
           updated_at: string
           uploaded_by: string | null
@@ -515,6 +516,7 @@ export type Database = {
           size_bytes: number
           status?: Database["public"]["Enums"]["media_status"]
           storage_path: string
+          text_content?: string | null
           type?: Database["public"]["Enums"]["document_type"]
           updated_at?: string
           uploaded_by?: string | null
@@ -532,6 +534,7 @@ export type Database = {
           size_bytes?: number
           status?: Database["public"]["Enums"]["media_status"]
           storage_path?: string
+          text_content?: string | null
           type?: Database["public"]["Enums"]["document_type"]
           updated_at?: string
           uploaded_by?: string | null

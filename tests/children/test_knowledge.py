@@ -59,7 +59,7 @@ async def test_members_search_the_childs_journal_and_documents_and_nobody_else_d
     start_worker()
     entry = await write(family.caregiver, family.child_id, GIRAFFE)
     # A text of its own: the fake model counts a replayed document's attempts by its text (test_files has this one).
-    text = f"{ASSESSMENT}Clinic reference {uuid.uuid4()}\n"
+    text = f"{ASSESSMENT}Seen at the Kestrelwood clinic, reference {uuid.uuid4()}\n"
     document = await add_document(family.caregiver, family.child_id, pdf(text), "application/pdf",
                                   "assessment.pdf", type="report")  # fmt: skip
     # Another family, with a journal of its own.
@@ -75,11 +75,13 @@ async def test_members_search_the_childs_journal_and_documents_and_nobody_else_d
     )
     assert (chunk["owner_id"], chunk["child_id"]) == (None, family.child_id)
     assert chunk["title"].startswith("Journal: Noa, ")
-    [doc_chunk] = await admin.fetch("select title, content from public.knowledge_chunks where source_id = $1",
-                                    uuid.UUID(document))  # fmt: skip
-    assert doc_chunk["title"] == "Document: Noa, assessment.pdf"
-    assert "expressive vocabulary of about 20 words" in doc_chunk["content"]  # the analysis' quote
-    assert "speech language therapy" in doc_chunk["content"]
+    doc_chunks = await admin.fetch("select title, content from public.knowledge_chunks where source_id = $1 "
+                                    "order by chunk_index", uuid.UUID(document))  # fmt: skip
+    assert {c["title"] for c in doc_chunks} == {"Document: Noa, assessment.pdf"}
+    doc_text = "\n".join(c["content"] for c in doc_chunks)
+    assert "expressive vocabulary of about 20 words" in doc_text  # the analysis' quote
+    assert "speech language therapy" in doc_text
+    assert "Seen at the Kestrelwood clinic" in doc_text  # the document's own text, read for the analysis
 
     ours = {("journal_entries", entry), ("documents", document)}
     for name in ("owner", "caregiver", "viewer"):
@@ -89,6 +91,8 @@ async def test_members_search_the_childs_journal_and_documents_and_nobody_else_d
         assert ("journal_entries", theirs) not in found_rows(results), name
         words = await search(member, embedders, "expressive vocabulary speech therapy")
         assert ("documents", document) in found_rows(words), name
+        # A word only the document's text has (no analysis quotes it).
+        assert ("documents", document) in found_rows(await search(member, embedders, "Kestrelwood")), name
         assert {r["child_id"] for r in results + words if r["source"] in ("journal_entries", "documents")} == {
             family.child_id
         }

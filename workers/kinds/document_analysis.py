@@ -67,6 +67,9 @@ class DocumentAnalysis(BaseModel):
     findings: DocumentFindings | None = None
     pages: int | None = None
     characters: int | None = None
+    # The text read from a PDF (null for a picture): stored with the analysis, so the child's members can
+    # search the document's own words (20261209000600_document_text.sql).
+    text: str | None = None
     error: str | None = Field(default=None, max_length=1000)
     skipped: bool = False
 
@@ -111,7 +114,8 @@ def handler(deps: Deps) -> Handler:
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, images)
         result = await call_tool(deps.provider, prompt, TOOL, DocumentFindings)
         calls = tuple(ModelCall(result.model, version, usage) for usage in result.usages)
-        return Finished(DocumentAnalysis(findings=result.value, pages=pages, characters=characters), calls)
+        text = None if images else content
+        return Finished(DocumentAnalysis(findings=result.value, pages=pages, characters=characters, text=text), calls)
 
     return analyse
 
