@@ -73,6 +73,7 @@ create table public.documents (
   size_bytes bigint not null,
   status public.media_status not null default 'uploaded',
   analysis jsonb,
+  text_content text,
   error_message text,
   analysis_model text,
   analyzed_at timestamptz,
@@ -85,7 +86,8 @@ create table public.documents (
   constraint documents_mime_type_allowed check (mime_type in ('application/pdf', 'image/jpeg', 'image/png', 'image/webp')),
   constraint documents_size_bytes_positive check (size_bytes > 0),
   constraint documents_analysis_is_an_object check (jsonb_typeof(analysis) = 'object'),
-  constraint documents_error_message_at_most_1000_characters check (char_length(error_message) <= 1000)
+  constraint documents_error_message_at_most_1000_characters check (char_length(error_message) <= 1000),
+  constraint documents_text_content_at_most_200000_characters check (char_length(text_content) <= 200000)
 );
 comment on table public.documents is
   'A child''s documents (diagnoses, reports, medical records) in the child-documents bucket; each is analysed by a '
@@ -104,6 +106,9 @@ comment on column public.documents.status is 'uploaded, processing, analyzed or 
 comment on column public.documents.analysis is
   'AI-owned: {summary, document_kind, language, observations [{area, observation, evidence}], '
   'recommendations_in_document, specialties_to_consult, pages, characters}.';
+comment on column public.documents.text_content is
+  'AI-owned: the text read from the file for its analysis (PDFs, up to documents.max_characters; null for a '
+  'picture or before the analysis). Searchable by the child''s members.';
 comment on column public.documents.error_message is 'Why it could not be analysed (status error), in words for the family.';
 comment on column public.documents.analysis_model is 'AI-owned: the model and prompt version of the analysis.';
 comment on column public.documents.analyzed_at is 'AI-owned: when the analysis was written.';

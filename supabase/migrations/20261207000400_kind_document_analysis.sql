@@ -55,7 +55,8 @@ declare
   document public.documents;
 begin
   if p_output ->> 'error' is not null then
-    update public.documents set status = 'error', error_message = left(p_output ->> 'error', 1000), analysis = null
+    update public.documents set status = 'error', error_message = left(p_output ->> 'error', 1000), analysis = null,
+                                text_content = null
      where id = document_id returning * into document;
   elsif jsonb_typeof(p_output -> 'findings') = 'object' then
     if jsonb_typeof(p_output #> '{findings,summary}') <> 'string' then
@@ -65,7 +66,8 @@ begin
        set status = 'analyzed', error_message = null, analyzed_at = now(),
            analysis = (p_output -> 'findings') || jsonb_strip_nulls(jsonb_build_object('pages', p_output -> 'pages',
                                                                                       'characters', p_output -> 'characters')),
-           analysis_model = stamp.model || ' ' || stamp.prompt_version
+           analysis_model = stamp.model || ' ' || stamp.prompt_version,
+           text_content = left(nullif(p_output ->> 'text', ''), 200000)
      where id = document_id returning * into document;
     if found then
       perform internal.journey_after_file_analysis(document.child_id, 'document_analysis', document.id,
@@ -76,7 +78,8 @@ begin
 end;
 $$;
 comment on function internal.document_analysis_finish(internal.jobs, jsonb, jsonb) is
-  'Job kind document_analysis: store the analysis (or the error) on the document; move the journey on.';
+  'Job kind document_analysis: store the analysis (or the error) and the text read on the document; move the '
+  'journey on.';
 
 revoke execute on function internal.document_analysis_context(internal.jobs),
   internal.document_analysis_finish(internal.jobs, jsonb, jsonb) from public, anon, authenticated;

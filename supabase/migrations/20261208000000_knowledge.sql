@@ -8,14 +8,14 @@
 --              deletes the row's chunks with the row
 --   chunks     public.knowledge_chunks: one row per chunk and embedding model (model and dimensions
 --              recorded), with a full-text vector; owner_id null and child_id null = the operators'
---              shared corpus; child_id = a child's rows (issue 19 adds the membership policy)
+--              shared corpus; child_id = a child's rows (its members read them: access.member_child_ids)
 --   jobs       knowledge_embedding (this migration) replaces a row's chunks in one transaction;
 --              knowledge_reindex re-embeds everything with a new model in the background, while
 --              search keeps using the serving one, then switches (internal.switch_embedding_model)
 --   search     public.search_knowledge: SECURITY INVOKER, so RLS decides; vector similarity and
---              full-text rank fused (reciprocal rank fusion); exact distances over the caller's own
---              and the shared rows (a per-user corpus is small: bench/knowledge.py measures why an
---              approximate index, which filters after its scan, is not used)
+--              full-text rank fused (reciprocal rank fusion); exact distances over the caller's own,
+--              their children's and the shared rows (a per-user corpus is small: bench/knowledge.py
+--              measures why an approximate index, which filters after its scan, is not used)
 -- Embeddings are computed by workers (shared/embeddings/): an OpenAI-compatible API when configured,
 -- else an offline model shipped in a PyPI wheel. Queries embedded by a worker for the coach's search tool
 -- go through internal.query_embeddings (the tool runs in SQL as the user and cannot call a model).
@@ -79,9 +79,10 @@ create table public.knowledge_chunks (
   constraint knowledge_chunks_metadata_is_an_object check (jsonb_typeof(metadata) = 'object')
 );
 comment on table public.knowledge_chunks is
-  'Searchable pieces of what users and operators wrote (notes, reflections, guidelines, ...), one row per chunk '
-  'and embedding model. Written by workers; read with rpc("search_knowledge") or directly, under RLS: a user '
-  'reads their own chunks and the shared corpus (owner_id and child_id null).';
+  'Searchable pieces of what users and operators wrote (notes, reflections, a child''s journal and documents, '
+  'guidelines, ...), one row per chunk and embedding model. Written by workers; read with rpc("search_knowledge") '
+  'or directly, under RLS: a user reads their own chunks, their children''s (as a member, through '
+  'access.member_child_ids) and the shared corpus (owner_id and child_id null).';
 comment on column public.knowledge_chunks.id is 'Chunk id (what citations name).';
 comment on column public.knowledge_chunks.source is 'The source table, e.g. notes (internal.knowledge_sources).';
 comment on column public.knowledge_chunks.source_id is 'The row of the source the chunk comes from.';
@@ -103,16 +104,23 @@ comment on column public.knowledge_chunks.created_at is 'When the chunk was writ
 -- largest value, out of line — one more random read per row for every distance search computes.
 alter table public.knowledge_chunks alter column embedding set storage main;
 
--- A user's own chunks and the shared corpus are scanned exactly (bench/knowledge.py): these indexes
--- find the rows, then distances are computed on them all.
+-- A user's own chunks, a child's and the shared corpus are scanned exactly (bench/knowledge.py): these
+-- indexes find the rows, then distances are computed on them all.
 create index knowledge_chunks_owner_id_idx on public.knowledge_chunks (owner_id, model);
--- The same key with the vectors (and what RLS and search read) for index-only scans: a user's vectors
--- contiguous, owner_id null for the shared corpus. Up to 640 dimensions: a btree entry is at most ~2.7 kB.
-create index knowledge_chunks_vectors_idx on public.knowledge_chunks (owner_id, model)
-  include (id, source, child_id, embedding) where dimensions <= 640;
 create index knowledge_chunks_shared_idx on public.knowledge_chunks (model)
   where owner_id is null and child_id is null;
 create index knowledge_chunks_child_id_idx on public.knowledge_chunks (child_id, model) where child_id is not null;
+-- The vectors by scope, each in one covering index with what RLS and search read, for index-only scans: a
+-- user's, the shared corpus's, a child's (each scope's vectors contiguous; up to 640 dimensions: a btree
+-- entry is at most ~2.7 kB). Child-scoped chunks have no owner: in one index keyed by owner_id they would
+-- share the key owner_id null with the shared corpus, and the shared side of every search would read past
+-- every family's chunks. The indexes above serve larger vectors and the words.
+create index knowledge_chunks_vectors_idx on public.knowledge_chunks (owner_id, model)
+  include (id, source, child_id, embedding) where owner_id is not null and dimensions <= 640;
+create index knowledge_chunks_shared_vectors_idx on public.knowledge_chunks (model)
+  include (id, source, owner_id, child_id, embedding) where owner_id is null and child_id is null and dimensions <= 640;
+create index knowledge_chunks_child_vectors_idx on public.knowledge_chunks (child_id, model)
+  include (id, source, owner_id, embedding) where child_id is not null and dimensions <= 640;
 create index knowledge_chunks_fts_idx on public.knowledge_chunks using gin (fts);
 
 alter table public.knowledge_chunks enable row level security;
@@ -120,8 +128,9 @@ create policy "Owners read their knowledge chunks" on public.knowledge_chunks fo
   using (owner_id = (select auth.uid()));
 create policy "Signed-in users read the shared corpus" on public.knowledge_chunks for select to authenticated
   using (owner_id is null and child_id is null);
--- Child-scoped chunks (child_id set) are readable by nobody but the service role until the membership
--- helper of issue 19 adds: for select to authenticated using ((select internal.can_…(child_id, 'viewer'))).
+-- A child's chunks: its members, through the helper every child-scoped policy uses.
+create policy "Members read their children's knowledge chunks" on public.knowledge_chunks for select to authenticated
+  using (child_id = any ((select access.member_child_ids('viewer'))::uuid[]));
 
 revoke all on table public.knowledge_chunks from public, anon, authenticated, service_role;
 grant select on table public.knowledge_chunks to authenticated;
@@ -276,6 +285,21 @@ as $$
 $$;
 comment on function internal.knowledge_content_hash(jsonb) is 'The version of a document''s text (and owner): md5.';
 
+-- A row's embedding job: one per transaction and row, run in order per row (a job whose row has not
+-- changed since it was embedded does nothing). `p_user_id` is whom its model calls are counted for.
+create function internal.queue_knowledge_row(p_source text, p_source_id uuid, p_user_id uuid) returns void
+  language sql
+  set search_path = ''
+as $$
+  select internal.enqueue_job(
+    'knowledge_embedding',
+    jsonb_build_object('source', p_source, 'source_id', p_source_id, 'user_id', p_user_id),
+    format('knowledge_embedding:%s:%s:%s', p_source, p_source_id, pg_catalog.txid_current()),
+    format('knowledge:%s:%s', p_source, p_source_id));
+$$;
+comment on function internal.queue_knowledge_row(text, uuid, uuid) is
+  'Queue the embedding of one row of a knowledge source (at most one job per transaction and row).';
+
 -- Trigger: tg_argv = (source, key column, owner column or ''). Insert and update queue the row's
 -- embedding (one job per transaction and row, run in order per row; a job whose row has not changed
 -- since it was embedded does nothing); delete removes the row's chunks at once.
@@ -297,12 +321,7 @@ begin
   end if;
   row_id := (to_jsonb(new) ->> tg_argv[1])::uuid;
   owner := case when coalesce(tg_argv[2], '') <> '' then (to_jsonb(new) ->> tg_argv[2])::uuid end;
-  perform internal.enqueue_job(
-    'knowledge_embedding',
-    jsonb_build_object('source', source_name, 'source_id', row_id, 'user_id', owner),
-    format('knowledge_embedding:%s:%s:%s', source_name, row_id, pg_catalog.txid_current()),
-    format('knowledge:%s:%s', source_name, row_id)
-  );
+  perform internal.queue_knowledge_row(source_name, row_id, owner);
   return null;
 end;
 $$;
@@ -581,14 +600,35 @@ as $$
 $$;
 comment on function tools.any_words_query(text) is 'A full-text query matching any of the words of a text.';
 
--- The ids of the caller's own (and shared) chunks that match words, best ranked first. Security definer,
--- for the plan alone: under RLS the planner estimates any user's rows by the average user's (~100, from
--- the policy's `owner_id = (select auth.uid())`) and reads all of a 5,000-chunk user's rows to test the
--- words, where the full-text index ANDed with the owner index reads the few that match. It reads only the
--- caller's own rows and the shared corpus (the policies' rule, restated) and returns ids and ranks, which
--- search_knowledge then joins under RLS: what the caller may not read is never returned.
+-- The children a search covers: the caller's (the policies' helper), or the one asked for if the caller is
+-- its member. Keys for the child_id indexes; RLS decides what is read either way.
+create function tools.search_children(p_child_id uuid) returns uuid[]
+  language plpgsql
+  stable
+  set search_path = ''
+as $$
+declare
+  mine uuid[] := access.member_child_ids('viewer');
+begin
+  if p_child_id is null then
+    return mine;
+  end if;
+  return case when p_child_id = any (mine) then array[p_child_id] else '{}'::uuid[] end;
+end;
+$$;
+comment on function tools.search_children(uuid) is
+  'The children a search covers: the caller''s (access.member_child_ids), or only p_child_id if theirs.';
+
+-- The ids of the caller's own, their children's and shared chunks that match words, best ranked first.
+-- Security definer, for the plan alone: under RLS the planner estimates any user's rows by the average
+-- user's (~100, from the policy's `owner_id = (select auth.uid())`) and reads all of a 5,000-chunk user's
+-- rows to test the words, where the full-text index ANDed with the owner index reads the few that match.
+-- It reads only the caller's own rows, their children's (tools.search_children: the policies' helper) and
+-- the shared corpus (the policies' rule, restated) and returns ids and ranks, which search_knowledge then
+-- joins under RLS: what the caller may not read is never returned. p_child_id narrows the child side to
+-- one child.
 create function tools.word_matches(p_words tsquery, p_model text, p_sources text[], p_include_shared boolean,
-                                   p_limit integer)
+                                   p_limit integer, p_child_id uuid default null)
   returns table (id uuid, relevance real)
   language plpgsql
   stable
@@ -599,27 +639,30 @@ as $$
 #variable_conflict use_column
 declare
   me uuid := (select auth.uid());
+  children uuid[] := tools.search_children(p_child_id);
 begin
   return query
   select c.id, pg_catalog.ts_rank_cd(c.fts, p_words)
     from public.knowledge_chunks c
    where c.fts operator(pg_catalog.@@) p_words
      and c.model = p_model
-     and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null))
+     and (c.owner_id = me or (p_include_shared and c.owner_id is null and c.child_id is null)
+          or c.child_id = any (children))
      and (p_sources is null or c.source = any (p_sources))
    order by 2 desc, 1
    limit least(greatest(p_limit, 1), 100);
 end;
 $$;
-comment on function tools.word_matches(tsquery, text, text[], boolean, integer) is
-  'search_knowledge''s full-text ranking: ids of the caller''s own and shared chunks matching the words (planned '
-  'for the caller; the rows are then read under RLS).';
+comment on function tools.word_matches(tsquery, text, text[], boolean, integer, uuid) is
+  'search_knowledge''s full-text ranking: ids of the caller''s own, their children''s (p_child_id: one of them) and '
+  'shared chunks matching the words (planned for the caller; the rows are then read under RLS).';
 
 --   p_query            the words (full-text; may be null when an embedding is given)
 --   p_query_embedding  the query embedded by p_model (null: full-text only)
 --   p_model            the model of p_query_embedding (default: the serving model)
 --   p_sources          only these sources (e.g. {notes}); null: all
 --   p_include_shared   also search the operators' shared corpus
+--   p_child_id         of the child-scoped chunks, only this child's (null: every child the caller shares)
 -- Returns the best p_match_count chunks (at most 50): similarity (1 - cosine distance) and score
 -- (reciprocal rank fusion of the two rankings, k = 50).
 create function public.search_knowledge(
@@ -628,10 +671,11 @@ create function public.search_knowledge(
   p_match_count integer default 8,
   p_sources text[] default null,
   p_include_shared boolean default true,
-  p_model text default null
+  p_model text default null,
+  p_child_id uuid default null
 ) returns table (
   chunk_id uuid, source text, source_id uuid, chunk_index integer, title text, content text, metadata jsonb,
-  shared boolean, similarity double precision, score double precision
+  shared boolean, child_id uuid, similarity double precision, score double precision
 )
   language plpgsql
   stable
@@ -648,17 +692,23 @@ declare
   model_name text := coalesce(p_model, tools.serving_embedding_model());
   wanted integer := least(greatest(coalesce(p_match_count, 8), 1), 50);
   words tsquery := tools.any_words_query(p_query);
+  children uuid[] := tools.search_children(p_child_id);
   bitmaps text := current_setting('enable_bitmapscan');
+  covered text;
   near_ids uuid[] := '{}';
   near_similarities double precision[] := '{}';
   word_ids uuid[] := '{}';
 begin
-  -- By meaning: the exact nearest of the caller's own rows and of the shared ones, each side read in
-  -- order of its (owner_id, model) key from knowledge_chunks_vectors_idx, an index-only scan: a user's
-  -- vectors sit together there, where the table has them scattered among everyone's. Bitmap scans are
-  -- off for this statement only, or the planner would fetch every row from the table instead.
+  -- By meaning: the exact nearest of the caller's own rows, of the shared ones and of their children's,
+  -- each side read in order of its key from its covering index (knowledge_chunks_vectors_idx,
+  -- knowledge_chunks_shared_vectors_idx, knowledge_chunks_child_vectors_idx), an index-only scan: a user's
+  -- (a child's) vectors sit together there, where the table has them scattered among everyone's. Bitmap
+  -- scans are off for this statement only, or the planner would fetch every row from the table instead. A
+  -- caller with no children has no child side at all.
   if p_query_embedding is not null then
     perform set_config('enable_bitmapscan', 'off', true);
+    -- the covering indexes hold vectors of up to 640 dimensions (a btree entry is at most ~2.7 kB)
+    covered := case when extensions.vector_dims(p_query_embedding) <= 640 then 'and c.dimensions <= 640' else '' end;
     -- Stored embeddings are unit vectors, so the nearest by cosine are those of the largest inner product
     -- (<#> is its negation): one pass over each vector instead of three; similarity divides by |query|.
     execute format($sql$
@@ -674,20 +724,26 @@ begin
                    from public.knowledge_chunks c
                   where $6 and c.owner_id is null and c.child_id is null and c.model = $3
                     and ($4 is null or c.source = any ($4)) %1$s
-                  order by 2 limit $5)) u
+                  order by 2 limit $5)
+                %2$s) u
                order by u.distance limit $5) n$sql$,
-      -- the covering index holds vectors of up to 640 dimensions (a btree entry is at most ~2.7 kB)
-      case when extensions.vector_dims(p_query_embedding) <= 640 then 'and c.dimensions <= 640' else '' end)
+      covered,
+      case when cardinality(children) > 0 then format($child$
+                union all
+                (select c.id, c.embedding operator(extensions.<#>) $1
+                   from public.knowledge_chunks c
+                  where c.child_id = any ($8) and c.model = $3 and ($4 is null or c.source = any ($4)) %s
+                  order by 2 limit $5)$child$, covered) else '' end)
       into near_ids, near_similarities
       using p_query_embedding, me, model_name, p_sources, wanted * 2, p_include_shared,
-            greatest(extensions.vector_norm(p_query_embedding), 1e-12);
+            greatest(extensions.vector_norm(p_query_embedding), 1e-12), children;
     perform set_config('enable_bitmapscan', bitmaps, true);
   end if;
   -- By words: the best-ranked matching ids (tools.word_matches), kept below only if RLS lets the caller
   -- read them.
   if words is not null then
     select coalesce(array_agg(m.id order by m.relevance desc, m.id), '{}') into word_ids
-      from tools.word_matches(words, model_name, p_sources, p_include_shared, wanted * 2) m;
+      from tools.word_matches(words, model_name, p_sources, p_include_shared, wanted * 2, p_child_id) m;
   end if;
   -- Fused by reciprocal rank (k = 50).
   return query
@@ -703,17 +759,19 @@ begin
       from semantic s full join full_text f on f.id = s.id
   )
   select c.id, c.source, c.source_id, c.chunk_index, c.title, c.content, c.metadata,
-         c.owner_id is null and c.child_id is null, u.similarity::double precision, u.score::double precision
+         c.owner_id is null and c.child_id is null, c.child_id, u.similarity::double precision,
+         u.score::double precision
     from public.knowledge_chunks c join fused u on u.id = c.id
    where c.id = any (near_ids || word_ids)  -- found by primary key (a join alone may read all the caller's rows)
    order by u.score desc, u.similarity desc nulls last, c.id
    limit wanted;
 end;
 $$;
-comment on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text) is
+comment on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text, uuid) is
   'Signed-in users (and the coach''s tools, as the user): search what the caller may read — their own notes, '
-  'reflections, ..., and the shared corpus — by meaning (an embedding by the serving model) and by words, '
-  'fused. SECURITY INVOKER: RLS decides. Full-text only without an embedding.';
+  'reflections, ..., the journal and documents of the children they share (p_child_id: of one child) and the '
+  'shared corpus — by meaning (an embedding by the serving model) and by words, fused. SECURITY INVOKER: RLS '
+  'decides. Full-text only without an embedding.';
 
 -- -----------------------------------------------------------------------------------------------------
 -- query embeddings for the coach's search tool
@@ -812,6 +870,7 @@ create trigger knowledge_articles_knowledge after insert or update or delete on 
 -- grants and the registry
 -- -----------------------------------------------------------------------------------------------------
 revoke execute on function internal.embedding_models(), internal.knowledge_document(text, uuid),
+  internal.queue_knowledge_row(text, uuid, uuid),
   internal.knowledge_content_hash(jsonb), internal.queue_knowledge_embedding(),
   internal.write_knowledge_chunks(text, uuid, jsonb, text, jsonb, jsonb, jsonb),
   internal.knowledge_embedding_context(internal.jobs), internal.knowledge_embedding_finish(internal.jobs, jsonb, jsonb),
@@ -831,13 +890,13 @@ grant execute on function internal.embedding_models(), internal.knowledge_docume
   internal.category_guidelines_document(uuid), internal.knowledge_articles_document(uuid),
   public.put_query_embeddings_v1(bigint, text, jsonb)
   to service_role;
-revoke execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text),
+revoke execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text, uuid),
   tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text),
-  tools.word_matches(tsquery, text, text[], boolean, integer)
+  tools.word_matches(tsquery, text, text[], boolean, integer, uuid), tools.search_children(uuid)
   from public, anon;
-grant execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text),
+grant execute on function public.search_knowledge(text, extensions.vector, integer, text[], boolean, text, uuid),
   tools.serving_embedding_model(), tools.any_words_query(text), tools.query_embedding(text, text),
-  tools.word_matches(tsquery, text, text[], boolean, integer)
+  tools.word_matches(tsquery, text, text[], boolean, integer, uuid), tools.search_children(uuid)
   to authenticated, service_role;
 
 insert into internal.job_kinds (name, description, prompt_kind, streams, context_function, finish_function) values

@@ -125,6 +125,8 @@ as $$
 declare
   job internal.jobs := internal.leased_job(p_job_id, p_worker, 'chat_reply');
   reply_id uuid := (job.payload ->> 'assistant_message_id')::uuid;
+  about_child uuid := (select c.child_id from public.conversations c
+                        where c.id = (job.payload ->> 'conversation_id')::uuid);
   prior_role text := current_setting('role');
   prior_claims text := coalesce(current_setting('request.jwt.claims', true), '');
   found jsonb;
@@ -142,7 +144,8 @@ begin
                case when jsonb_typeof(p_options -> 'sources') = 'array'
                     then array(select jsonb_array_elements_text(p_options -> 'sources')) end,
                coalesce((p_options ->> 'include_shared')::boolean, true),
-               p_model) r;
+               p_model,
+               about_child) r;
       perform tools.add_reply_sources(reply_id, found, 'retrieval', null);
     exception when others then
       perform set_config('role', prior_role, true);
@@ -157,8 +160,9 @@ begin
 end;
 $$;
 comment on function public.retrieve_for_reply_v1(bigint, text, text, jsonb, text, jsonb) is
-  'Workers (chat_reply): search for the user''s message as the user (RLS), store the results as the reply''s '
-  'numbered sources, return all its sources. Idempotent per reply. Refused without the lease. service_role only.';
+  'Workers (chat_reply): search for the user''s message as the user (RLS; in a conversation about a child, only '
+  'that child''s child-scoped chunks), store the results as the reply''s numbered sources, return all its '
+  'sources. Idempotent per reply. Refused without the lease. service_role only.';
 
 -- -----------------------------------------------------------------------------------------------------
 -- tools: search, tasks and notes, as the conversation's user
@@ -169,6 +173,8 @@ create function tools.search_knowledge(p_ctx jsonb, p_input jsonb) returns jsonb
 as $$
 declare
   model_name text := tools.serving_embedding_model();
+  -- the conversation's child (read as the user, like everything a tool reads)
+  about_child uuid := (select c.child_id from public.conversations c where c.id = (p_ctx ->> 'conversation_id')::uuid);
   found jsonb;
 begin
   select coalesce(jsonb_agg(to_jsonb(r) order by r.score desc), '[]') into found
@@ -178,7 +184,7 @@ begin
            coalesce((p_input ->> 'limit')::integer, 6),
            case when jsonb_typeof(p_input -> 'sources') = 'array'
                 then array(select jsonb_array_elements_text(p_input -> 'sources')) end,
-           true, model_name) r;
+           true, model_name, about_child) r;
   found := tools.add_reply_sources((p_ctx ->> 'message_id')::uuid, found, 'tool', (p_ctx ->> 'tool_call_id')::uuid);
   return jsonb_build_object('result', jsonb_build_object(
     'results', (select coalesce(jsonb_agg(jsonb_build_object(

@@ -68,7 +68,7 @@ class DocumentAnalysis(BaseModel):
     pages: int | None = None
     characters: int | None = None
     # The text read from a PDF (null for a picture): stored with the analysis, so the child's members can
-    # search the document's own words (20261209000600_document_text.sql).
+    # search the document's own words (documents.text_content).
     text: str | None = None
     error: str | None = Field(default=None, max_length=1000)
     skipped: bool = False
