@@ -1,8 +1,9 @@
 """The offline provider: no model, no key, no network — and it says so.
 
 Used when no LLM key is configured so that `make dev` works on any machine. Replies are deterministic,
-built from the coach's intro (the system prompt) and the user's own words, and every reply is stamped
-`model = 'offline'` so nobody mistakes it for a real model's answer. It never calls a tool: when tools
+built from the coach's introduction (the system prompt's first sentence, in the first person) and the
+user's own words, and every reply is stamped `model = 'offline'` so nobody mistakes it for a real
+model's answer. It never calls a tool: when tools
 are offered, the reply says that nothing was done with them.
 """
 
@@ -72,7 +73,7 @@ def reply_text(prompt: Prompt) -> str:
     last_user = next((m.text for m in reversed(prompt.messages) if m.role == "user" and m.text.strip()), "")
     words = " ".join(last_user.split())
     quoted = words if len(words) <= 160 else words[:157].rstrip() + "…"
-    intro = _first_sentence(prompt.system[0].text) if prompt.system else ""
+    intro = _introduction(prompt.system[0].text) if prompt.system else ""
     parts = [
         "[offline coach — no language model is configured, so this reply is generated locally]",
         intro,
@@ -83,9 +84,13 @@ def reply_text(prompt: Prompt) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _first_sentence(text: str) -> str:
-    match = re.search(r"(.+?[.!?])(\s|$)", " ".join(text.split()))
-    return match.group(1) if match else text[:200]
+def _introduction(system: str) -> str:
+    """The coach introducing itself: the system prompt's first sentence, said to the model ("You are Maya,
+    a coach …"), turned to the first person ("I'm Maya, a coach …"); any other first sentence is left out."""
+    match = re.search(r"(.+?[.!?])(\s|$)", " ".join(system.split()))
+    sentence = match.group(1) if match else ""
+    spoken = re.sub(r"^(You are|You're)\b", "I'm", sentence)
+    return spoken if spoken != sentence and len(spoken) <= 200 else ""
 
 
 def _usage(prompt: Prompt, text: str) -> Usage:

@@ -193,7 +193,8 @@ async def test_offline_provider_is_deterministic_and_labelled() -> None:
     assert final.model == OFFLINE_MODEL
     assert final.text.startswith("[offline coach")
     assert "I keep waking up at 3am." in final.text
-    assert "You are Maya, a calm sleep coach." in final.text
+    assert "I'm Maya, a calm sleep coach." in final.text  # the system prompt's "You are …", said to the user
+    assert "You are" not in final.text
     structured = await provider.complete(PROMPT, TOOL)
     assert set(structured.tool_input or {}) == {"summary", "focus"}
 
