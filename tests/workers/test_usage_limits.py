@@ -89,6 +89,28 @@ async def test_the_message_past_the_daily_allowance_is_refused_with_429_and_noth
     assert status["plan"] == "free" and used(status, "messages", "day") == 2
 
 
+async def test_past_the_limit_a_message_the_rules_flag_still_gets_its_crisis_response(
+    stack: Stack, make_user: UserFactory, admin: asyncpg.Connection
+) -> None:
+    """A limit never stands between a person in crisis and the resources: a message the rules flag is decided
+    in its insert and queues no coaching job, so nothing counts against the allowance and it is admitted."""
+    user = await make_user()
+    await limit(admin, user, "messages", "day", 1)
+    conversation = await user.conversation()
+    assert (await post_messages(stack, user, [{"conversation_id": conversation, "content": "one"}])).status_code == 201
+    assert (await post_messages(stack, user, [{"conversation_id": conversation, "content": "two"}])).status_code == 429
+    crisis = await post_messages(stack, user, [{"conversation_id": conversation, "content": "I want to kill myself"}])
+    assert crisis.status_code == 201
+    reply = await admin.fetchrow(
+        "select r.reply_kind::text, r.status::text, r.content from public.messages r "
+        "join public.messages m on m.id = r.reply_to "
+        "where m.conversation_id = $1 and m.content = 'I want to kill myself'",
+        uuid.UUID(conversation),
+    )
+    assert reply["reply_kind"] == "crisis" and reply["status"] == "complete" and "988" in reply["content"]
+    assert used(await usage(user), "messages", "day") == 1
+
+
 async def test_twenty_concurrent_inserts_at_the_boundary_admit_exactly_the_allowance(
     stack: Stack, make_user: UserFactory, admin: asyncpg.Connection
 ) -> None:
