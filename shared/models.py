@@ -18,6 +18,7 @@ class Job(BaseModel):
     payload: dict[str, Any]
     attempts: int
     max_attempts: int
+    user_id: str | None = None  # whom the job works for (none: a system job)
     ordering_key: str | None = None
     dedupe_key: str | None = None
     lease_until: datetime | None = None

@@ -5,6 +5,12 @@ Every outcome is written back through the queue functions: success, retry with b
 handler returns its job's output (workers/kinds/base.py: `Finished`); the output goes out with the next
 claim (claim_jobs_v4), which finishes it through the kind's finish function: one request and one commit
 for everything finished since the last, sent at once when no claim is in flight.
+
+A request finishes its jobs in the order it lists them, and a finish locks its user's rows (the usage
+counters above all) until the request commits. So every request lists them in one order, by user and then
+job: two requests finishing jobs of the same two users (two workers' claims, or a claim and an urgent
+finish) then lock those users' rows in the same order and cannot deadlock, which would hold both for
+Postgres's deadlock_timeout (1 s) before one of them is refused and sent again.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ FINISH_RETRY_SECONDS = 0.05
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
 
+def lock_order(job: Job) -> tuple[str, int]:
+    """Where a finish of `job` goes in a request: by user (jobs of no user first), then by job."""
+    return (job.user_id or "", job.id)
+
+
 @dataclass
 class Worker:
     queue: JobQueue
@@ -57,6 +68,8 @@ class Worker:
     # key included.
     slot_wanted: bool = False
     _urgent: Coalescer[dict[str, Any], Exception | None] | None = None
+    # Each finishing job's place in a request (lock_order), while it is finishing.
+    _order: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     # A wake-up from the database can arrive before its transaction is visible to other sessions (the
     # commit is streamed first): a claim it causes that finds nothing looks again once, this much later.
@@ -135,7 +148,8 @@ class Worker:
         A claim refused as a whole fails every job it was finishing; after an outage many long replies
         can be waiting, and a request body over the API gateway's limit would be refused for its size."""
         count = fitting(len(json.dumps(item)) for item, _ in self.finishing.values())
-        return dict(itertools.islice(self.finishing.items(), count))
+        batch = list(itertools.islice(self.finishing.items(), count))
+        return dict(sorted(batch, key=lambda entry: self._order.get(entry[0], ("", entry[0]))))
 
     def _settle(
         self,
@@ -212,21 +226,25 @@ class Worker:
         the claim) is sent again: the output is computed and paid for, and running the job again would ask
         the model again. Raises the refusal that remains."""
         item = finished.item(job.id)
-        for attempt in range(1, FINISH_ATTEMPTS + 1):
-            try:
-                if finished.urgent:
-                    await self._finish_now(job, item)
-                else:
-                    await self._finish(job, item)
-                return
-            except TransientError as exc:
-                if attempt == FINISH_ATTEMPTS:
-                    raise
-                log.warning(
-                    "finish refused for now; sending it again",
-                    extra={"job_id": job.id, "attempt": attempt, "error": str(exc)},
-                )
-                await asyncio.sleep(FINISH_RETRY_SECONDS * 2 ** (attempt - 1))
+        self._order[job.id] = lock_order(job)
+        try:
+            for attempt in range(1, FINISH_ATTEMPTS + 1):
+                try:
+                    if finished.urgent:
+                        await self._finish_now(job, item)
+                    else:
+                        await self._finish(job, item)
+                    return
+                except TransientError as exc:
+                    if attempt == FINISH_ATTEMPTS:
+                        raise
+                    log.warning(
+                        "finish refused for now; sending it again",
+                        extra={"job_id": job.id, "attempt": attempt, "error": str(exc)},
+                    )
+                    await asyncio.sleep(FINISH_RETRY_SECONDS * 2 ** (attempt - 1))
+        finally:
+            self._order.pop(job.id, None)
 
     async def _finish(self, job: Job, item: dict[str, Any]) -> None:
         """Finish `job` with the next claim (one commit for all finished since the last); raise its refusal."""
@@ -252,7 +270,8 @@ class Worker:
             raise error
 
     async def _send_urgent(self, items: list[dict[str, Any]]) -> list[Exception | None]:
-        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=items)
+        ordered = sorted(items, key=lambda item: self._order.get(item["id"], ("", item["id"])))
+        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=ordered)
         return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ class MemoryQueue:
         self.due: list[dict[str, Any]] = []
         self.claims = 0
         self.batches: list[list[int]] = []  # the finished ids of each claim that had some
+        self.orders: list[list[int]] = []  # the same, in the order the claim listed them
         self.results: dict[int, Any] = {}  # what each finished job was finished with
         self.lost: set[int] = set()  # jobs whose lease "another worker" took
         self.refuse_claims: PermanentError | None = None
@@ -52,6 +53,7 @@ class MemoryQueue:
             raise self.refuse_claims
         if finish:
             self.batches.append(sorted(item["id"] for item in finish))
+            self.orders.append([item["id"] for item in finish])
         outcomes: dict[int, Exception | None] = {}
         for item in finish or []:
             if item["id"] in self.lost:
@@ -188,6 +190,44 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
         assert 'coachbase_jobs_total{kind="other",outcome="succeeded"} 2' in rendered
         assert 'coachbase_llm_tokens_total{kind="other",type="input"} 6' in rendered  # lost jobs count nothing
+
+
+async def test_a_request_finishes_its_jobs_by_user_then_job_so_two_cannot_deadlock() -> None:
+    """A finish locks its user's usage counters until the request commits: requests that list the jobs of
+    the same users in different orders could each hold what the other waits for."""
+    queue = MemoryQueue()
+    users = {5: "b", 6: "a", 7: None, 8: "a", 9: "b"}
+    queue.due = [{**row(job_id), "user_id": user} for job_id, user in users.items()]
+    release = asyncio.Event()
+    urgent = {15: "b", 16: "a", 17: None}
+
+    async def noop(job: Job, ctx: JobContext) -> Finished:
+        await release.wait()
+        return finished()
+
+    async def now(job: Job, ctx: JobContext) -> Finished:
+        await release.wait()
+        return Finished(Output(), urgent=True)
+
+    worker = Worker(
+        queue=queue,  # type: ignore[arg-type]
+        handlers={"noop": noop, "now": now},
+        metrics=Metrics(),
+        concurrency=8,
+        sweep_seconds=30,
+    )
+    async with running(worker):
+        await _until(lambda: len(worker.inflight) == 5)
+        queue.due = [{**row(job_id), "kind": "now", "user_id": user} for job_id, user in urgent.items()]
+        worker.wake()
+        await _until(lambda: len(worker.inflight) == 8)
+        release.set()
+        await _until(lambda: not worker.inflight)
+    assert sorted(queue.results) == [5, 6, 7, 8, 9, 15, 16, 17]
+    everyone = {**users, **urgent}
+    assert any(len({everyone[job_id] for job_id in order}) == 3 for order in queue.orders)  # a claim, an urgent one
+    for order in queue.orders:  # each request: jobs of no user, then user a's, then b's; each by id
+        assert order == sorted(order, key=lambda job_id: (everyone[job_id] or "", job_id))
 
 
 async def test_a_claim_finishes_at_most_max_finish_chars_of_items_and_the_rest_go_at_once() -> None:
