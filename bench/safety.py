@@ -5,9 +5,11 @@
    and its coaching stream starts at once (TTFT 0), so the assessment is what the first delta waits for.
    Deltas are batched every 5 ms on both sides, so that each side's first text goes out as soon as it
    may. The same think-time phase (BENCH_SAFETY_USERS conversations, insert → first delta) runs on this code
-   and on BENCH_SAFETY_BASELINE (the commit before safety and limits: no classifier at all), each with its
-   own Postgres, gateway and worker, taking turns. The added overhead beyond the classifier's own time is
-   p50(on) - p50(off) - the classifier's time (target ≤ 10 ms).
+   and, with safety off, on BENCH_SAFETY_BASELINE (the commit before safety and limits: no classifier at
+   all) and on this code with every message cleared in its own insert (`NO_CLASSIFIER`, applied to that
+   side's database only: no classifier job, no wait), each with its own Postgres, gateway and worker, taking
+   turns. The added overhead beyond the classifier's own time is p50(on) - p50(off) - the classifier's time
+   (target ≤ 10 ms), reported against both.
 2. The limit check on a message insert. Inserting a user message as the user does (role authenticated,
    in SQL), with the limit check (internal.reserve_usage: plan, limits, the day's counters, the month's
    sum) and without it (chat_reply made unmetered inside the transaction), statement by statement in
@@ -42,16 +44,31 @@ BASELINE = os.environ.get("BENCH_SAFETY_BASELINE", "dc38ac1")
 INSERTS = int(os.environ.get("BENCH_SAFETY_INSERTS", "1000"))
 TPS = 400.0
 FIRST_TEXT_AT_ONCE = "update internal.settings set value = '5' where key = 'reply.delta_interval_ms'"
+# Safety off on this code, for the benchmark's own database: every message is cleared in its insert, as if
+# the rules and a classifier had both found nothing, so its reply streams at once. Never shipped.
+NO_CLASSIFIER = """
+create or replace function internal.start_safety_assessment(p_message public.messages) returns boolean
+  language plpgsql set search_path = '' as $$
+begin
+  insert into internal.safety_assessments
+    (message_id, user_id, source, risk_level, categories, rule_ids, guidance, model, prompt_version)
+  values (p_message.id, p_message.user_id, 'rule', 'none', '{}', '{}', '{}', null, null),
+         (p_message.id, p_message.user_id, 'model', 'none', '{}', '{}', '{}', 'bench', 'bench@v0');
+  perform internal.decide_message_safety(p_message.id);
+  return false;
+end $$;
+"""
 
 
 def _first_deltas(tmp: Path, baseline: Path | None) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {"on": [], "off": []}
-    roots = {"on": REPO_ROOT, **({"off": baseline} if baseline else {})}
+    samples: dict[str, list[float]] = {"on": [], "off": [], "off_here": []}
+    roots = {"on": REPO_ROOT, "off_here": REPO_ROOT, **({"off": baseline} if baseline else {})}
     fake = ("--classifier-ms", str(CLASSIFIER_MS))
     with contextlib.ExitStack() as stacks:
         opened = {name: stacks.enter_context(_stack(tmp / name, 0, TPS, root, fake)) for name, root in roots.items()}
-        for stack in opened.values():  # the first text goes out as soon as it may, on both sides
+        for stack in opened.values():  # the first text goes out as soon as it may, on every side
             asyncio.run(execute(stack.dsn, FIRST_TEXT_AT_ONCE))
+        asyncio.run(execute(opened["off_here"].dsn, NO_CLASSIFIER))
         for round_ in range(ROUNDS):
             for name in sorted(opened) if round_ % 2 == 0 else sorted(opened, reverse=True):
                 _, paced = asyncio.run(_phases(opened[name], USERS, [(5, None, True)]))
@@ -137,16 +154,31 @@ def run() -> Section:
         f" coaching stream starts at once (TTFT 0, {TPS:.0f} tokens/s), its classifier answers after"
         f" {CLASSIFIER_MS:.0f} ms",
     ]
+    here = _figure(
+        "insert → first delta, safety off: this code, every message cleared in its insert", deltas["off_here"]
+    )
+    figures.append(here)
+    added_here = on.p50_ms - here.p50_ms - CLASSIFIER_MS
+    figures.append(Figure("added beyond the classifier's time, p50, against this code off", added_here, 0.0))
+    targets["safety adds ≤ 10 ms beyond the classifier's time at p50 (against this code off)"] = (
+        "met" if added_here <= 10 else f"missed ({added_here:.1f} ms)"
+    )
     if deltas["off"]:
         off = _figure(f"insert → first delta, safety off (before issue 17: {BASELINE})", deltas["off"])
         figures.append(off)
         added = on.p50_ms - off.p50_ms - CLASSIFIER_MS
-        figures.append(Figure("added beyond the classifier's time, p50 (on - off - classifier)", added, 0.0))
-        targets["safety adds ≤ 10 ms beyond the classifier's time at p50"] = (
+        figures.append(Figure(f"added beyond the classifier's time, p50, against {BASELINE}", added, 0.0))
+        targets[f"safety adds ≤ 10 ms beyond the classifier's time at p50 (against {BASELINE})"] = (
             "met" if added <= 10 else f"missed ({added:.1f} ms)"
         )
     else:
         notes.append("no baseline this run (BENCH_SAFETY_BASELINE empty or not a revision of this clone)")
+    notes.append(
+        "this code off: the benchmark's database only replaces internal.start_safety_assessment so that every"
+        " message is assessed none by rules and model in its insert; the insert still writes both assessments and"
+        " the decision, so the figure is what the classifier's wait and its finish cost. The baseline also lacks"
+        " everything else added since (limits, fair claims, the job-kind contract)"
+    )
     checked = _figure("message insert with the limit check (SQL, as the user)", with_check)
     plain = _figure("message insert without it (chat_reply unmetered)", without)
     cost = percentile(with_check, 0.5) - percentile(without, 0.5)
