@@ -149,7 +149,11 @@ class Worker:
         can be waiting, and a request body over the API gateway's limit would be refused for its size."""
         count = fitting(len(json.dumps(item)) for item, _ in self.finishing.values())
         batch = list(itertools.islice(self.finishing.items(), count))
-        return dict(sorted(batch, key=lambda entry: self._order.get(entry[0], ("", entry[0]))))
+        return dict(sorted(batch, key=lambda entry: self._place(entry[0])))
+
+    def _place(self, job_id: int) -> tuple[str, int]:
+        """A finishing job's place in a request (lock_order)."""
+        return self._order.get(job_id, ("", job_id))
 
     def _settle(
         self,
@@ -270,7 +274,7 @@ class Worker:
             raise error
 
     async def _send_urgent(self, items: list[dict[str, Any]]) -> list[Exception | None]:
-        ordered = sorted(items, key=lambda item: self._order.get(item["id"], ("", item["id"])))
+        ordered = sorted(items, key=lambda item: self._place(item["id"]))
         _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=ordered)
         return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
 

@@ -3,8 +3,8 @@
 Used when no LLM key is configured so that `make dev` works on any machine. Replies are deterministic,
 built from the coach's introduction (the system prompt's first sentence, in the first person) and the
 user's own words, and every reply is stamped `model = 'offline'` so nobody mistakes it for a real
-model's answer. It never calls a tool: when tools
-are offered, the reply says that nothing was done with them.
+model's answer. It never calls a tool: when tools are offered, the reply says that nothing was done with
+them.
 """
 
 from __future__ import annotations

@@ -14,14 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from tests.conftest import Stack
-from tests.workers.conftest import fake_llm, start_worker  # noqa: F401  (fixtures these tests share)
+from tests.workers.conftest import admin, fake_llm, start_worker  # noqa: F401  (fixtures these tests share)
 
 PASSWORD = "a-long-password"
 
@@ -112,15 +111,6 @@ async def family(sign_up: Clients) -> Family:
     await join(owner, caregiver, child_id, "caregiver")
     await join(owner, viewer, child_id, "viewer")
     return Family(owner, caregiver, viewer, stranger, child_id)
-
-
-@pytest.fixture
-async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @dataclass

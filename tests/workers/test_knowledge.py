@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 
 from shared.embeddings import Embedders, EmbeddingModel
-from tests.conftest import Stack
 from tests.waiting import wait_until
 from tests.workers.conftest import User, UserFactory
 
@@ -22,15 +21,6 @@ OFFLINE = EmbeddingModel(name="wordllama-l2-supercat-256", provider="offline", d
 embedding_jobs = (
     "select count(*) from internal.jobs where kind = 'knowledge_embedding' and payload ->> 'source_id' = $1"
 )
-
-
-@pytest.fixture
-async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Stack
 from tests.waiting import wait_until
 from tests.workers.conftest import User, UserFactory, all_complete, replies
 from tests.workers.test_knowledge import blocks, indexed, save_note
@@ -25,15 +24,6 @@ from tests.workers.test_knowledge import blocks, indexed, save_note
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture
-async def admin(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
