@@ -187,10 +187,15 @@ class Worker:
                 error = job.context_error or {"code": "22023", "message": "the claim returned no context"}
                 raise error_for(str(error.get("code", "")), str(error.get("message", "")), f"context of job {job.id}")
             finished = await self.handlers[job.kind](job, ctx)
-            await self._finish_output(job, finished)
+            try:
+                await self._finish_output(job, finished)
+            except BaseException:
+                if finished.then is not None:
+                    finished.then(False)
+                raise
             finished_by_claim = True  # (or at once: its end makes nothing due either)
             if finished.then is not None:
-                finished.then()
+                finished.then(True)
             self._count_tokens(job, finished)
         except LeaseLost as exc:
             outcome = "lease_lost"

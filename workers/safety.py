@@ -12,11 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any, Protocol
 
 from shared.errors import TransientError
 from workers.queue import JobQueue
 
 log = logging.getLogger("workers.safety")
+
+
+class Holder(Protocol):
+    """A reply's text held back until its message is decided (workers/streaming.py DeltaBatcher)."""
+
+    def hand_over(self) -> dict[str, Any] | None: ...
+
+    def handed_out(self, sent: bool) -> None: ...
 
 
 class SafetyDecisions:
@@ -25,6 +34,7 @@ class SafetyDecisions:
         self.poll_seconds = poll_seconds
         self.give_up_seconds = give_up_seconds
         self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._holding: dict[str, Holder] = {}
         self._poller: asyncio.Task[None] | None = None
 
     def decided(self, message_id: str, cleared: bool) -> None:
@@ -44,6 +54,19 @@ class SafetyDecisions:
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name="safety-poll")
         return future
+
+    def hold(self, message_id: str, holder: Holder) -> None:
+        """`holder` holds a reply's text back until `message_id` is decided (see `holder`)."""
+        future = self._waiting.get(message_id)
+        if future is None or future.done():
+            return
+        self._holding[message_id] = holder
+        future.add_done_callback(lambda _: self._holding.pop(message_id, None))
+
+    def holder(self, message_id: str) -> Holder | None:
+        """What holds the reply to `message_id` back in this process, if anything: the assessment's finish
+        may take its text and have the decision send it (20261210000000)."""
+        return self._holding.get(message_id)
 
     def _give_up(self, message_id: str, future: asyncio.Future[bool]) -> None:
         if not future.done():

@@ -7,7 +7,9 @@ the row); the last batch goes out with the reply's finish, from the database.
 
 A reply may generate before its message is cleared by the safety assessment (workers/safety.py): its
 `gate` then holds every delta and checkpoint back; when it opens they go out at once, and when the
-message is not cleared nothing of the reply ever leaves the worker (`Withheld`).
+message is not cleared nothing of the reply ever leaves the worker (`Withheld`). The assessment's finish,
+when this worker sends it, takes the text held so far (`hand_over`): the decision sends it from the
+database if it clears the message, and the worker only if that finish did not (`handed_out` never came).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.broadcast import Broadcaster
 from shared.llm.base import Completion, LLMProvider, Prompt, TextDelta
@@ -58,6 +61,9 @@ class DeltaBatcher:
         self.interval = interval
         self.pending: list[str] = []
         self.seq = 0
+        # Text handed to the safety decision (hand_over), and whether the decision sent it (handed_out).
+        self.handed: dict[str, Any] | None = None
+        self._handed_sent: asyncio.Future[bool] | None = None
         # Counted from the request: with any real model the first token comes later than `interval`
         # and goes out at once; a reply faster than that goes out whole with the completion.
         self.last_flush = time.monotonic()
@@ -69,14 +75,45 @@ class DeltaBatcher:
 
     async def flush(self) -> None:
         await passed(self.gate)
+        if self.handed is not None and self._handed_sent is not None:
+            # The gate may open (the decision's broadcast) before the finish's answer says who sends it.
+            sent = await asyncio.shield(self._handed_sent)
+            handed, self.handed = self.handed, None
+            if handed is not None and not sent:  # its finish did not commit: the text is still ours to send
+                await self.broadcaster.send(self.topic, "delta", handed)
         if not self.pending:
             return
         text, self.seq = self.take_tail()
         self.last_flush = time.monotonic()
         await self.broadcaster.send(self.topic, "delta", {"message_id": self.message_id, "seq": self.seq, "text": text})
 
+    def hand_over(self) -> dict[str, Any] | None:
+        """The text held back so far, as the delta it would go out as, for the decision that clears the
+        message to send from the database (workers/kinds/safety_assessment.py); None when nothing is held.
+        Until `handed_out`, it is still this batcher's to send once the gate opens."""
+        if is_open(self.gate) or self.handed is not None or not self.pending:
+            return None
+        text, seq = self.take_tail()
+        self.handed = {"message_id": self.message_id, "seq": seq, "text": text}
+        self._handed_sent = asyncio.get_running_loop().create_future()
+        return dict(self.handed)
+
+    def handed_out(self, sent: bool) -> None:
+        """The finish that took the text committed (`sent`: its decision, clearing the message, sent the
+        text), or did not (the text is this batcher's again)."""
+        if self._handed_sent is not None and not self._handed_sent.done():
+            self._handed_sent.set_result(sent)
+
     def take_tail(self) -> tuple[str, int]:
         """The text not yet sent and the sequence number it goes out with (0 when there is none)."""
+        fate = self._handed_sent
+        if self.handed is not None and fate is not None and fate.done() and not fate.result():
+            # handed over, not sent: it goes first, under its own number
+            self.pending.insert(0, self.handed["text"])
+            self.seq = self.handed["seq"] - 1
+            self.handed = None
+        elif fate is not None and fate.done():  # sent by the decision
+            self.handed = None
         if not self.pending:
             return "", 0
         text, self.pending = "".join(self.pending), []

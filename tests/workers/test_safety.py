@@ -8,6 +8,7 @@ these tests also show that the held-back text never leaves the worker when the m
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -84,8 +85,17 @@ async def test_a_benign_message_gets_its_ordinary_reply(
     reply = await reply_of(user, conversation)
     await asyncio.wait_for(done.wait(), 10)
     assert reply["reply_kind"] == "coaching" and "sleep better" in reply["content"]
-    deltas = "".join(p["text"] for event, p in user.broadcasts if event == "delta")
-    assert deltas == reply["content"]
+    deltas = sorted((p["seq"], p["text"]) for event, p in user.broadcasts if event == "delta")
+    assert "".join(text for _, text in deltas) == reply["content"]
+    assert [seq for seq, _ in deltas] == list(range(1, len(deltas) + 1))  # each number once
+    # The reply was written while the classifier took 300 ms; its text so far went out with the decision
+    # that cleared the message, from the database (20261210000000), as the reply's first delta.
+    sent = await admin.fetch(
+        "select payload from realtime.messages where topic = $1 and event = 'delta'", f"conversation:{conversation}"
+    )
+    [first] = [json.loads(r["payload"]) for r in sent]
+    assert first["message_id"] == reply["id"] and first["seq"] == 1 and first["text"]
+    assert reply["content"].startswith(first["text"])
     decision = await admin.fetchrow(
         "select * from internal.message_safety where message_id = $1", uuid.UUID(message["id"])
     )

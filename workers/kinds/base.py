@@ -56,8 +56,9 @@ class Finished:
     # Another job waits for this one (a message's reply for its safety decision): finish it in a request
     # of its own at once, rather than with the worker's next claim.
     urgent: bool = False
-    # Run once the finish has committed (e.g. tell this process's waiting replies the decision).
-    then: Callable[[], None] | None = None
+    # Run once the finish's fate is known: True when it committed (e.g. tell this process's waiting replies
+    # the decision), False when it did not.
+    then: Callable[[bool], None] | None = None
 
     def item(self, job_id: int) -> dict[str, Any]:
         """The claim_jobs_v4 finish item for this job."""

@@ -275,6 +275,8 @@ class ChatReply:
             self.checkpoints,
             _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
         )
+        if gate is not None:  # its text so far may go out with the decision that clears the message
+            self.safety.hold(str(payload.message_id), stream.batcher)
         try:
             final, call = await self._generate(job, ctx, context, prompt, version, stream, gate, knowledge)
             await stream.cleared()

@@ -76,6 +76,15 @@ class SafetyAssessment(BaseModel):
     )
 
 
+class HeldText(BaseModel):
+    """Reply text held back for the message in this worker, as the delta it goes out as: the finish's
+    decision sends it from the database if it clears the message (20261210000000)."""
+
+    message_id: str  # the reply
+    seq: int = Field(ge=1)
+    text: str
+
+
 class SafetyOutput(BaseModel):
     """The output: the classifier's assessment, or `unavailable` (the rules decide)."""
 
@@ -86,6 +95,7 @@ class SafetyOutput(BaseModel):
     rationale: str = ""
     unavailable: bool = False
     reason: str = ""
+    release: list[HeldText] = Field(default_factory=list)
 
 
 TOOL = tool_for(SafetyAssessment, "record_safety_assessment", "Record the safety assessment of the message.")
@@ -126,7 +136,21 @@ def handler(deps: Deps) -> Handler:
         cleared = max(rules, RISKS.index(output.risk_level or "none")) <= RISKS.index("low")
         message_id = str(context.message.get("id"))
         safety = deps.safety
-        then = (lambda: safety.decided(message_id, cleared)) if safety is not None else None
+        if safety is None:
+            return Finished(output, result.calls, urgent=True)
+        # A reply held back in this process hands its text to the decision, which sends it at commit if it
+        # clears the message: the first text reaches the app without two more hops through this worker.
+        holder = safety.holder(message_id) if cleared else None
+        held = holder.hand_over() if holder is not None else None
+        if held is not None:
+            output.release = [HeldText.model_validate(held)]
+
+        def then(committed: bool) -> None:
+            if holder is not None and held is not None:
+                holder.handed_out(committed)
+            if committed:
+                safety.decided(message_id, cleared)
+
         return Finished(output, result.calls, urgent=True, then=then)
 
     return assess

@@ -1,0 +1,98 @@
+"""A reply's text held back for its message's safety decision, handed to the decision to send
+(DeltaBatcher.hand_over): sent once, under its own number, by the decision or else by the worker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import pytest
+
+from shared.broadcast import Broadcaster
+from workers.streaming import DeltaBatcher, Withheld
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.deltas: list[dict[str, Any]] = []
+
+    async def send(self, topic: str, event: str, payload: dict[str, Any], *, private: bool = True) -> bool:
+        assert (topic, event) == ("conversation:c", "delta")
+        self.deltas.append(payload)
+        return True
+
+
+def held() -> tuple[DeltaBatcher, Sent, asyncio.Future[bool]]:
+    sent = Sent()
+    gate: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    batcher = DeltaBatcher(cast(Broadcaster, sent), "conversation:c", "reply-1", 0.0, gate)
+    return batcher, sent, gate
+
+
+async def test_the_decision_sends_the_handed_text_and_the_rest_follows_under_the_next_number() -> None:
+    batcher, sent, gate = held()
+    await batcher.add("Hello ")
+    await batcher.add("there.")
+    assert sent.deltas == []  # held back
+    assert batcher.hand_over() == {"message_id": "reply-1", "seq": 1, "text": "Hello there."}
+    assert batcher.hand_over() is None  # one hand-over at a time
+    await batcher.add(" More.")
+    batcher.handed_out(True)  # the finish committed: its decision sent it
+    gate.set_result(True)
+    await batcher.flush()
+    assert sent.deltas == [{"message_id": "reply-1", "seq": 2, "text": " More."}]
+
+
+async def test_a_gate_opened_before_the_finish_answers_waits_for_it_and_sends_nothing_twice() -> None:
+    batcher, sent, gate = held()
+    await batcher.add("Hello.")
+    batcher.hand_over()
+    gate.set_result(True)  # the decision's broadcast came first
+    flushing = asyncio.create_task(batcher.flush())
+    await asyncio.sleep(0.01)
+    assert not flushing.done() and sent.deltas == []
+    batcher.handed_out(True)
+    await flushing
+    assert sent.deltas == []
+
+
+async def test_handed_text_the_decision_did_not_send_goes_out_first_once_cleared() -> None:
+    batcher, sent, gate = held()
+    await batcher.add("Hello.")
+    batcher.hand_over()
+    batcher.handed_out(False)  # its finish did not commit
+    await batcher.add(" More.")
+    gate.set_result(True)  # cleared, heard some other way (the poll)
+    await batcher.flush()
+    assert sent.deltas == [
+        {"message_id": "reply-1", "seq": 1, "text": "Hello."},
+        {"message_id": "reply-1", "seq": 2, "text": " More."},
+    ]
+
+
+async def test_handed_text_not_sent_is_part_of_the_tail_under_its_own_number() -> None:
+    batcher, _, gate = held()
+    await batcher.add("Hello.")
+    batcher.hand_over()
+    batcher.handed_out(False)
+    await batcher.add(" More.")
+    gate.set_result(True)
+    assert batcher.take_tail() == ("Hello. More.", 1)
+
+
+async def test_nothing_is_handed_over_once_the_gate_is_open_or_when_nothing_is_held() -> None:
+    batcher, _, gate = held()
+    assert batcher.hand_over() is None
+    gate.set_result(True)
+    await batcher.add("Hello.")
+    assert batcher.hand_over() is None
+
+
+async def test_handed_text_of_a_message_not_cleared_never_leaves() -> None:
+    batcher, sent, gate = held()
+    await batcher.add("Hello.")
+    batcher.hand_over()
+    gate.set_result(False)
+    with pytest.raises(Withheld):
+        await batcher.flush()
+    assert sent.deltas == []
