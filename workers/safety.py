@@ -63,6 +63,11 @@ class SafetyDecisions:
         self._holding[message_id] = holder
         future.add_done_callback(lambda _: self._holding.pop(message_id, None))
 
+    def unhold(self, message_id: str, holder: Holder) -> None:
+        """`holder` no longer holds the reply to `message_id` (its attempt ended)."""
+        if self._holding.get(message_id) is holder:
+            del self._holding[message_id]
+
     def holder(self, message_id: str) -> Holder | None:
         """What holds the reply to `message_id` back in this process, if anything: the assessment's finish
         may take its text and have the decision send it (20261210000000)."""

@@ -9,6 +9,8 @@ from typing import Any, cast
 import pytest
 
 from shared.broadcast import Broadcaster
+from workers.queue import JobQueue
+from workers.safety import SafetyDecisions
 from workers.streaming import DeltaBatcher, Withheld
 
 
@@ -96,3 +98,22 @@ async def test_handed_text_of_a_message_not_cleared_never_leaves() -> None:
     with pytest.raises(Withheld):
         await batcher.flush()
     assert sent.deltas == []
+
+
+async def test_a_reply_that_ended_hands_nothing_more_to_the_decision() -> None:
+    safety = SafetyDecisions(cast(JobQueue, None), poll_seconds=3600)
+    gate = safety.watch("message-1")
+    batcher, _, _ = held()
+    batcher.gate = gate
+    safety.hold("message-1", batcher)
+    assert safety.holder("message-1") is batcher
+    other, _, _ = held()
+    safety.unhold("message-1", other)  # not the one holding it: nothing changes
+    assert safety.holder("message-1") is batcher
+    safety.unhold("message-1", batcher)  # its attempt ended (a failure, say)
+    assert safety.holder("message-1") is None
+    safety.hold("message-1", batcher)
+    safety.decided("message-1", True)
+    await asyncio.sleep(0)
+    assert safety.holder("message-1") is None  # decided: nobody holds it any more
+    await safety.aclose()

@@ -290,6 +290,8 @@ class ChatReply:
                 error = {"message_id": reply_id, "retrying": not job.is_last_attempt, "error": type(exc).__name__}
                 await self.deps.broadcaster.send(topic, "error", error)
             raise
+        finally:  # a reply that ended (or failed) hands nothing more to the decision
+            self.safety.unhold(str(payload.message_id), stream.batcher)
         tail, tail_seq = stream.batcher.take_tail()
         output = ChatReplyOutput(
             content=final[:LONGEST],
