@@ -9,7 +9,7 @@ A reply may generate before its message is cleared by the safety assessment (wor
 `gate` then holds every delta and checkpoint back; when it opens they go out at once, and when the
 message is not cleared nothing of the reply ever leaves the worker (`Withheld`). The assessment's finish,
 when this worker sends it, takes the text held so far (`hand_over`): the decision sends it from the
-database if it clears the message, and the worker only if that finish did not (`handed_out` never came).
+database if it clears the message, and the worker only if that finish did not commit (`handed_out(False)`).
 """
 
 from __future__ import annotations
