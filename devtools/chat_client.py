@@ -55,17 +55,29 @@ def private_channel() -> RealtimeChannelOptions:
 
 @dataclass
 class Stream:
-    """The reply being shown: deltas by sequence number, printed in order."""
+    """The reply being shown: deltas by sequence number, printed in order; a later attempt starts over."""
 
     message_id: str | None = None
     printed: str = ""
     next_seq: int = 1
+    attempt: int = 1
     early: dict[int, str] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def start(self, message_id: str | None) -> None:
+        """Show a new reply."""
+        self.message_id, self.printed, self.next_seq, self.attempt, self.early = message_id, "", 1, 1, {}
+        self.done.clear()
 
     def delta(self, payload: dict[str, Any]) -> None:
         if self.message_id is not None and payload.get("message_id") != self.message_id:
             return
+        attempt = int(payload.get("attempt", 1))
+        if attempt < self.attempt:  # a worker that lost the reply to another may still send a little
+            return
+        if attempt > self.attempt:  # the reply is being written again from the start
+            self.attempt, self.printed, self.next_seq, self.early = attempt, "", 1, {}
+            print("\n  (the coach starts over)\n", flush=True)
         self.early[int(payload.get("seq", 0))] = str(payload.get("text", ""))
         while self.next_seq in self.early:
             text = self.early.pop(self.next_seq)
@@ -157,9 +169,7 @@ async def exchange(client: AsyncClient, conversation_id: str, coach_name: str, t
     insert = client.table("messages").insert({"conversation_id": conversation_id, "content": text})
     sent = rows(await insert.execute())[0]
     reply = rows(await client.table("messages").select("id").eq("reply_to", sent["id"]).execute())
-    stream.message_id = reply[0]["id"] if reply else None
-    stream.printed, stream.next_seq, stream.early = "", 1, {}
-    stream.done.clear()
+    stream.start(reply[0]["id"] if reply else None)
     print(f"{coach_name}> ", end="", flush=True)
     final = await wait_for_row(client, sent["id"], stream)
     if final["status"] == "failed":

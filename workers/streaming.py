@@ -1,7 +1,10 @@
 """A streamed model turn: text to the app in batched `delta` broadcasts, partial text into the row.
 
-Deltas are `{message_id, seq, text}` on the conversation's private topic, at most every `interval`
-seconds; `seq` keeps counting across the turns of a tool-using reply, and clients apply them in order.
+Deltas are `{message_id, seq, text, attempt}` on the conversation's private topic, at most every
+`interval` seconds; `seq` keeps counting across the turns of a tool-using reply, and clients apply them in
+order. `attempt` is the job's: a reply tried again (its worker died, or its stream failed and the job is
+retried) is generated again from the start and counts `seq` from 1 under a higher attempt, which tells
+an app to start over (20261210000100).
 The reply's text so far is checkpointed about once a second (a client joining mid-reply catches up from
 the row); the last batch goes out with the reply's finish, from the database.
 
@@ -44,7 +47,7 @@ async def passed(gate: asyncio.Future[bool] | None) -> None:
 
 
 class DeltaBatcher:
-    """Collects text and broadcasts it at most every `interval` seconds as {message_id, seq, text}."""
+    """Collects text and broadcasts it at most every `interval` seconds as {message_id, seq, text, attempt}."""
 
     def __init__(
         self,
@@ -53,8 +56,10 @@ class DeltaBatcher:
         message_id: str,
         interval: float,
         gate: asyncio.Future[bool] | None = None,
+        attempt: int = 1,
     ) -> None:
         self.broadcaster = broadcaster
+        self.attempt = attempt
         self.gate = gate
         self.topic = topic
         self.message_id = message_id
@@ -85,7 +90,7 @@ class DeltaBatcher:
             return
         text, self.seq = self.take_tail()
         self.last_flush = time.monotonic()
-        await self.broadcaster.send(self.topic, "delta", {"message_id": self.message_id, "seq": self.seq, "text": text})
+        await self.broadcaster.send(self.topic, "delta", self._delta(self.seq, text))
 
     def hand_over(self) -> dict[str, Any] | None:
         """The text held back so far, as the delta it would go out as, for the decision that clears the
@@ -94,7 +99,7 @@ class DeltaBatcher:
         if is_open(self.gate) or self.handed is not None or not self.pending:
             return None
         text, seq = self.take_tail()
-        self.handed = {"message_id": self.message_id, "seq": seq, "text": text}
+        self.handed = self._delta(seq, text)
         self._handed_sent = asyncio.get_running_loop().create_future()
         return dict(self.handed)
 
@@ -103,6 +108,9 @@ class DeltaBatcher:
         text), or did not (the text is this batcher's again)."""
         if self._handed_sent is not None and not self._handed_sent.done():
             self._handed_sent.set_result(sent)
+
+    def _delta(self, seq: int, text: str) -> dict[str, Any]:
+        return {"message_id": self.message_id, "seq": seq, "text": text, "attempt": self.attempt}
 
     def take_tail(self) -> tuple[str, int]:
         """The text not yet sent and the sequence number it goes out with (0 when there is none)."""

@@ -326,9 +326,9 @@ async def test_finish_broadcasts_the_tail_and_done_from_the_database(
         f"conversation:{conversation_id}",
     )
     events = [(r["event"], json.loads(r["payload"]), r["private"]) for r in sent]
-    assert [(e, p.get("seq"), p.get("text"), private) for e, p, private in events] == [
-        ("delta", 2, " there", True),
-        ("done", None, None, True),
+    assert [(e, p.get("seq"), p.get("text"), p.get("attempt"), private) for e, p, private in events] == [
+        ("delta", 2, " there", 1, True),  # under the job's attempt, as the worker's own deltas
+        ("done", None, None, None, True),
     ]
     assert all(p["message_id"] == str(reply_id) for _, p, _ in events)
     row = await admin.fetchrow("select status, content from public.messages where id = $1", reply_id)

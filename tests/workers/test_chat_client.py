@@ -8,7 +8,10 @@ import sys
 import uuid
 from collections.abc import Callable
 
+import pytest
+
 from devstack.settings import REPO_ROOT
+from devtools.chat_client import Stream
 from tests.conftest import Stack
 from tests.workers.conftest import WorkerProcess
 
@@ -98,3 +101,17 @@ async def test_terminal_chat_shows_tool_calls_and_todays_plan(
     assert '⚙ add_plan_item {"title": "Evening walk", "priority": "high"}' in text  # as it happened
     assert "✓ add_plan_item:" in text
     assert "[ ] Evening walk (high)" in text  # after: today's plan has it
+
+
+def test_a_reply_tried_again_is_shown_from_its_start(capsys: pytest.CaptureFixture[str]) -> None:
+    stream = Stream()
+    stream.start("r1")
+    stream.delta({"message_id": "r1", "seq": 1, "text": "Hel", "attempt": 1})
+    stream.delta({"message_id": "r1", "seq": 2, "text": "lo, wor", "attempt": 1})
+    # Its worker died; the next attempt writes the reply again from seq 1.
+    stream.delta({"message_id": "r1", "seq": 2, "text": "lo!", "attempt": 2})  # out of order: kept for later
+    stream.delta({"message_id": "r1", "seq": 3, "text": "ld", "attempt": 1})  # the old worker, late: dropped
+    stream.delta({"message_id": "r1", "seq": 1, "text": "Hel", "attempt": 2})
+    stream.delta({"message_id": "other", "seq": 3, "text": "?", "attempt": 2})  # another reply
+    assert stream.printed == "Hello!"
+    assert "starts over" in capsys.readouterr().out

@@ -27,7 +27,7 @@ class Sent:
 def held() -> tuple[DeltaBatcher, Sent, asyncio.Future[bool]]:
     sent = Sent()
     gate: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    batcher = DeltaBatcher(cast(Broadcaster, sent), "conversation:c", "reply-1", 0.0, gate)
+    batcher = DeltaBatcher(cast(Broadcaster, sent), "conversation:c", "reply-1", 0.0, gate, attempt=2)
     return batcher, sent, gate
 
 
@@ -36,13 +36,13 @@ async def test_the_decision_sends_the_handed_text_and_the_rest_follows_under_the
     await batcher.add("Hello ")
     await batcher.add("there.")
     assert sent.deltas == []  # held back
-    assert batcher.hand_over() == {"message_id": "reply-1", "seq": 1, "text": "Hello there."}
+    assert batcher.hand_over() == {"message_id": "reply-1", "seq": 1, "text": "Hello there.", "attempt": 2}
     assert batcher.hand_over() is None  # one hand-over at a time
     await batcher.add(" More.")
     batcher.handed_out(True)  # the finish committed: its decision sent it
     gate.set_result(True)
     await batcher.flush()
-    assert sent.deltas == [{"message_id": "reply-1", "seq": 2, "text": " More."}]
+    assert sent.deltas == [{"message_id": "reply-1", "seq": 2, "text": " More.", "attempt": 2}]
 
 
 async def test_a_gate_opened_before_the_finish_answers_waits_for_it_and_sends_nothing_twice() -> None:
@@ -67,8 +67,8 @@ async def test_handed_text_the_decision_did_not_send_goes_out_first_once_cleared
     gate.set_result(True)  # cleared, heard some other way (the poll)
     await batcher.flush()
     assert sent.deltas == [
-        {"message_id": "reply-1", "seq": 1, "text": "Hello."},
-        {"message_id": "reply-1", "seq": 2, "text": " More."},
+        {"message_id": "reply-1", "seq": 1, "text": "Hello.", "attempt": 2},
+        {"message_id": "reply-1", "seq": 2, "text": " More.", "attempt": 2},
     ]
 
 

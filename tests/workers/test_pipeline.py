@@ -35,6 +35,7 @@ async def test_a_message_streams_one_reply(
     deltas = sorted((p["seq"], p["text"]) for e, p in user.broadcasts if e == "delta")
     assert [seq for seq, _ in deltas] == list(range(1, len(deltas) + 1))
     assert "".join(text for _, text in deltas) == reply["content"]
+    assert {p["attempt"] for e, p in user.broadcasts if e == "delta"} == {1}
     assert reply["content"] == "Echo: I want to sleep better this week."
     assert reply["status"] == "complete" and reply["reply_to"] == sent["id"]
     assert reply["model"] == "claude-fake-1" and reply["output_tokens"] > 0 and reply["input_tokens"] > 0
@@ -92,11 +93,12 @@ async def test_a_worker_killed_mid_stream_is_taken_over(
     victim = start_worker("victim")
     user = await make_user()
     conversation = await user.conversation()
+    await subscribe(user, conversation)
     await user.send(conversation, "[[slow]] please take your time with this one")
 
     async def streaming() -> bool:
         rows = await replies(user, conversation)
-        return bool(rows) and rows[0]["status"] == "streaming"
+        return bool(rows) and rows[0]["status"] == "streaming" and any(e == "delta" for e, _ in user.broadcasts)
 
     await wait_until(streaming, 20, "the reply to start streaming")
     victim.kill()
@@ -105,6 +107,13 @@ async def test_a_worker_killed_mid_stream_is_taken_over(
     [reply] = await replies(user, conversation)
     assert reply["status"] == "complete"
     assert reply["content"] == "Echo: please take your time with this one"
+    # The rescuer generated the reply again from the start: its deltas count from 1 under attempt 2, so
+    # that an app drops the victim's partial text instead of mixing the two.
+    deltas = [p for e, p in user.broadcasts if e == "delta"]
+    assert {p["attempt"] for p in deltas} == {1, 2}
+    again = sorted((p["seq"], p["text"]) for p in deltas if p["attempt"] == 2)
+    assert [seq for seq, _ in again] == list(range(1, len(again) + 1))
+    assert "".join(text for _, text in again) == reply["content"]
     conn = await asyncpg.connect(stack.dsn)
     try:
         job = await conn.fetchrow(

@@ -94,7 +94,7 @@ async def test_a_benign_message_gets_its_ordinary_reply(
         "select payload from realtime.messages where topic = $1 and event = 'delta'", f"conversation:{conversation}"
     )
     [first] = [json.loads(r["payload"]) for r in sent]
-    assert first["message_id"] == reply["id"] and first["seq"] == 1 and first["text"]
+    assert first["message_id"] == reply["id"] and first["seq"] == 1 and first["text"] and first["attempt"] == 1
     assert reply["content"].startswith(first["text"])
     decision = await admin.fetchrow(
         "select * from internal.message_safety where message_id = $1", uuid.UUID(message["id"])

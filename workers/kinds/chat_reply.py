@@ -271,7 +271,7 @@ class ChatReply:
         stream = ReplyStream(
             job.id,
             reply_id,
-            DeltaBatcher(self.deps.broadcaster, topic, reply_id, interval, gate),
+            DeltaBatcher(self.deps.broadcaster, topic, reply_id, interval, gate, job.attempts),
             self.checkpoints,
             _seconds(context.settings.get("reply.checkpoint_interval_ms"), self.deps.checkpoint_seconds),
         )

@@ -78,11 +78,13 @@ class SafetyAssessment(BaseModel):
 
 class HeldText(BaseModel):
     """Reply text held back for the message in this worker, as the delta it goes out as: the finish's
-    decision sends it from the database if it clears the message (20261210000000)."""
+    decision sends it from the database if it clears the message (20261210000000), with the reply's
+    attempt (20261210000100)."""
 
     message_id: str  # the reply
     seq: int = Field(ge=1)
     text: str
+    attempt: int = Field(ge=1)
 
 
 class SafetyOutput(BaseModel):
