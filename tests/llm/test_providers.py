@@ -137,9 +137,32 @@ async def test_anthropic_tool_use_returns_structured_input() -> None:
     completion = await replay.provider().complete(PROMPT, TOOL)
     assert completion.tool_input == {"summary": "Sleep improved", "focus": "evening routine"}
     assert completion.stop_reason == "tool_use"
+    assert (completion.model, completion.text) == ("claude-sonnet-4-6", "")
+    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (120, 30)
     sent = json.loads(replay.requests[0].content)
     assert sent["tool_choice"] == {"type": "tool", "name": "save_analysis"}
     assert sent["tools"][0]["input_schema"]["required"] == ["summary", "focus"]
+
+
+async def test_anthropic_complete_raises_as_the_stream_does() -> None:
+    replay = AnthropicReplay("anthropic_429.http", "anthropic_400.http")
+    provider = replay.provider()
+    with pytest.raises(TransientError) as limited:
+        await provider.complete(PROMPT, TOOL)
+    assert limited.value.retry_after is not None
+    with pytest.raises(PermanentError):
+        await provider.complete(PROMPT, TOOL)
+
+
+async def test_anthropic_complete_refuses_a_body_that_is_not_a_message() -> None:
+    def answer(body: bytes) -> AnthropicProvider:
+        handler = lambda _: httpx2.Response(200, headers={"content-type": "application/json"}, content=body)  # noqa: E731
+        return AnthropicProvider("sk-ant-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+
+    with pytest.raises(TransientError, match="not JSON"):
+        await answer(b"<html>bad gateway</html>").complete(PROMPT, TOOL)
+    with pytest.raises(TransientError, match="other than a message"):
+        await answer(b'{"type": "error"}').complete(PROMPT, TOOL)
 
 
 async def test_anthropic_unreachable_is_transient() -> None:
