@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
@@ -65,6 +65,29 @@ class Stack:
     worker: subprocess.Popen[bytes]
     gateway: subprocess.Popen[bytes]
     llm: str  # the fake model's URL
+    postgres_pid: int  # the postmaster: its processes' CPU is Postgres's (PostgresCPU)
+
+
+class CPUTimes(NamedTuple):
+    user: float
+    system: float
+
+
+class PostgresCPU:
+    """The CPU time of a Postgres server: the postmaster's, its live processes' (backends, the walsender,
+    autovacuum, ...) and those of the processes it has reaped (a backend that ended counts too)."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster = psutil.Process(postmaster)
+
+    def cpu_times(self) -> CPUTimes:
+        own = self.postmaster.cpu_times()
+        user, system = own.user + own.children_user, own.system + own.children_system
+        for child in self.postmaster.children():
+            with contextlib.suppress(psutil.Error):  # it ended meanwhile: reaped, so counted above next time
+                times = child.cpu_times()
+                user, system = user + times.user, system + times.system
+        return CPUTimes(user, system)
 
 
 @contextlib.contextmanager
@@ -107,7 +130,8 @@ def _stack(
         }
         with process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log", root) as worker:
             time.sleep(1.5)  # the worker subscribes and sweeps
-            yield Stack(dsn, url, worker, gateway_proc, llm)
+            postmaster = int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
+            yield Stack(dsn, url, worker, gateway_proc, llm, postmaster)
 
 
 @dataclass
@@ -229,15 +253,16 @@ async def _check(dsn: str) -> tuple[int, int, int]:
         await conn.close()
 
 
-def _usage(procs: dict[str, psutil.Process], before: dict[str, Any], elapsed: float) -> dict[str, float]:
-    """CPU share of one core and RSS of each process over a phase."""
+def _usage(procs: dict[str, psutil.Process | PostgresCPU], before: dict[str, Any], elapsed: float) -> dict[str, float]:
+    """CPU share of one core of each process over a phase, and the RSS of the worker and the gateway."""
     out: dict[str, float] = {"elapsed": elapsed}
     for name, proc in procs.items():
         now = proc.cpu_times()
         seconds = (now.user + now.system) - (before[name].user + before[name].system)
         out[f"{name}_cpu_seconds"] = seconds
         out[f"{name}_cpu_share"] = seconds / elapsed if elapsed else 0.0
-        out[f"{name}_rss_mb"] = proc.memory_info().rss / 1e6
+        if isinstance(proc, psutil.Process):
+            out[f"{name}_rss_mb"] = proc.memory_info().rss / 1e6
     # Names the pipeline section reads.
     out["cpu_seconds"], out["rss_mb"] = out["worker_cpu_seconds"], out["worker_rss_mb"]
     return out
@@ -264,7 +289,11 @@ async def _phases(stack: Stack, users: int, plans: list[tuple[int, float | None,
     coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
     await conn.close()
     sims = [await _user(stack.url, coach_id) for _ in range(users)]
-    procs = {"worker": psutil.Process(stack.worker.pid), "gateway": psutil.Process(stack.gateway.pid)}
+    procs: dict[str, psutil.Process | PostgresCPU] = {
+        "worker": psutil.Process(stack.worker.pid),
+        "gateway": psutil.Process(stack.gateway.pid),
+        "postgres": PostgresCPU(stack.postgres_pid),
+    }
     phases = []
     for n, (messages, seconds, think) in enumerate([(1, None, True), *plans]):
         # The simulated users' process is the stopwatch: a full garbage collection here (up to ~200 ms
@@ -347,6 +376,12 @@ def run() -> Section:
         figures,
         ratios={
             "worker CPU ms per reply (think-time phase)": 1000 * paced.usage["cpu_seconds"] / max(1, timings.replies),
+            "gateway CPU ms per reply (think-time phase)": 1000
+            * paced.usage["gateway_cpu_seconds"]
+            / max(1, timings.replies),
+            "Postgres CPU ms per reply (think-time phase; all its processes)": 1000
+            * paced.usage["postgres_cpu_seconds"]
+            / max(1, timings.replies),
             "worker CPU ms per reply (zero-latency phase)": 1000
             * flat.usage["cpu_seconds"]
             / max(1, flat.timings.replies),
