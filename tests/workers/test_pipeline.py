@@ -185,7 +185,15 @@ async def test_transient_model_failures_are_retried(
     start_worker()
     user = await make_user()
     conversation = await user.conversation()
+    done = await subscribe(user, conversation)
     await user.send(conversation, f"[[{marker}]] try again")
     await wait_until(lambda: all_complete(user, conversation, 1), 30, "the reply")
     [reply] = await replies(user, conversation)
     assert (reply["status"], reply["content"]) == ("complete", "Echo: try again")
+    # The second try wrote the reply again: its deltas alone, by seq, are the reply.
+    await asyncio.wait_for(done.wait(), 10)
+    deltas = [p for e, p in user.broadcasts if e == "delta"]
+    assert {p["attempt"] for p in deltas} <= {1, 2} and any(p["attempt"] == 2 for p in deltas)
+    again = sorted((p["seq"], p["text"]) for p in deltas if p["attempt"] == 2)
+    assert [seq for seq, _ in again] == list(range(1, len(again) + 1))
+    assert "".join(text for _, text in again) == reply["content"]
