@@ -67,7 +67,7 @@ async def _talk(user: SimUser, index: int, timings: Timings) -> None:
         await user.client.table("messages").insert({"conversation_id": user.conversation, "content": text}).execute()
         while True:
             try:
-                event, _ = await asyncio.wait_for(user.events.get(), 30)
+                event, _, _ = await asyncio.wait_for(user.events.get(), 30)
             except TimeoutError:
                 timings.missed_broadcasts += 1
                 break
