@@ -167,10 +167,11 @@ def _plain(tmp: Path, baseline: Path | None) -> tuple[Plain, Plain]:
     return sides["current"], sides["baseline"]
 
 
-def _cpu_figure(name: str, side: Plain) -> Figure:
-    """CPU ms per reply as a figure's p50 column (its p99 column: 0)."""
-    parts = ", ".join(f"{process} {side.cpu_ms(process):.1f}" for process in PROCESSES)
-    return Figure(f"{name} ({parts})", side.cpu_ms(), 0.0, None, side.replies)
+def _cpu_ratios(side: Plain, which: str) -> dict[str, float]:
+    """CPU ms per plain reply of `which` side: the three processes together, then each."""
+    ratios = {f"plain reply, CPU ms per reply (worker + gateway + Postgres), {which}": side.cpu_ms()}
+    ratios.update({f"  {process} CPU ms per reply, {which}": side.cpu_ms(process) for process in PROCESSES})
+    return ratios
 
 
 def run() -> Section:
@@ -195,8 +196,8 @@ def run() -> Section:
         _figure(
             f"plain reply, insert → first delta minus TTFT, this code ({PLAIN_USERS} conversations)", current.samples
         ),
-        _cpu_figure("plain reply, CPU ms per reply of the worker, gateway and Postgres, this code", current),
     ]
+    ratios = _cpu_ratios(current, "this code")
     targets = {
         "tool round p50 ≤ 15 ms": _verdict(round_figure.p50_ms, 15),
         "tool round p99 ≤ 60 ms": _verdict(round_figure.p99_ms, 60),
@@ -212,10 +213,9 @@ def run() -> Section:
     if before.samples:
         plain_before = _figure(f"plain reply, same, before the job-kind contract ({BASELINE})", before.samples)
         current_figure = figures[4]
-        figures += [
-            plain_before,
-            _cpu_figure(f"plain reply, CPU ms per reply, before the job-kind contract ({BASELINE})", before),
-        ]
+        figures.append(plain_before)
+        ratios.update(_cpu_ratios(before, f"before ({BASELINE})"))
+        ratios["plain reply CPU per reply, this code / before"] = current.cpu_ms() / max(before.cpu_ms(), 1e-9)
         targets["plain replies no slower (p50 within 10 % or 2 ms of before)"] = (
             "met"
             if current_figure.p50_ms <= max(plain_before.p50_ms * 1.1, plain_before.p50_ms + 2)
@@ -229,12 +229,16 @@ def run() -> Section:
         notes.append(
             "CPU per reply is steadier than latency on a shared VM: with the cores ~60-80 % busy, the queueing at"
             " every hop (and so the first delta) grows as busy / (1 - busy), so a few ms of CPU per reply move the"
-            f" latency several times as much; this code / before: {current.cpu_ms() / max(before.cpu_ms(), 1e-9):.2f}x"
+            " latency several times as much"
         )
     else:
         notes.append("no baseline this run (BENCH_AGENT_BASELINE empty or not a revision of this clone)")
     return Section(
-        "Agent tool calls (planner coach) and plain replies before/after", figures, targets=targets, notes=notes
+        "Agent tool calls (planner coach) and plain replies before/after",
+        figures,
+        ratios=ratios,
+        targets=targets,
+        notes=notes,
     )
 
 
