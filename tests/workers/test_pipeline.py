@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Stack
 from tests.waiting import wait_until
-from tests.workers.conftest import UserFactory, WorkerProcess, all_complete, replies, subscribe
+from tests.workers.conftest import UserFactory, WorkerProcess, all_complete, replies, streamed_text, subscribe
 
 
 async def test_a_message_streams_one_reply(
@@ -32,9 +32,7 @@ async def test_a_message_streams_one_reply(
     await asyncio.wait_for(done.wait(), 20)
     await wait_until(lambda: all_complete(user, conversation, 1), 10, "the complete reply row")
     [reply] = await replies(user, conversation)
-    deltas = sorted((p["seq"], p["text"]) for e, p in user.broadcasts if e == "delta")
-    assert [seq for seq, _ in deltas] == list(range(1, len(deltas) + 1))
-    assert "".join(text for _, text in deltas) == reply["content"]
+    assert streamed_text(user) == reply["content"]
     assert {p["attempt"] for e, p in user.broadcasts if e == "delta"} == {1}
     assert reply["content"] == "Echo: I want to sleep better this week."
     assert reply["status"] == "complete" and reply["reply_to"] == sent["id"]
@@ -109,11 +107,8 @@ async def test_a_worker_killed_mid_stream_is_taken_over(
     assert reply["content"] == "Echo: please take your time with this one"
     # The rescuer generated the reply again from the start: its deltas count from 1 under attempt 2, so
     # that an app drops the victim's partial text instead of mixing the two.
-    deltas = [p for e, p in user.broadcasts if e == "delta"]
-    assert {p["attempt"] for p in deltas} == {1, 2}
-    again = sorted((p["seq"], p["text"]) for p in deltas if p["attempt"] == 2)
-    assert [seq for seq, _ in again] == list(range(1, len(again) + 1))
-    assert "".join(text for _, text in again) == reply["content"]
+    assert {p["attempt"] for e, p in user.broadcasts if e == "delta"} == {1, 2}
+    assert streamed_text(user, attempt=2) == reply["content"]
     conn = await asyncpg.connect(stack.dsn)
     try:
         job = await conn.fetchrow(
@@ -192,8 +187,6 @@ async def test_transient_model_failures_are_retried(
     assert (reply["status"], reply["content"]) == ("complete", "Echo: try again")
     # The second try wrote the reply again: its deltas alone, by seq, are the reply.
     await asyncio.wait_for(done.wait(), 10)
-    deltas = [p for e, p in user.broadcasts if e == "delta"]
-    assert {p["attempt"] for p in deltas} <= {1, 2} and any(p["attempt"] == 2 for p in deltas)
-    again = sorted((p["seq"], p["text"]) for p in deltas if p["attempt"] == 2)
-    assert [seq for seq, _ in again] == list(range(1, len(again) + 1))
-    assert "".join(text for _, text in again) == reply["content"]
+    attempts = {p["attempt"] for e, p in user.broadcasts if e == "delta"}
+    assert attempts <= {1, 2} and 2 in attempts
+    assert streamed_text(user, attempt=2) == reply["content"]
