@@ -3,8 +3,9 @@
 Deltas are `{message_id, seq, text, attempt}` on the conversation's private topic, at most every
 `interval` seconds; `seq` keeps counting across the turns of a tool-using reply, and clients apply them in
 order. `attempt` is the job's: a reply tried again (its worker died, or its stream failed and the job is
-retried) is generated again from the start and counts `seq` from 1 under a higher attempt, which tells
-an app to start over (20261210000100).
+retried) counts `seq` from 1 under a higher attempt, which tells an app to start over
+(20261210000100): the text of its turns stored before (a tool-using reply resumes after them) goes out
+again first, then what is generated anew.
 The reply's text so far is checkpointed about once a second (a client joining mid-reply catches up from
 the row); the last batch goes out with the reply's finish, from the database.
 
@@ -157,9 +158,13 @@ class ReplyStream:
         await passed(self.batcher.gate)
 
     def resume(self, texts: list[str]) -> None:
-        """The text of the turns stored before this worker took the reply over (already broadcast)."""
+        """The text of the turns stored before this attempt (a takeover, or a retry after a failed turn).
+        It was broadcast under an earlier attempt, and an app starts over on this one's deltas: it goes out
+        again first, from seq 1."""
         for text in texts:
             self.text = _joined(self.text, text)
+        if self.text:
+            self.batcher.pending.append(self.text)
 
     async def turn(self, provider: LLMProvider, prompt: Prompt) -> Completion:
         """Stream one model turn; its text is added to the reply's (a turn after another starts on a new

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.waiting import wait_until
-from tests.workers.conftest import User, UserFactory, WorkerProcess, all_complete, replies, subscribe
+from tests.workers.conftest import User, UserFactory, WorkerProcess, all_complete, replies, streamed_text, subscribe
 from workers.kinds.chat_reply import STEP_LIMIT_NOTE
 
 RECORDED = {
@@ -288,6 +288,7 @@ async def test_a_worker_killed_after_the_effects_commit_but_before_the_next_mode
     user = await make_planner_user()
     first = start_worker("first")
     conversation = await user.conversation()
+    await subscribe(user, conversation)
     text = (
         f'Two things {uuid.uuid4().hex[:6]} [[call:add_plan_item {{"title": "Pay rent"}}]]'
         ' [[call:add_plan_item {"title": "Book dentist"}]] [[hold:2]]'
@@ -316,6 +317,8 @@ async def test_a_worker_killed_after_the_effects_commit_but_before_the_next_mode
     assert [tuple(r) for r in done_after] == [tuple(r) for r in done_before]  # no call ran again
     turns = [r["turn"] for r in await model_requests(fake_llm, text)]
     assert turns == [1, 2, 2]  # the held second turn, asked again by the worker that took over
+    # An app starts over on the later attempt's deltas: they carry the stored turn's text too.
+    assert streamed_text(user, attempt=2) == reply["content"]
 
 
 async def _wait_for(probe: Callable[[], Any], what: str) -> int:
