@@ -915,6 +915,8 @@ export type Database = {
           content: string
           conversation_id: string
           created_at: string
+          delta_attempt: number | null
+          delta_seq: number | null
           error: string | null
           id: string
           input_tokens: number | null
@@ -935,6 +937,8 @@ export type Database = {
           content?: string
           conversation_id: string
           created_at?: string
+          delta_attempt?: number | null
+          delta_seq?: number | null
           error?: string | null
           id?: string
           input_tokens?: number | null
@@ -955,6 +959,8 @@ export type Database = {
           content?: string
           conversation_id?: string
           created_at?: string
+          delta_attempt?: number | null
+          delta_seq?: number | null
           error?: string | null
           id?: string
           input_tokens?: number | null

@@ -2,7 +2,8 @@
 previous one was in flight (checkpoint_chat_replies_v1), as the Broadcaster does for deltas.
 
 Each streaming reply saves its text about once a second so that a client (re)joining mid-reply catches
-up from the row. One request per reply and second made checkpoints most of a worker's requests once
+up from the row: the text of the deltas sent so far, and their last `seq` and `attempt`, after which the
+client applies the later deltas. One request per reply and second made checkpoints most of a worker's requests once
 replies last seconds; now a worker streaming 100 replies sends about one per round trip. An idle
 worker's checkpoint goes out at once. Each caller still hears its own outcome: None, or what refused it
 (LeaseLost when another worker owns the job now).
@@ -27,9 +28,11 @@ class Checkpoints:
         )
         self.requests = 0
 
-    async def save(self, job_id: int, message_id: str, content: str) -> None:
-        """Store `content` as the reply's partial text; raise what refused it (LeaseLost, ...)."""
-        error = await self._calls.submit({"job_id": job_id, "message_id": message_id, "content": content})
+    async def save(self, job_id: int, message_id: str, content: str, seq: int = 0, attempt: int = 1) -> None:
+        """Store `content`, the text of the reply's deltas 1..`seq` of `attempt`, as its partial text; raise
+        what refused it (LeaseLost, ...)."""
+        item = {"job_id": job_id, "message_id": message_id, "content": content, "seq": seq, "attempt": attempt}
+        error = await self._calls.submit(item)
         if error is not None:
             raise error
 

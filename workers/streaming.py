@@ -6,8 +6,9 @@ order. `attempt` is the job's: a reply tried again (its worker died, or its stre
 retried) counts `seq` from 1 under a higher attempt, which tells an app to start over
 (20261210000100): the text of its turns stored before (a tool-using reply resumes after them) goes out
 again first, then what is generated anew.
-The reply's text so far is checkpointed about once a second (a client joining mid-reply catches up from
-the row); the last batch goes out with the reply's finish, from the database.
+The reply's text so far is checkpointed about once a second with the `seq` and `attempt` of the last
+delta it holds (a client joining mid-reply catches up from the row, then applies later deltas); the
+last batch goes out with the reply's finish, from the database.
 
 A reply may generate before its message is cleared by the safety assessment (workers/safety.py): its
 `gate` then holds every delta and checkpoint back; when it opens they go out at once, and when the
@@ -202,8 +203,12 @@ class ReplyStream:
         await self.batcher.add(text)
 
     async def _checkpoint(self) -> None:
+        """Store the text of the deltas numbered so far (the text still pending goes out in the next one)."""
+        batcher = self.batcher
+        held = sum(len(piece) for piece in batcher.pending)
+        text = self.text[: len(self.text) - held] if held else self.text
         try:
-            await self.checkpoints.save(self.job_id, self.reply_id, self.text)
+            await self.checkpoints.save(self.job_id, self.reply_id, text, batcher.seq, batcher.attempt)
         except LeaseLost:
             raise
         except Exception as exc:  # a missed checkpoint only delays catch-up; the final write is what counts

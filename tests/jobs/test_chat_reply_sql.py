@@ -149,11 +149,14 @@ async def test_finish_writes_the_reply_and_finishes_the_job_once(
     await send(api, user_id, conversation_id, "Hello coach")
     job = await claim_reply(api, "w1", conversation_id)
     reply_id = reply_of(job)
-    item = [{"job_id": job["id"], "message_id": str(reply_id), "content": "Hel"}]
+    item = [{"job_id": job["id"], "message_id": str(reply_id), "content": "Hel", "seq": 2, "attempt": 1}]
     async with api.transaction():
         await act_as(api, "service_role")
         await api.fetchval("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps(item))
-    assert await admin.fetchval("select status from public.messages where id = $1", reply_id) == "streaming"
+    streaming = await admin.fetchrow("select * from public.messages where id = $1", reply_id)
+    # The text of deltas 1..2 of attempt 1: a client catching up applies deltas 3 and on.
+    stored = tuple(streaming[k] for k in ("status", "content", "delta_seq", "delta_attempt"))
+    assert stored == ("streaming", "Hel", 2, 1)
     assert await finish_reply(api, "w1", job, "Hello!") is None
     row = await admin.fetchrow("select * from public.messages where id = $1", reply_id)
     assert (row["status"], row["content"], row["model"], row["prompt_version"], row["output_tokens"]) == (
@@ -203,6 +206,20 @@ async def test_checkpoints_of_several_replies_in_one_call_each_on_its_own(
         async with api.transaction():
             await act_as(api, "service_role")
             await api.execute("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps([{"id": 1}]))
+    # A worker of the release before sends no seq or attempt: what the text holds is then not known.
+    # A seq that is not a number refuses the item.
+    mine_reply = str(reply_of(mine))
+    for item, refused in (
+        ({"job_id": mine["id"], "message_id": mine_reply, "content": "Partial on"}, None),
+        ({"job_id": mine["id"], "message_id": mine_reply, "content": "Partial one", "seq": "2"}, "22023"),
+    ):
+        async with api.transaction():
+            await act_as(api, "service_role")
+            answer = await api.fetchval("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps([item]))
+        assert (json.loads(answer)[str(mine["id"])] or {}).get("code") == refused
+    query = "select content, delta_seq, delta_attempt from public.messages where id = $1"
+    row = await admin.fetchrow(query, reply_of(mine))
+    assert tuple(row) == ("Partial on", None, None)
 
 
 async def test_a_worker_without_the_lease_writes_nothing(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import httpx
@@ -83,6 +83,46 @@ async def test_racing_workers_give_each_message_exactly_one_reply(
     finally:
         await conn.close()
     assert len(counts) == 18 and all(r["replies"] == 1 for r in counts)
+
+
+@pytest.fixture
+async def text_piling_up(admin: asyncpg.Connection) -> AsyncIterator[None]:
+    """Deltas every 1.5 s, checkpoints every 0.4 s: a checkpoint comes while text waits for its delta."""
+    keys = ("reply.delta_interval_ms", "reply.checkpoint_interval_ms")
+    before = await admin.fetch("select key, value from internal.settings where key = any($1)", list(keys))
+    await admin.execute("update internal.settings set value = '1500' where key = $1", keys[0])
+    await admin.execute("update internal.settings set value = '400' where key = $1", keys[1])
+    yield
+    for row in before:
+        await admin.execute("update internal.settings set value = $2 where key = $1", row["key"], row["value"])
+
+
+@pytest.mark.usefixtures("text_piling_up")
+async def test_a_client_joining_mid_reply_catches_up_from_the_row(
+    make_user: UserFactory, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker()
+    user = await make_user()
+    conversation = await user.conversation()
+    done = await subscribe(user, conversation)
+    await user.send(conversation, "[[slow]] tell me about a good evening routine for me")
+    seen: set[tuple[str, int | None, int | None]] = set()
+    while not done.is_set():  # what an app reads when it (re)joins mid-reply, every moment of the stream
+        rows = await replies(user, conversation)
+        if rows and rows[0]["status"] == "streaming":
+            seen.add((rows[0]["content"], rows[0]["delta_seq"], rows[0]["delta_attempt"]))
+        await asyncio.sleep(0.05)
+    await wait_until(lambda: all_complete(user, conversation, 1), 10, "the complete reply row")
+    [reply] = await replies(user, conversation)
+    assert any(seq for _, seq, _ in seen), seen  # a checkpoint holding some deltas was read
+    for content, seq, attempt in seen:
+        # The row's text holds deltas 1..delta_seq of its attempt: with the later ones it is the whole reply.
+        later = sorted(
+            (p["seq"], p["text"])
+            for e, p in user.broadcasts
+            if e == "delta" and p["attempt"] == attempt and p["seq"] > (seq or 0)
+        )
+        assert content + "".join(text for _, text in later) == reply["content"], (content, seq)
 
 
 async def test_a_worker_killed_mid_stream_is_taken_over(
