@@ -2,11 +2,11 @@
 previous one was in flight (checkpoint_chat_replies_v1), as the Broadcaster does for deltas.
 
 Each streaming reply saves its text about once a second so that a client (re)joining mid-reply catches
-up from the row: the text of the deltas sent so far, and their last `seq` and `attempt`, after which the
-client applies the later deltas. One request per reply and second made checkpoints most of a worker's requests once
-replies last seconds; now a worker streaming 100 replies sends about one per round trip. An idle
-worker's checkpoint goes out at once. Each caller still hears its own outcome: None, or what refused it
-(LeaseLost when another worker owns the job now).
+up from the row: the text of the deltas sent so far with the last one's `seq` and `attempt`, after which
+the client applies the later deltas. One request per reply and second made checkpoints most of a
+worker's requests once replies last seconds; now a worker streaming 100 replies sends about one per
+round trip. An idle worker's checkpoint goes out at once. Each caller still hears its own outcome: None,
+or what refused it (LeaseLost when another worker owns the job now).
 """
 
 from __future__ import annotations
