@@ -107,11 +107,15 @@ async def test_a_client_joining_mid_reply_catches_up_from_the_row(
     done = await subscribe(user, conversation)
     await user.send(conversation, "[[slow]] tell me about a good evening routine for me")
     seen: set[tuple[str, int | None, int | None]] = set()
-    while not done.is_set():  # what an app reads when it (re)joins mid-reply, every moment of the stream
-        rows = await replies(user, conversation)
-        if rows and rows[0]["status"] == "streaming":
-            seen.add((rows[0]["content"], rows[0]["delta_seq"], rows[0]["delta_attempt"]))
-        await asyncio.sleep(0.05)
+
+    async def watch() -> None:  # what an app reads when it (re)joins mid-reply, every moment of the stream
+        while not done.is_set():
+            rows = await replies(user, conversation)
+            if rows and rows[0]["status"] == "streaming":
+                seen.add((rows[0]["content"], rows[0]["delta_seq"], rows[0]["delta_attempt"]))
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(watch(), 30)
     await wait_until(lambda: all_complete(user, conversation, 1), 10, "the complete reply row")
     [reply] = await replies(user, conversation)
     assert any(seq for _, seq, _ in seen), seen  # a checkpoint holding some deltas was read
