@@ -28,9 +28,11 @@ class Checkpoints:
         )
         self.requests = 0
 
-    async def save(self, job_id: int, message_id: str, content: str, seq: int = 0, attempt: int = 1) -> None:
-        """Store `content`, the text of the reply's deltas 1..`seq` of `attempt`, as its partial text; raise
-        what refused it (LeaseLost, ...)."""
+    async def save(
+        self, job_id: int, message_id: str, content: str, seq: int | None = None, attempt: int | None = None
+    ) -> None:
+        """Store `content`, the text of the reply's deltas 1..`seq` of `attempt` (None: not known), as its
+        partial text; raise what refused it (LeaseLost, ...)."""
         item = {"job_id": job_id, "message_id": message_id, "content": content, "seq": seq, "attempt": attempt}
         error = await self._calls.submit(item)
         if error is not None:

@@ -217,15 +217,16 @@ async def all_complete(user: User, conversation_id: str, count: int) -> bool:
     return len(rows) == count and all(r["status"] in ("complete", "failed") for r in rows)
 
 
-def streamed_text(user: User, attempt: int | None = None) -> str:
+def streamed_text(user: User, attempt: int | None = None, after: int = 0) -> str:
     """The reply's text as an app rebuilds it from the `delta` broadcasts collected by `subscribe` (only
-    those of `attempt`, when given): each number once, from 1, applied in order."""
+    those of `attempt`, when given, and numbered above `after`, as a client catching up from the row
+    applies them): each number once, from `after` + 1, applied in order."""
     deltas = sorted(
         (p["seq"], p["text"])
         for event, p in user.broadcasts
-        if event == "delta" and (attempt is None or p["attempt"] == attempt)
+        if event == "delta" and (attempt is None or p["attempt"] == attempt) and p["seq"] > after
     )
-    assert [seq for seq, _ in deltas] == list(range(1, len(deltas) + 1)), deltas
+    assert [seq for seq, _ in deltas] == list(range(after + 1, after + len(deltas) + 1)), deltas
     return "".join(text for _, text in deltas)
 
 

@@ -121,12 +121,8 @@ async def test_a_client_joining_mid_reply_catches_up_from_the_row(
     assert any(seq for _, seq, _ in seen), seen  # a checkpoint holding some deltas was read
     for content, seq, attempt in seen:
         # The row's text holds deltas 1..delta_seq of its attempt: with the later ones it is the whole reply.
-        later = sorted(
-            (p["seq"], p["text"])
-            for e, p in user.broadcasts
-            if e == "delta" and p["attempt"] == attempt and p["seq"] > (seq or 0)
-        )
-        assert content + "".join(text for _, text in later) == reply["content"], (content, seq)
+        later = streamed_text(user, attempt=attempt, after=seq or 0)
+        assert content + later == reply["content"], (content, seq)
 
 
 async def test_a_worker_killed_mid_stream_is_taken_over(
