@@ -68,8 +68,9 @@ class ToolSteps:
         self.queue = queue
         self.job_id = job_id
 
-    async def record(self, number: int, text: str, content: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
-        """Store a turn and its calls (pending) before any runs; `content` is the reply's text so far."""
+    async def record(self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
+        """Store a turn and its calls (pending) before any runs. (The reply's text so far is the checkpoints'
+        to write, with the deltas it holds.)"""
         stored = await self.queue.rpc(
             "record_reply_step_v1",
             {
@@ -78,7 +79,6 @@ class ToolSteps:
                 "p_step": {
                     "step": number,
                     "text": text,
-                    "content": content,
                     "calls": [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls],
                     "usage": call.as_json(),
                 },

@@ -117,7 +117,6 @@ class Reply:
         payload = {
             "step": step,
             "text": f"step {step}",
-            "content": f"step {step}",
             "calls": [{"tool_use_id": f"toolu_{step}_{i}", "name": n, "input": v} for i, (n, v) in enumerate(calls)],
             "usage": {"model": "m", "prompt_version": "chat_reply.planner@v1", "input_tokens": 5, "output_tokens": 2},
         }
@@ -165,6 +164,25 @@ async def test_a_step_is_stored_before_its_calls_run_and_each_call_runs_once(
     assert [e["event"] for e in events] == ["tool_call", "tool_call", "tool_result", "tool_result"]
     usage = await admin.fetch("select model, input_tokens from internal.ai_usage where job_id = $1", reply.job["id"])
     assert [tuple(u) for u in usage] == [("m", 5)]  # the step's model call, once
+
+
+async def test_a_stored_step_leaves_the_replys_text_to_the_checkpoints(reply: Reply, admin: asyncpg.Connection) -> None:
+    """The row's text is a checkpoint's, with the deltas it holds; a step (even one sending the "content"
+    workers of the release before sent) only marks the reply as streaming."""
+    query = "select status, content, delta_seq, delta_attempt from public.messages where id = $1"
+    await reply.record(1, [("get_plan", {})])
+    assert tuple(await admin.fetchrow(query, reply.reply_id)) == ("streaming", "", None, None)
+    await reply.run(1)
+    item = {"job_id": reply.job["id"], "message_id": str(reply.reply_id), "content": "On it.", "seq": 1, "attempt": 1}
+    await reply.service("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps([item]))
+    older = {
+        "step": 2,
+        "text": "Checking.",
+        "content": "On it.\n\nChecking.",
+        "calls": [{"tool_use_id": "toolu_2", "name": "get_plan", "input": {}}],
+    }
+    await reply.service("select public.record_reply_step_v1($1, 'w1', $2::jsonb)", reply.job["id"], json.dumps(older))
+    assert tuple(await admin.fetchrow(query, reply.reply_id)) == ("streaming", "On it.", 1, 1)
 
 
 async def test_pending_calls_block_the_next_step_and_the_finish(reply: Reply) -> None:

@@ -98,14 +98,29 @@ async def text_piling_up(admin: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 @pytest.mark.usefixtures("text_piling_up")
+@pytest.mark.parametrize(
+    ("coach", "text"),
+    [
+        (None, "[[slow]] tell me about a good evening routine for me"),
+        # A tool-using reply: storing its step (with the turn's text) must keep the row's promise too.
+        ("ada", '[[slow]] plan my evening [[call:add_plan_item {"title": "Read a chapter"}]]'),
+    ],
+    ids=["plain", "tool step"],
+)
 async def test_a_client_joining_mid_reply_catches_up_from_the_row(
-    make_user: UserFactory, start_worker: Callable[..., WorkerProcess]
+    make_user: UserFactory,
+    start_worker: Callable[..., WorkerProcess],
+    admin: asyncpg.Connection,
+    coach: str | None,
+    text: str,
 ) -> None:
     start_worker()
     user = await make_user()
+    if coach:
+        user.coach_id = str(await admin.fetchval("select id from public.coaches where slug = $1", coach))
     conversation = await user.conversation()
     done = await subscribe(user, conversation)
-    await user.send(conversation, "[[slow]] tell me about a good evening routine for me")
+    await user.send(conversation, text)
     seen: set[tuple[str, int | None, int | None]] = set()
 
     async def watch() -> None:  # what an app reads when it (re)joins mid-reply, every moment of the stream

@@ -361,7 +361,7 @@ class ChatReply:
             # The turn's text goes out while its step is stored (the app orders deltas by seq, tool events by
             # id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
-            step = await steps.record(number, completion.text, stream.text, completion.tool_calls, call)
+            step = await steps.record(number, completion.text, completion.tool_calls, call)
             await knowledge.before_tools(step)
             done.append(await steps.run(step))
             knowledge.after_tools(done[-1])
