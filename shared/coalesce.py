@@ -1,14 +1,15 @@
-"""Group commit for API calls: one call in flight; items submitted meanwhile go together in the next.
+"""Group commit for API calls: a call in flight; items submitted meanwhile go together in the next.
 
 The worker's Broadcast deltas and its reply checkpoints both go this way: a worker streaming 100 replies
 sends a few requests per tick instead of one per item, and an idle one sends an item at once. Each
-submitter still gets its own item's outcome.
+submitter still gets its own item's outcome. One call at a time keeps the items' order (deltas); where
+order does not matter and each item's wait does (the safety decisions every reply waits for), `calls`
+lets more go out at once, so an item does not wait for a batch under way to commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -40,31 +41,35 @@ class Coalescer(Generic[Item, Outcome]):
         max_items: int,
         size: Callable[[Item], int] | None = None,
         name: str = "coalescer",
+        calls: int = 1,
     ) -> None:
         """`send` makes one call for a batch and returns each item's outcome, in order; `failed` is an
         item's outcome when its call raised (the exception) or ended without an answer for it (None).
-        A call carries at most `max_items`, and at most MAX_REQUEST_CHARS by `size` when one is given."""
+        A call carries at most `max_items`, and at most MAX_REQUEST_CHARS by `size` when one is given;
+        at most `calls` are in flight at once (with more than one, batches may complete in any order)."""
         self._send = send
         self._failed = failed
         self._max_items = max_items
         self._size = size
         self._name = name
+        self._calls = calls
         self._pending: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Outcome:
         """Send `item` with the next call; its outcome."""
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending.append((item, outcome))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_pending(), name=self._name)
+        if len(self._senders) < self._calls:
+            sender = asyncio.create_task(self._send_pending(), name=self._name)
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
         return await asyncio.shield(outcome)
 
     async def flushed(self, seconds: float) -> None:
-        """Wait (up to `seconds`) for the call under way and those pending."""
-        if self._sender is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._sender), seconds)
+        """Wait (up to `seconds`) for the calls under way and those pending."""
+        if self._senders:
+            await asyncio.wait(set(self._senders), timeout=seconds)
 
     async def _send_pending(self) -> None:
         while self._pending:

@@ -40,6 +40,12 @@ log = logging.getLogger("workers.runtime")
 FINISH_ATTEMPTS = 3
 FINISH_RETRY_SECONDS = 0.05
 
+# Urgent finishes (the safety decisions every reply waits for) in flight at once. With one, a decision
+# made while a request is under way waited for it to commit, then went in the next, larger batch: at 100
+# conversations ~10 ms at the mean and ~28 ms at p90 before its request was even sent. Requests that run
+# together lock their users' rows in one order (above), as two workers' requests always could.
+URGENT_CALLS = 4
+
 # Finished jobs by id: the claim_jobs_v4 item that finishes each, and the future its handler awaits.
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
@@ -268,11 +274,16 @@ class Worker:
             raise error
 
     async def _finish_now(self, job: Job, item: dict[str, Any]) -> None:
-        """Finish `job` at once, without waiting for the next claim (urgent jobs finished meanwhile go
-        together in the next such request); raise its refusal."""
+        """Finish `job` at once, without waiting for the next claim (in a request of its own, or with the
+        urgent jobs finished meanwhile when URGENT_CALLS are under way); raise its refusal."""
         if self._urgent is None:
             self._urgent = Coalescer(
-                self._send_urgent, _not_finished, max_items=100, size=lambda i: len(json.dumps(i)), name="urgent"
+                self._send_urgent,
+                _not_finished,
+                max_items=100,
+                size=lambda i: len(json.dumps(i)),
+                name="urgent",
+                calls=URGENT_CALLS,
             )
         error = await self._urgent.submit({"id": job.id, **item})
         if error is not None:
