@@ -1,4 +1,4 @@
-"""Group commit for API calls: a call in flight; items submitted meanwhile go together in the next.
+"""Group commit for API calls: items submitted while a call is in flight go together in the next.
 
 The worker's Broadcast deltas and its reply checkpoints both go this way: a worker streaming 100 replies
 sends a few requests per tick instead of one per item, and an idle one sends an item at once. Each
@@ -60,16 +60,17 @@ class Coalescer(Generic[Item, Outcome]):
         """Send `item` with the next call; its outcome."""
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending.append((item, outcome))
+        # A sender that has returned is done at once, before its done-callback leaves the set.
+        self._senders = {sender for sender in self._senders if not sender.done()}
         if len(self._senders) < self._calls:
-            sender = asyncio.create_task(self._send_pending(), name=self._name)
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+            self._senders.add(asyncio.create_task(self._send_pending(), name=self._name))
         return await asyncio.shield(outcome)
 
     async def flushed(self, seconds: float) -> None:
         """Wait (up to `seconds`) for the calls under way and those pending."""
-        if self._senders:
-            await asyncio.wait(set(self._senders), timeout=seconds)
+        running = {sender for sender in self._senders if not sender.done()}
+        if running:
+            await asyncio.wait(running, timeout=seconds)
 
     async def _send_pending(self) -> None:
         while self._pending:

@@ -65,3 +65,22 @@ async def test_a_call_that_raises_fails_each_of_its_items() -> None:
 
     coalescer = Coalescer(send, failed, max_items=10, calls=2)
     assert await asyncio.gather(coalescer.submit(1), coalescer.submit(2)) == ["failed 1", "failed 2"]
+
+
+async def test_an_item_submitted_as_the_last_call_returns_is_sent() -> None:
+    """The sender that just emptied the queue is done, but still counted until its callbacks run: an item
+    submitted in between must start a call of its own rather than wait for one that will never come."""
+    sent: list[list[int]] = []
+
+    async def send(items: list[int]) -> list[str]:
+        sent.append(list(items))
+        return [f"ok {item}" for item in items]
+
+    coalescer = Coalescer(send, failed, max_items=10)
+    first = asyncio.create_task(coalescer.submit(1))
+    await settle()
+    [sender] = coalescer._senders
+    assert sender.done()
+    second = asyncio.get_running_loop().create_task(coalescer.submit(2))
+    assert await asyncio.wait_for(asyncio.gather(first, second), 1) == ["ok 1", "ok 2"]
+    assert sent == [[1], [2]]
