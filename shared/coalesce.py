@@ -60,17 +60,21 @@ class Coalescer(Generic[Item, Outcome]):
         """Send `item` with the next call; its outcome."""
         outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._pending.append((item, outcome))
-        # A sender that has returned is done at once, before its done-callback leaves the set.
-        self._senders = {sender for sender in self._senders if not sender.done()}
+        self._senders = self._running()
         if len(self._senders) < self._calls:
             self._senders.add(asyncio.create_task(self._send_pending(), name=self._name))
         return await asyncio.shield(outcome)
 
     async def flushed(self, seconds: float) -> None:
         """Wait (up to `seconds`) for the calls under way and those pending."""
-        running = {sender for sender in self._senders if not sender.done()}
+        running = self._running()
         if running:
             await asyncio.wait(running, timeout=seconds)
+
+    def _running(self) -> set[asyncio.Task[None]]:
+        """The senders still at work: one that has returned is done at once (no callback to wait for), so an
+        item submitted right after it starts a call of its own."""
+        return {sender for sender in self._senders if not sender.done()}
 
     async def _send_pending(self) -> None:
         while self._pending:

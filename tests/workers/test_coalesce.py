@@ -68,8 +68,8 @@ async def test_a_call_that_raises_fails_each_of_its_items() -> None:
 
 
 async def test_an_item_submitted_as_the_last_call_returns_is_sent() -> None:
-    """The sender that just emptied the queue is done, but still counted until its callbacks run: an item
-    submitted in between must start a call of its own rather than wait for one that will never come."""
+    """The sender that just emptied the queue has returned but is still held: an item submitted right then
+    must start a call of its own rather than wait for one that will never come."""
     sent: list[list[int]] = []
 
     async def send(items: list[int]) -> list[str]:
