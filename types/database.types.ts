@@ -1844,6 +1844,10 @@ export type Database = {
         }
         Returns: Json
       }
+      run_reply_step_v1: {
+        Args: { p_job_id: number; p_step: Json; p_worker: string }
+        Returns: Json
+      }
       run_tool_calls_v1: {
         Args: { p_job_id: number; p_step: number; p_worker: string }
         Returns: Json

@@ -1,11 +1,13 @@
-"""The tool loop's durable steps: every model turn that calls tools is stored before any call runs.
+"""The tool loop's durable steps: a model turn that calls tools commits with its calls' effects.
 
-`record` stores the turn (its text and its calls, pending) in one transaction (record_reply_step_v1);
-`run` has Postgres run the calls that have no result yet, each one's effect and result committed
-together, for the conversation's user (run_tool_calls_v1). A reply taken over by another worker gets
-its stored steps with the claim and continues from them: it runs only the calls without a result, and
-sends the model each stored turn followed by its results, never a call without its result. The model's
-view of a turn is rebuilt from what is stored, so it is the same whoever continues the reply.
+`run` stores the turn (its text and its calls) and runs the calls, each one's effect and result
+together, for the conversation's user, in one transaction (run_reply_step_v1): a worker that dies before
+the commit leaves nothing of the turn, and the worker that takes the reply over asks the model for it again;
+one that dies after leaves the turn with every result. A reply taken over gets its stored steps with the
+claim and continues from them; a step stored without its results (by a worker of the release before) has
+its calls without a result run by the same function. The model is sent each stored turn followed by its
+results, never a call without its result. The model's view of a turn is rebuilt from what is stored, so it
+is the same whoever continues the reply.
 """
 
 from __future__ import annotations
@@ -68,27 +70,19 @@ class ToolSteps:
         self.queue = queue
         self.job_id = job_id
 
-    async def record(self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
-        """Store a turn and its calls (pending) before any runs. (The reply's text so far is the checkpoints'
-        to write, with the deltas it holds.)"""
-        stored = await self.queue.rpc(
-            "record_reply_step_v1",
-            {
-                "p_job_id": self.job_id,
-                "p_worker": self.queue.worker_id,
-                "p_step": {
-                    "step": number,
-                    "text": text,
-                    "calls": [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls],
-                    "usage": call.as_json(),
-                },
-            },
-        )
-        return Step(step=number, text=text, calls=stored or [])
+    async def run(self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
+        """Store a turn with its calls and run them (in Postgres, each once), in one transaction; the step
+        with every result. (The reply's text so far is the checkpoints' to write, with the deltas it holds.)"""
+        calls_json = [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls]
+        return await self._run({"step": number, "text": text, "calls": calls_json, "usage": call.as_json()}, text)
 
-    async def run(self, step: Step) -> Step:
-        """Run the step's calls that have no result (in Postgres, each once); the step with every result."""
-        calls = await self.queue.rpc(
-            "run_tool_calls_v1", {"p_job_id": self.job_id, "p_worker": self.queue.worker_id, "p_step": step.step}
+    async def resume(self, step: Step) -> Step:
+        """Run the calls of a stored step that have no result (a step a worker of the release before stored
+        without running it); the step with every result."""
+        return await self._run({"step": step.step}, step.text)
+
+    async def _run(self, step: dict[str, Any], text: str) -> Step:
+        stored = await self.queue.rpc(
+            "run_reply_step_v1", {"p_job_id": self.job_id, "p_worker": self.queue.worker_id, "p_step": step}
         )
-        return Step(step=step.step, text=step.text, calls=calls or [])
+        return Step(step=step["step"], text=text, calls=stored or [])

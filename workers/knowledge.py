@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.embeddings import Embedders, EmbeddingModel
 from shared.errors import CoachbaseError
-from shared.llm.base import Usage
-from workers.agent import Step
+from shared.llm.base import ToolUse, Usage
+from workers.agent import Step, StoredCall
 from workers.kinds.base import ModelCall
 from workers.queue import JobQueue
 
@@ -136,13 +137,13 @@ class ReplyKnowledge:
         self.add(Source.model_validate(row) for row in rows or [])
         return sorted(self.sources.values(), key=lambda s: s.ref)
 
-    async def before_tools(self, step: Step) -> None:
-        """Put the embeddings of the step's pending search queries, for the search tool to use."""
+    async def before_tools(self, calls: Iterable[ToolUse | StoredCall]) -> None:
+        """Put the embeddings of the search queries of calls about to run, for the search tool to use."""
         queries = sorted(
             {
                 str(c.input.get("query"))
-                for c in step.calls
-                if c.name == SEARCH_TOOL and c.status == "pending" and isinstance(c.input.get("query"), str)
+                for c in calls
+                if c.name == SEARCH_TOOL and isinstance(c.input.get("query"), str)
             }
         )
         if not queries or self.model is None:

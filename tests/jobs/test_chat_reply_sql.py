@@ -265,6 +265,7 @@ async def test_users_cannot_write_replies_or_call_worker_functions(
         ("select public.checkpoint_chat_replies_v1('w', $1)", (json.dumps([{"job_id": 1, "message_id": message_id}]),)),
         ("select public.record_reply_step_v1(1, 'w', '{}')", ()),
         ("select public.run_tool_calls_v1(1, 'w', 1)", ()),
+        ("select public.run_reply_step_v1(1, 'w', '{\"step\": 1}')", ()),
         ("select internal.chat_reply_finish(null, '{}', '[]')", ()),
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):

@@ -111,21 +111,36 @@ class Reply:
             await act_as(self.api, "service_role")
             return await self.api.fetchval(sql, *args)
 
-    async def record(
-        self, step: int, calls: list[tuple[str, dict[str, Any]]], worker: str = "w1"
+    async def step(
+        self, step: int, calls: list[tuple[str, dict[str, Any]]] | None = None, worker: str = "w1"
     ) -> list[dict[str, Any]]:
-        payload = {
+        """run_reply_step_v1: store the step with its calls (unless it is stored) and run the calls that have no
+        result, in one transaction. Without calls: continue a stored step."""
+        payload = self.payload(step, calls) if calls is not None else {"step": step}
+        ran = await self.service(
+            "select public.run_reply_step_v1($1, $2, $3::jsonb)", self.job["id"], worker, json.dumps(payload)
+        )
+        return list(json.loads(ran))
+
+    def payload(self, step: int, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        return {
             "step": step,
             "text": f"step {step}",
             "calls": [{"tool_use_id": f"toolu_{step}_{i}", "name": n, "input": v} for i, (n, v) in enumerate(calls)],
             "usage": {"model": "m", "prompt_version": "chat_reply.planner@v1", "input_tokens": 5, "output_tokens": 2},
         }
+
+    async def record(self, step: int, calls: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """A worker of the release before: record_reply_step_v1 stores the step with its calls pending."""
         stored = await self.service(
-            "select public.record_reply_step_v1($1, $2, $3::jsonb)", self.job["id"], worker, json.dumps(payload)
+            "select public.record_reply_step_v1($1, 'w1', $2::jsonb)",
+            self.job["id"],
+            json.dumps(self.payload(step, calls)),
         )
         return list(json.loads(stored))
 
     async def run(self, step: int) -> list[dict[str, Any]]:
+        """A worker of the release before: run_tool_calls_v1 runs a stored step's calls that have no result."""
         return list(
             json.loads(await self.service("select public.run_tool_calls_v1($1, 'w1', $2)", self.job["id"], step))
         )
@@ -136,23 +151,20 @@ async def reply(api: asyncpg.Connection, admin: asyncpg.Connection) -> Reply:
     return await Reply(api, admin).start()
 
 
-async def test_a_step_is_stored_before_its_calls_run_and_each_call_runs_once(
+async def test_a_step_is_stored_and_its_calls_run_in_one_transaction_each_once(
     reply: Reply, admin: asyncpg.Connection
 ) -> None:
     calls = [
         ("add_plan_item", {"title": "Walk", "date": "2026-12-08"}),
         ("add_plan_item", {"title": "Read", "date": "2026-12-08"}),
     ]
-    stored = await reply.record(1, calls)
-    assert [(c["name"], c["status"], c["result"]) for c in stored] == [("add_plan_item", "pending", None)] * 2
-    assert await reply.record(1, calls) == stored  # a retried request stores nothing twice
-    ran = await reply.run(1)
-    assert [(c["status"], c["is_error"], c["result"]["item"]["title"]) for c in ran] == [
-        ("succeeded", False, "Walk"),
-        ("succeeded", False, "Read"),
+    ran = await reply.step(1, calls)
+    assert [(c["name"], c["status"], c["is_error"], c["result"]["item"]["title"]) for c in ran] == [
+        ("add_plan_item", "succeeded", False, "Walk"),
+        ("add_plan_item", "succeeded", False, "Read"),
     ]
-    again = await reply.run(1)  # a call with a result never runs again
-    assert again == ran
+    assert await reply.step(1, calls) == ran  # a retried request stores nothing twice, and runs nothing again
+    assert await reply.step(1) == ran
     items = await admin.fetch(
         "select title, user_id::text from public.plan_items where user_id = $1 order by position", uuid.UUID(reply.user)
     )
@@ -166,13 +178,29 @@ async def test_a_step_is_stored_before_its_calls_run_and_each_call_runs_once(
     assert [tuple(u) for u in usage] == [("m", 5)]  # the step's model call, once
 
 
+async def test_a_step_stored_by_a_worker_of_the_release_before_is_continued(
+    reply: Reply, admin: asyncpg.Connection
+) -> None:
+    """record_reply_step_v1 left the calls pending; run_reply_step_v1 with the step's number runs them, once,
+    and sends no second tool_call event."""
+    stored = await reply.record(1, [("add_plan_item", {"title": "Walk", "date": "2026-12-08"}), ("get_plan", {})])
+    assert [c["status"] for c in stored] == ["pending", "pending"]
+    ran = await reply.step(1)
+    assert [(c["id"], c["status"]) for c in ran] == [(stored[0]["id"], "succeeded"), (stored[1]["id"], "succeeded")]
+    assert await reply.run(1) == ran  # nor does the release before's function run them again
+    events = await admin.fetch(
+        "select event from realtime.messages where topic = $1 order by ctid", f"conversation:{reply.conversation}"
+    )
+    assert [e["event"] for e in events] == ["tool_call", "tool_call", "tool_result", "tool_result"]
+    assert await admin.fetchval("select count(*) from public.plan_items where user_id = $1", uuid.UUID(reply.user)) == 1
+
+
 async def test_a_stored_step_leaves_the_replys_text_to_the_checkpoints(reply: Reply, admin: asyncpg.Connection) -> None:
     """The row's text is a checkpoint's, with the deltas it holds; a step (even one sending the "content"
     workers of the release before sent) only marks the reply as streaming."""
     query = "select status, content, delta_seq, delta_attempt from public.messages where id = $1"
-    await reply.record(1, [("get_plan", {})])
+    await reply.step(1, [("get_plan", {})])
     assert tuple(await admin.fetchrow(query, reply.reply_id)) == ("streaming", "", None, None)
-    await reply.run(1)
     item = {"job_id": reply.job["id"], "message_id": str(reply.reply_id), "content": "On it.", "seq": 1, "attempt": 1}
     await reply.service("select public.checkpoint_chat_replies_v1('w1', $1)", json.dumps([item]))
     older = {
@@ -186,9 +214,9 @@ async def test_a_stored_step_leaves_the_replys_text_to_the_checkpoints(reply: Re
 
 
 async def test_pending_calls_block_the_next_step_and_the_finish(reply: Reply) -> None:
-    await reply.record(1, [("get_plan", {})])
+    await reply.record(1, [("get_plan", {})])  # a worker of the release before, which died before running it
     with pytest.raises(asyncpg.PostgresError, match="step 1 has calls that have not run"):
-        await reply.record(2, [("get_plan", {})])
+        await reply.step(2, [("get_plan", {})])
     answer, _ = await claim_v4(
         reply.api, "w1", ["chat_reply"], [{"id": reply.job["id"], "output": {"content": "x"}}], 0
     )
@@ -197,7 +225,7 @@ async def test_pending_calls_block_the_next_step_and_the_finish(reply: Reply) ->
         == "chat_reply output: the reply has tool calls that have not run"
     )
     with pytest.raises(asyncpg.PostgresError) as info:  # and only the lease holder stores steps
-        await reply.record(3, [("get_plan", {})], worker="intruder")
+        await reply.step(3, [("get_plan", {})], worker="intruder")
     assert info.value.sqlstate == "PT409"
 
 
@@ -212,7 +240,7 @@ async def test_tools_act_only_on_the_users_own_rows_and_refusals_change_nothing(
         "insert into public.daily_plans (user_id, date) values ($1, '2026-12-09') returning id::text",
         uuid.UUID(stranger.user),
     )
-    await reply.record(
+    ran = await reply.step(
         1,
         [
             ("update_goal", {"goal_id": their_goal, "progress": 90}),
@@ -223,7 +251,6 @@ async def test_tools_act_only_on_the_users_own_rows_and_refusals_change_nothing(
             ("reorder_plan_item", {"item_id": str(uuid.uuid4())}),
         ],
     )
-    ran = await reply.run(1)
     assert [c["result"]["error"] for c in ran] == [
         f"goal_id: no goal of yours has the id {their_goal}",
         f"daily_plan_id: no daily plan of yours has the id {their_plan}",
@@ -245,10 +272,10 @@ async def test_tools_act_only_on_the_users_own_rows_and_refusals_change_nothing(
 
 async def test_moving_an_item_renumbers_nothing_else(reply: Reply, admin: asyncpg.Connection) -> None:
     day = {"date": "2026-12-11"}
-    await reply.record(1, [("add_plan_item", {**day, "title": t}) for t in ("A", "B", "C")])
-    a, b, c = (call["result"]["item"] for call in await reply.run(1))
-    await reply.record(2, [("reorder_plan_item", {"item_id": c["id"], "after_item_id": a["id"]})])
-    [moved] = await reply.run(2)
+    a, b, c = (
+        call["result"]["item"] for call in await reply.step(1, [("add_plan_item", {**day, "title": t}) for t in "ABC"])
+    )
+    [moved] = await reply.step(2, [("reorder_plan_item", {"item_id": c["id"], "after_item_id": a["id"]})])
     assert [i["title"] for i in moved["result"]["plan"]["items"]] == ["A", "C", "B"]
     positions = dict(
         await admin.fetch(
@@ -257,8 +284,9 @@ async def test_moving_an_item_renumbers_nothing_else(reply: Reply, admin: asyncp
     )
     assert positions["A"] == a["position"] and positions["B"] == b["position"]  # untouched
     assert a["position"] < positions["C"] < b["position"]
-    await reply.record(3, [("reorder_plan_item", {"item_id": b["id"]}), ("complete_plan_item", {"item_id": a["id"]})])
-    first, done = await reply.run(3)
+    first, done = await reply.step(
+        3, [("reorder_plan_item", {"item_id": b["id"]}), ("complete_plan_item", {"item_id": a["id"]})]
+    )
     assert [i["title"] for i in first["result"]["plan"]["items"]] == ["B", "A", "C"]
     assert done["result"]["item"]["status"] == "done"
 

@@ -145,6 +145,7 @@ REFUSED: list[tuple[str, str, str]] = [
     ("read the tools", "owner", "select * from internal.tools"),
     ("store a reply step", "owner", "select public.record_reply_step_v1(1, 'w', '{{}}')"),
     ("run tool calls", "owner", "select public.run_tool_calls_v1(1, 'w', 1)"),
+    ("store and run a reply step", "owner", "select public.run_reply_step_v1(1, 'w', '{{\"step\": 1}}')"),
     ("claim jobs", "owner", "select public.claim_jobs_v4('w', array['chat_reply'])"),
     ("write a tool call", "owner", "update public.tool_calls set is_error = true where id = {tool_call}"),
 ]

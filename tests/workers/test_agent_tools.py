@@ -216,51 +216,65 @@ async def test_a_tool_not_enabled_for_the_coach_is_not_offered_nor_run(
     assert "tools" not in (await model_requests(fake_llm, plain))[0]["body"]
 
 
-async def _backend_blocked(admin: asyncpg.Connection, function: str) -> int | None:
-    """The backend running `function` while it waits for a lock, if any."""
+async def _backend_blocked_by(admin: asyncpg.Connection) -> int | None:
+    """The backend waiting for a lock that `admin` holds, if any."""
     pid: int | None = await admin.fetchval(
-        "select pid from pg_stat_activity where wait_event_type = 'Lock' and query like $1", f"%{function}%"
+        "select pid from pg_stat_activity where pg_backend_pid() = any (pg_blocking_pids(pid)) limit 1"
     )
     return pid
 
 
-async def test_a_worker_killed_after_the_calls_are_stored_but_before_their_effect(
-    make_planner_user: Callable[[], Any],
-    start_worker: Callable[..., WorkerProcess],
-    admin: asyncpg.Connection,
-    fake_llm: str,
-) -> None:
-    user = await make_planner_user()
+async def _kill_while_the_calls_run(
+    user: User, first: WorkerProcess, admin: asyncpg.Connection, plan: uuid.UUID, text: str
+) -> str:
+    """Send `text` and kill the worker while its step's calls wait (a plan item takes a key-share lock on
+    the day's plan, which the test holds); its request is cancelled in Postgres, so nothing of it commits.
+    The conversation."""
+    conversation = await user.conversation()
+    tx = admin.transaction()
+    await tx.start()
+    try:
+        await admin.execute("select 1 from public.daily_plans where id = $1 for update", plan)
+        await user.send(conversation, text)
+        blocked = await _wait_for(lambda: _backend_blocked_by(admin), "the step's calls blocked")
+        first.kill()
+        await admin.execute("select pg_cancel_backend($1)", blocked)
+    finally:
+        await tx.rollback()
+    return conversation
+
+
+async def _christmas_eve(user: User, admin: asyncpg.Connection) -> tuple[uuid.UUID, str]:
     day = "2026-12-24"
     plan = await admin.fetchval(
         "insert into public.daily_plans (user_id, date) values ($1, $2::text::date) returning id",
         uuid.UUID(user.user_id),
         day,
     )
-    first = start_worker("first")
-    conversation = await user.conversation()
     text = (
         f'Plan Christmas eve {uuid.uuid4().hex[:6]} [[call:add_plan_item {{"title": "Wrap gifts", "date": "{day}"}}]]'
         f' [[call:add_plan_item {{"title": "Call grandma", "date": "{day}"}}]]'
     )
-    # Hold the day's plan so that the calls' effects wait (a plan item takes a key-share lock on it).
-    tx = admin.transaction()
-    await tx.start()
-    try:
-        await admin.execute("select 1 from public.daily_plans where id = $1 for update", plan)
-        await user.send(conversation, text)
-        blocked = await _wait_for(
-            lambda: _blocked_with_pending(admin, conversation), "the calls stored, their run blocked"
+    return plan, text
+
+
+async def test_a_worker_killed_while_the_calls_run_leaves_nothing_of_the_turn(
+    make_planner_user: Callable[[], Any],
+    start_worker: Callable[..., WorkerProcess],
+    admin: asyncpg.Connection,
+    fake_llm: str,
+) -> None:
+    """The turn, its calls and their effects commit together: a worker that dies first leaves none of them,
+    and the worker that takes over asks the model for the turn again."""
+    user = await make_planner_user()
+    plan, text = await _christmas_eve(user, admin)
+    conversation = await _kill_while_the_calls_run(user, start_worker("first"), admin, plan, text)
+    assert (
+        await admin.fetchval(
+            "select count(*) from public.tool_calls where conversation_id = $1", uuid.UUID(conversation)
         )
-        first.kill()  # the worker dies after storing the calls, before any effect committed
-        # The request it left behind is cancelled in Postgres: it rolls back, nothing of it commits.
-        await admin.execute("select pg_cancel_backend($1)", blocked)
-    finally:
-        await tx.rollback()
-    pending = await admin.fetch(
-        "select status::text from public.tool_calls where conversation_id = $1", uuid.UUID(conversation)
+        == 0
     )
-    assert [r["status"] for r in pending] == ["pending", "pending"]
     assert await admin.fetchval("select count(*) from public.plan_items where daily_plan_id = $1", plan) == 0
 
     start_worker("second")  # takes the reply over once the first's lease expires
@@ -274,7 +288,48 @@ async def test_a_worker_killed_after_the_calls_are_stored_but_before_their_effec
     ]
     assert titles == ["Wrap gifts", "Call grandma"]  # each once
     calls = await tool_calls(user, conversation)
-    assert [c["status"] for c in calls] == ["succeeded", "succeeded"]
+    assert [(c["step"], c["status"]) for c in calls] == [(1, "succeeded"), (1, "succeeded")]
+    turns = [r["turn"] for r in await model_requests(fake_llm, text)]
+    assert turns == [1, 1, 2]  # the lost turn asked for again, then the turn after its results
+
+
+async def test_a_step_a_worker_of_the_release_before_stored_is_run_without_asking_the_model_again(
+    make_planner_user: Callable[[], Any],
+    start_worker: Callable[..., WorkerProcess],
+    admin: asyncpg.Connection,
+    fake_llm: str,
+) -> None:
+    """Workers of the release before stored a step (record_reply_step_v1) and ran its calls in a second
+    request. Left with its calls pending by such a worker, the step is run by the worker that takes over."""
+    user = await make_planner_user()
+    plan, text = await _christmas_eve(user, admin)
+    conversation = await _kill_while_the_calls_run(user, start_worker("first"), admin, plan, text)
+    job_id, holder = await admin.fetchrow(
+        "select id, locked_by from internal.jobs where kind = 'chat_reply' and ordering_key = $1",
+        f"conversation:{conversation}",
+    )
+    step = {
+        "step": 1,
+        "text": "",
+        "calls": [
+            {"tool_use_id": f"toolu_old_{i}", "name": "add_plan_item", "input": {"title": t, "date": "2026-12-24"}}
+            for i, t in enumerate(("Wrap gifts", "Call grandma"))
+        ],
+    }
+    async with admin.transaction():  # as the dead worker of the release before did, before its second request
+        await admin.execute("set local role service_role")
+        await admin.execute("select public.record_reply_step_v1($1, $2, $3::jsonb)", job_id, holder, json.dumps(step))
+    start_worker("second")
+    reply = await reply_done(user, conversation, seconds=60)
+    assert reply["status"] == "complete"
+    titles = [
+        r["title"]
+        for r in await admin.fetch(
+            "select title from public.plan_items where daily_plan_id = $1 order by position", plan
+        )
+    ]
+    assert titles == ["Wrap gifts", "Call grandma"]  # each once
+    assert [c["status"] for c in await tool_calls(user, conversation)] == ["succeeded", "succeeded"]
     turns = [r["turn"] for r in await model_requests(fake_llm, text)]
     assert turns == [1, 2]  # the takeover did not ask the model for the stored step again
 
@@ -332,11 +387,3 @@ async def _wait_for(probe: Callable[[], Any], what: str) -> int:
 
     await wait_until(ready, 30, what)
     return found[-1]
-
-
-async def _blocked_with_pending(admin: asyncpg.Connection, conversation: str) -> int | None:
-    stored = await admin.fetchval(
-        "select count(*) from public.tool_calls where conversation_id = $1 and status = 'pending'",
-        uuid.UUID(conversation),
-    )
-    return await _backend_blocked(admin, "run_tool_calls_v1") if stored == 2 else None

@@ -105,7 +105,7 @@ async def test_a_user_cannot_call_worker_functions_or_write_replies(make_user: U
     assert finish.value.code == "42501"
     with pytest.raises(APIError) as step:
         await user.client.rpc(
-            "record_reply_step_v1",
+            "run_reply_step_v1",
             {"p_job_id": 1, "p_worker": "me", "p_step": {"step": 1, "calls": [{"tool_use_id": "t", "name": "x"}]}},
         ).execute()
     assert step.value.code == "42501"

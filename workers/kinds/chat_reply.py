@@ -341,8 +341,8 @@ class ChatReply:
         done = list(context.steps)
         stream.resume([step.text for step in done])  # a reply taken over: its text so far
         if done and done[-1].pending:  # ... and the stored calls that have not run
-            await knowledge.before_tools(done[-1])
-            done[-1] = await steps.run(done[-1])
+            await knowledge.before_tools(c for c in done[-1].calls if c.status == "pending")
+            done[-1] = await steps.resume(done[-1])
         for step in done:
             knowledge.after_tools(step)
         most = _max_steps(context.settings.get("reply.max_tool_steps"))
@@ -361,9 +361,8 @@ class ChatReply:
             # The turn's text goes out while its step is stored (the app orders deltas by seq, tool events by
             # id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
-            step = await steps.record(number, completion.text, completion.tool_calls, call)
-            await knowledge.before_tools(step)
-            done.append(await steps.run(step))
+            await knowledge.before_tools(completion.tool_calls)
+            done.append(await steps.run(number, completion.text, completion.tool_calls, call))
             knowledge.after_tools(done[-1])
             log.info(
                 "tool step done",
