@@ -92,7 +92,10 @@ begin
                          'name', call.name, 'is_error', call.is_error, 'result', call.result),
       'tool_result', 'conversation:' || reply.conversation_id, true);
   end loop;
-  return internal.stored_reply_steps(reply_id) -> (step_no - 1) -> 'calls';
+  return (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'tool_use_id', c.tool_use_id, 'name', c.name,
+                                                      'input', c.input, 'status', c.status, 'result', c.result,
+                                                      'is_error', c.is_error) order by c.position), '[]')
+            from public.tool_calls c where c.message_id = reply_id and c.step = step_no);
 end;
 $$;
 comment on function public.run_reply_step_v1(bigint, text, jsonb) is
