@@ -358,8 +358,8 @@ class ChatReply:
                 await stream.add(STEP_LIMIT_NOTE)
                 return stream.text, call
             await stream.cleared()  # no tool acts for a message that is not cleared
-            # The turn's text goes out while its step is stored (the app orders deltas by seq, tool events by
-            # id); waiting for that broadcast would put one more request in front of every tool call.
+            # The turn's text goes out while its step is stored and run (the app orders deltas by seq, tool
+            # events by id); waiting for that broadcast would put one more request in front of every tool call.
             stream.flush_soon()
             await knowledge.before_tools(completion.tool_calls)
             done.append(await steps.run(number, completion.text, completion.tool_calls, call))
