@@ -258,6 +258,24 @@ async def _christmas_eve(user: User, admin: asyncpg.Connection) -> tuple[uuid.UU
     return plan, text
 
 
+async def _completed_with_each_item_once(
+    user: User, admin: asyncpg.Connection, fake_llm: str, conversation: str, plan: uuid.UUID, text: str
+) -> list[int]:
+    """Wait for the reply taken over; check each plan item and call exactly once. The turns the model was asked."""
+    reply = await reply_done(user, conversation, seconds=60)
+    assert reply["status"] == "complete"
+    titles = [
+        r["title"]
+        for r in await admin.fetch(
+            "select title from public.plan_items where daily_plan_id = $1 order by position", plan
+        )
+    ]
+    assert titles == ["Wrap gifts", "Call grandma"]  # each once
+    calls = await tool_calls(user, conversation)
+    assert [(c["step"], c["status"]) for c in calls] == [(1, "succeeded"), (1, "succeeded")]
+    return [r["turn"] for r in await model_requests(fake_llm, text)]
+
+
 async def test_a_worker_killed_while_the_calls_run_leaves_nothing_of_the_turn(
     make_planner_user: Callable[[], Any],
     start_worker: Callable[..., WorkerProcess],
@@ -278,18 +296,7 @@ async def test_a_worker_killed_while_the_calls_run_leaves_nothing_of_the_turn(
     assert await admin.fetchval("select count(*) from public.plan_items where daily_plan_id = $1", plan) == 0
 
     start_worker("second")  # takes the reply over once the first's lease expires
-    reply = await reply_done(user, conversation, seconds=60)
-    assert reply["status"] == "complete"
-    titles = [
-        r["title"]
-        for r in await admin.fetch(
-            "select title from public.plan_items where daily_plan_id = $1 order by position", plan
-        )
-    ]
-    assert titles == ["Wrap gifts", "Call grandma"]  # each once
-    calls = await tool_calls(user, conversation)
-    assert [(c["step"], c["status"]) for c in calls] == [(1, "succeeded"), (1, "succeeded")]
-    turns = [r["turn"] for r in await model_requests(fake_llm, text)]
+    turns = await _completed_with_each_item_once(user, admin, fake_llm, conversation, plan, text)
     assert turns == [1, 1, 2]  # the lost turn asked for again, then the turn after its results
 
 
@@ -320,17 +327,7 @@ async def test_a_step_a_worker_of_the_release_before_stored_is_run_without_askin
         await admin.execute("set local role service_role")
         await admin.execute("select public.record_reply_step_v1($1, $2, $3::jsonb)", job_id, holder, json.dumps(step))
     start_worker("second")
-    reply = await reply_done(user, conversation, seconds=60)
-    assert reply["status"] == "complete"
-    titles = [
-        r["title"]
-        for r in await admin.fetch(
-            "select title from public.plan_items where daily_plan_id = $1 order by position", plan
-        )
-    ]
-    assert titles == ["Wrap gifts", "Call grandma"]  # each once
-    assert [c["status"] for c in await tool_calls(user, conversation)] == ["succeeded", "succeeded"]
-    turns = [r["turn"] for r in await model_requests(fake_llm, text)]
+    turns = await _completed_with_each_item_once(user, admin, fake_llm, conversation, plan, text)
     assert turns == [1, 2]  # the takeover did not ask the model for the stored step again
 
 
