@@ -76,7 +76,8 @@ class Reply:
         self.user = str(uuid.uuid4())
         self.job: dict[str, Any] = {}
 
-    async def start(self, text: str = "Plan my day") -> Reply:
+    async def start(self, text: str = "Plan my day", risk: str | None = "none") -> Reply:
+        """The message is assessed at `risk` (None: not yet assessed) before the reply's job is claimed."""
         await self.admin.execute(
             "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
             uuid.UUID(self.user),
@@ -97,7 +98,9 @@ class Reply:
                 uuid.UUID(self.conversation),
                 text,
             )
-        await assess(self.api, str(message_id), "none")
+        self.message_id = str(message_id)
+        if risk is not None:
+            await assess(self.api, self.message_id, risk)
         answer, _ = await claim_v4(self.api, "w1", ["chat_reply"], [])
         [self.job] = [j for j in answer["jobs"] if j["ordering_key"] == f"conversation:{self.conversation}"]
         return self
@@ -176,6 +179,21 @@ async def test_a_step_is_stored_and_its_calls_run_in_one_transaction_each_once(
     assert [e["event"] for e in events] == ["tool_call", "tool_call", "tool_result", "tool_result"]
     usage = await admin.fetch("select model, input_tokens from internal.ai_usage where job_id = $1", reply.job["id"])
     assert [tuple(u) for u in usage] == [("m", 5)]  # the step's model call, once
+
+
+@pytest.mark.parametrize("risk", [None, "elevated"])
+async def test_no_tool_runs_for_a_message_that_is_not_cleared(
+    api: asyncpg.Connection, admin: asyncpg.Connection, risk: str | None
+) -> None:
+    """Not yet assessed, or assessed as a crisis: the step is refused, and nothing of it is stored or done."""
+    reply = await Reply(api, admin).start(risk=None)  # the reply's job is claimed before the message is assessed
+    if risk is not None:
+        await assess(api, reply.message_id, risk)
+    with pytest.raises(asyncpg.CheckViolationError) as info:
+        await reply.step(1, [("add_plan_item", {"title": "Walk", "date": "2026-12-08"})])
+    assert info.value.constraint_name == "messages_coaching_reply_needs_a_cleared_message"
+    assert await admin.fetchval("select count(*) from public.tool_calls where message_id = $1", reply.reply_id) == 0
+    assert await admin.fetchval("select count(*) from public.plan_items where user_id = $1", uuid.UUID(reply.user)) == 0
 
 
 async def test_a_step_stored_by_a_worker_of_the_release_before_is_continued(
