@@ -70,11 +70,15 @@ class ToolSteps:
         self.queue = queue
         self.job_id = job_id
 
-    async def run(self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall) -> Step:
+    async def run(
+        self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall, delta: dict[str, Any] | None
+    ) -> Step:
         """Store a turn with its calls and run them (in Postgres, each once), in one transaction; the step
-        with every result. (The reply's text so far is the checkpoints' to write, with the deltas it holds.)"""
+        with every result. `delta`, the reply's text not yet broadcast, goes out from that transaction before
+        the calls. (The reply's text so far is the checkpoints' to write, with the deltas it holds.)"""
         calls_json = [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls]
-        return await self._run({"step": number, "text": text, "calls": calls_json, "usage": call.as_json()}, text)
+        step = {"step": number, "text": text, "calls": calls_json, "usage": call.as_json(), "delta": delta}
+        return await self._run(step, text)
 
     async def resume(self, step: Step) -> Step:
         """Run the calls of a stored step that have no result (a step a worker of the release before stored

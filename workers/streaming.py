@@ -8,7 +8,8 @@ retried) counts `seq` from 1 under a higher attempt, which tells an app to start
 again first, then what is generated anew.
 The reply's text so far is checkpointed about once a second with the `seq` and `attempt` of the last
 delta it holds (a client joining mid-reply catches up from the row, then applies later deltas); the
-last batch goes out with the reply's finish, from the database.
+last batch goes out with the reply's finish, and a tool-calling turn's last batch with its step (before
+the step's tool events), both from the database.
 
 A reply may generate before its message is cleared by the safety assessment (workers/safety.py): its
 `gate` then holds every delta and checkpoint back; when it opens they go out at once, and when the
@@ -81,18 +82,23 @@ class DeltaBatcher:
             await self.flush()
 
     async def flush(self) -> None:
+        delta = await self.take_delta()
+        if delta is not None:
+            await self.broadcaster.send(self.topic, "delta", delta)
+
+    async def take_delta(self) -> dict[str, Any] | None:
+        """The text not yet sent, as the delta it goes out as (None when there is none), once it may go out:
+        the caller sends it (`flush`, or a tool step from its transaction)."""
         await passed(self.gate)
         if self.handed is not None and self._handed_sent is not None:
-            # The gate may open (the decision's broadcast) before the finish's answer says who sends it.
-            sent = await asyncio.shield(self._handed_sent)
-            handed, self.handed = self.handed, None
-            if handed is not None and not sent:  # its finish did not commit: the text is still ours to send
-                await self.broadcaster.send(self.topic, "delta", handed)
-        if not self.pending:
-            return
-        text, self.seq = self.take_tail()
+            # The gate may open (the decision's broadcast) before the finish's answer says who sends it;
+            # text handed over and not sent goes first, under its own number (take_tail).
+            await asyncio.shield(self._handed_sent)
+        text, seq = self.take_tail()
+        if not text:
+            return None
         self.last_flush = time.monotonic()
-        await self.broadcaster.send(self.topic, "delta", self._delta(self.seq, text))
+        return self._delta(seq, text)
 
     def hand_over(self) -> dict[str, Any] | None:
         """The text held back so far, as the delta it would go out as, for the decision that clears the
@@ -186,6 +192,11 @@ class ReplyStream:
         if final is None:  # providers always end with a Completion; guard against a broken one
             raise RuntimeError("the provider's stream ended without a completion")
         return final
+
+    async def take_delta(self) -> dict[str, Any] | None:
+        """The text not yet sent as one delta, after any broadcast already on its way (see DeltaBatcher)."""
+        await self.flushed()
+        return await self.batcher.take_delta()
 
     def flush_soon(self) -> None:
         """Broadcast the text not yet sent without waiting for it (`flushed` waits for all of them)."""

@@ -115,11 +115,16 @@ class Reply:
             return await self.api.fetchval(sql, *args)
 
     async def step(
-        self, step: int, calls: list[tuple[str, dict[str, Any]]] | None = None, worker: str = "w1"
+        self,
+        step: int,
+        calls: list[tuple[str, dict[str, Any]]] | None = None,
+        worker: str = "w1",
+        delta: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """run_reply_step_v1: store the step with its calls (unless it is stored) and run the calls that have no
-        result, in one transaction. Without calls: continue a stored step."""
-        payload = self.payload(step, calls) if calls is not None else {"step": step}
+        result, in one transaction; `delta`: the turn's text not yet broadcast. Without calls: continue a
+        stored step."""
+        payload = {**self.payload(step, calls), "delta": delta} if calls is not None else {"step": step}
         ran = await self.service(
             "select public.run_reply_step_v1($1, $2, $3::jsonb)", self.job["id"], worker, json.dumps(payload)
         )
@@ -161,12 +166,14 @@ async def test_a_step_is_stored_and_its_calls_run_in_one_transaction_each_once(
         ("add_plan_item", {"title": "Walk", "date": "2026-12-08"}),
         ("add_plan_item", {"title": "Read", "date": "2026-12-08"}),
     ]
-    ran = await reply.step(1, calls)
+    delta = {"seq": 3, "text": "I'll add both.", "attempt": 1}
+    ran = await reply.step(1, calls, delta=delta)
     assert [(c["name"], c["status"], c["is_error"], c["result"]["item"]["title"]) for c in ran] == [
         ("add_plan_item", "succeeded", False, "Walk"),
         ("add_plan_item", "succeeded", False, "Read"),
     ]
-    assert await reply.step(1, calls) == ran  # a retried request stores nothing twice, and runs nothing again
+    # A retried request stores nothing twice, runs nothing again, and sends its text no second time.
+    assert await reply.step(1, calls, delta=delta) == ran
     assert await reply.step(1) == ran
     items = await admin.fetch(
         "select title, user_id::text from public.plan_items where user_id = $1 order by position", uuid.UUID(reply.user)
@@ -176,7 +183,10 @@ async def test_a_step_is_stored_and_its_calls_run_in_one_transaction_each_once(
         "select event, payload from realtime.messages where topic = $1 order by ctid",
         f"conversation:{reply.conversation}",
     )
-    assert [e["event"] for e in events] == ["tool_call", "tool_call", "tool_result", "tool_result"]
+    # The turn's unsent text first, then each call, then each result.
+    assert [e["event"] for e in events] == ["delta", "tool_call", "tool_call", "tool_result", "tool_result"]
+    sent = {k: v for k, v in json.loads(events[0]["payload"]).items() if k != "id"}  # realtime.send adds its id
+    assert sent == {"message_id": str(reply.reply_id), **delta}
     usage = await admin.fetch("select model, input_tokens from internal.ai_usage where job_id = $1", reply.job["id"])
     assert [tuple(u) for u in usage] == [("m", 5)]  # the step's model call, once
 

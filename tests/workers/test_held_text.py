@@ -66,10 +66,10 @@ async def test_handed_text_the_decision_did_not_send_goes_out_first_once_cleared
     await batcher.add(" More.")
     gate.set_result(True)  # cleared, heard some other way (the poll)
     await batcher.flush()
-    assert sent.deltas == [
-        {"message_id": "reply-1", "seq": 1, "text": "Hello.", "attempt": 2},
-        {"message_id": "reply-1", "seq": 2, "text": " More.", "attempt": 2},
-    ]
+    assert sent.deltas == [{"message_id": "reply-1", "seq": 1, "text": "Hello. More.", "attempt": 2}]
+    await batcher.add(" Last.")
+    await batcher.flush()
+    assert sent.deltas[1:] == [{"message_id": "reply-1", "seq": 2, "text": " Last.", "attempt": 2}]
 
 
 async def test_handed_text_not_sent_is_part_of_the_tail_under_its_own_number() -> None:

@@ -358,11 +358,10 @@ class ChatReply:
                 await stream.add(STEP_LIMIT_NOTE)
                 return stream.text, call
             await stream.cleared()  # no tool acts for a message that is not cleared
-            # The turn's text goes out while its step is stored and run (the app orders deltas by seq, tool
-            # events by id); waiting for that broadcast would put one more request in front of every tool call.
-            stream.flush_soon()
+            # The turn's unsent text goes out from the step's transaction, before its tool events.
+            delta = await stream.take_delta()
             await knowledge.before_tools(completion.tool_calls)
-            done.append(await steps.run(number, completion.text, completion.tool_calls, call))
+            done.append(await steps.run(number, completion.text, completion.tool_calls, call, delta))
             knowledge.after_tools(done[-1])
             log.info(
                 "tool step done",
