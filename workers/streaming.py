@@ -87,13 +87,23 @@ class DeltaBatcher:
             await self.broadcaster.send(self.topic, "delta", delta)
 
     async def take_delta(self) -> dict[str, Any] | None:
-        """The text not yet sent, as the delta it goes out as (None when there is none), once it may go out:
-        the caller sends it (`flush`, or a tool step from its transaction)."""
+        """The text not yet sent, as the delta it goes out as (None when there is none), once it may go out."""
         await passed(self.gate)
         if self.handed is not None and self._handed_sent is not None:
             # The gate may open (the decision's broadcast) before the finish's answer says who sends it;
             # text handed over and not sent goes first, under its own number (take_tail).
             await asyncio.shield(self._handed_sent)
+        return self._take()
+
+    def take_now(self) -> dict[str, Any] | None:
+        """The text not yet sent as a delta for the caller to send (a tool step, from its transaction), if it
+        may go out without waiting; None when there is none or it must wait (the gate is shut, or the fate of
+        text handed to the safety decision is not known yet: `flush` sends it then)."""
+        if not is_open(self.gate) or (self._handed_sent is not None and not self._handed_sent.done()):
+            return None
+        return self._take()
+
+    def _take(self) -> dict[str, Any] | None:
         text, seq = self.take_tail()
         if not text:
             return None
@@ -192,11 +202,6 @@ class ReplyStream:
         if final is None:  # providers always end with a Completion; guard against a broken one
             raise RuntimeError("the provider's stream ended without a completion")
         return final
-
-    async def take_delta(self) -> dict[str, Any] | None:
-        """The text not yet sent as one delta, after any broadcast already on its way (see DeltaBatcher)."""
-        await self.flushed()
-        return await self.batcher.take_delta()
 
     def flush_soon(self) -> None:
         """Broadcast the text not yet sent without waiting for it (`flushed` waits for all of them)."""

@@ -117,3 +117,18 @@ async def test_a_reply_that_ended_hands_nothing_more_to_the_decision() -> None:
     await asyncio.sleep(0)
     assert safety.holder("message-1") is None  # decided: nobody holds it any more
     await safety.aclose()
+
+
+async def test_a_tool_step_takes_the_unsent_text_only_when_it_need_not_wait() -> None:
+    """take_now (a tool step sends the text from its transaction): never while the gate is shut or the
+    handed text's fate is unknown, and then under the number that follows it."""
+    batcher, sent, gate = held()
+    await batcher.add("Hello.")
+    assert batcher.take_now() is None  # held back
+    batcher.hand_over()
+    await batcher.add(" More.")
+    gate.set_result(True)
+    assert batcher.take_now() is None  # the decision may yet send "Hello." itself: flush waits for its answer
+    batcher.handed_out(True)
+    assert batcher.take_now() == {"message_id": "reply-1", "seq": 2, "text": " More.", "attempt": 2}
+    assert batcher.take_now() is None and sent.deltas == []

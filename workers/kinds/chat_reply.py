@@ -358,8 +358,12 @@ class ChatReply:
                 await stream.add(STEP_LIMIT_NOTE)
                 return stream.text, call
             await stream.cleared()  # no tool acts for a message that is not cleared
-            # The turn's unsent text goes out from the step's transaction, before its tool events.
-            delta = await stream.take_delta()
+            # The turn's unsent text goes out from the step's transaction, before its tool events; text that
+            # must wait (its fate rests with the safety decision's answer) goes out on its own once it may.
+            # Nothing here waits for a broadcast: that would put it in front of the tool call.
+            delta = stream.batcher.take_now()
+            if delta is None and stream.batcher.pending:
+                stream.flush_soon()
             await knowledge.before_tools(completion.tool_calls)
             done.append(await steps.run(number, completion.text, completion.tool_calls, call, delta))
             knowledge.after_tools(done[-1])
