@@ -1,7 +1,8 @@
 """Structured output: make the model call a tool, validate its input with pydantic, re-ask once on errors.
 
 This is the one retry loop for invalid output (network and rate-limit retries belong to the job layer).
-Still invalid after the repair → `PermanentError` carrying the validation errors: the job fails with them.
+Still invalid after the repair → `InvalidOutput` (a `PermanentError`) carrying the validation errors, and
+the usage of both calls (they were made and paid for): the job fails with them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ class Structured(Generic[T]):
     @property
     def repaired(self) -> bool:
         return len(self.usages) > 1
+
+
+class InvalidOutput(PermanentError):
+    """The model's tool input stayed invalid after one repair; `usages`: the calls that were made."""
+
+    def __init__(self, message: str, model: str, usages: tuple[Usage, ...]) -> None:
+        super().__init__(message)
+        self.model = model
+        self.usages = usages
 
 
 def _errors(exc: ValidationError) -> str:
@@ -55,5 +65,9 @@ async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: t
     try:
         value = schema.model_validate(second.tool_input or {})
     except ValidationError as exc:
-        raise PermanentError(f"invalid {tool.name} output after one repair attempt: {_errors(exc)}") from exc
+        raise InvalidOutput(
+            f"invalid {tool.name} output after one repair attempt: {_errors(exc)}",
+            second.model,
+            (first.usage, second.usage),
+        ) from exc
     return Structured(value, second.model, (first.usage, second.usage))

@@ -1829,6 +1829,10 @@ export type Database = {
         Args: { p_job_id: number; p_step: Json; p_worker: string }
         Returns: Json
       }
+      record_spent_calls_v1: {
+        Args: { p_job_id: number; p_usage: Json }
+        Returns: number
+      }
       release_job_v1: {
         Args: { p_job_id: number; p_worker: string }
         Returns: undefined

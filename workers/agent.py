@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import PermanentError
 from shared.llm.base import Block, ChatMessage, TextBlock, ToolResult, ToolUse
-from workers.kinds.base import ModelCall
+from workers.kinds.base import ModelCall, recorded
 from workers.queue import JobQueue
 
 
@@ -78,7 +78,9 @@ class ToolSteps:
         the calls. (The reply's text so far is the checkpoints' to write, with the deltas it holds.)"""
         calls_json = [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls]
         step = {"step": number, "text": text, "calls": calls_json, "usage": call.as_json(), "delta": delta}
-        return await self._run(step, text)
+        stored = await self._run(step, text)
+        recorded(call)  # the step put its turn's call in the ledger
+        return stored
 
     async def resume(self, step: Step) -> Step:
         """Run the calls of a stored step that have no result (a step a worker of the release before stored

@@ -99,5 +99,10 @@ class JobQueue:
         )
         return str(status)
 
+    async def record_spent(self, job_id: int, usage: list[dict[str, Any]]) -> int:
+        """Record the model calls an attempt made and did not commit (record_spent_calls_v1: no lease needed,
+        a call already in the ledger is skipped); how many were new."""
+        return int(await self.rpc("record_spent_calls_v1", {"p_job_id": job_id, "p_usage": usage}) or 0)
+
     async def release(self, job: Job) -> None:
         await self.rpc("release_job_v1", {"p_job_id": job.id, "p_worker": self.worker_id})

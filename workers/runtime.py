@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from shared.coalesce import Coalescer, fitting
 from shared.errors import PermanentError, TransientError
 from shared.models import Job
-from workers.kinds.base import Finished, Handler, JobContext
+from workers.kinds.base import Finished, Handler, JobContext, Spending
 from workers.metrics import Metrics
 from workers.queue import JobQueue, LeaseLost, error_for
 
@@ -188,13 +188,15 @@ class Worker:
         log.info("job started", extra=fields)
         outcome = "succeeded"
         finished_by_claim = False
+        spending = Spending()  # every model call of this attempt reaches the ledger, however it ends
         try:
             if job.context_error is not None or job.context is None:
                 error = job.context_error or {"code": "22023", "message": "the claim returned no context"}
                 raise error_for(str(error.get("code", "")), str(error.get("message", "")), f"context of job {job.id}")
-            finished = await self.handlers[job.kind](job, ctx)
+            with spending.current():
+                finished = await self.handlers[job.kind](job, ctx)
             try:
-                await self._finish_output(job, finished)
+                await self._finish_output(job, finished, spending)
             except BaseException:
                 if finished.then is not None:
                     finished.then(False)
@@ -206,12 +208,15 @@ class Worker:
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
+            await self._record_spent(job, spending, fields)
         except asyncio.CancelledError:
             outcome = "released"
             with contextlib.suppress(Exception):
+                await asyncio.shield(self._record_spent(job, spending, fields))
                 await asyncio.shield(self.queue.release(job))
             raise
         except Exception as exc:
+            await self._record_spent(job, spending, fields)
             outcome = await self._record_failure(job, exc, fields)
         finally:
             heartbeat.cancel()
@@ -235,12 +240,12 @@ class Worker:
             ):
                 self.metrics.inc("coachbase_llm_tokens_total", value, kind=job.kind, type=kind)
 
-    async def _finish_output(self, job: Job, finished: Finished) -> None:
-        """Finish `job` with its output (with the next claim, or at once when urgent). A finish refused for
-        a passing reason (a deadlock or serialization failure, SQLSTATE class 40, rolled back on its own in
-        the claim) is sent again: the output is computed and paid for, and running the job again would ask
-        the model again. Raises the refusal that remains."""
-        item = finished.item(job.id)
+    async def _finish_output(self, job: Job, finished: Finished, spending: Spending) -> None:
+        """Finish `job` with its output and the attempt's model calls not yet recorded (with the next claim,
+        or at once when urgent). A finish refused for a passing reason (a deadlock or serialization failure,
+        SQLSTATE class 40, rolled back on its own in the claim) is sent again: the output is computed and paid
+        for, and running the job again would ask the model again. Raises the refusal that remains."""
+        item = finished.item(job.id, spending.unrecorded())
         self._order[job.id] = lock_order(job)
         try:
             for attempt in range(1, FINISH_ATTEMPTS + 1):
@@ -293,6 +298,18 @@ class Worker:
         ordered = sorted(items, key=lambda item: self._place(item["id"]))
         _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=ordered)
         return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
+
+    async def _record_spent(self, job: Job, spending: Spending, fields: dict[str, Any]) -> None:
+        """The model calls of an attempt that did not commit go to the ledger all the same: they were paid."""
+        usage = [call.as_json() for call in spending.unrecorded()]
+        if not usage:
+            return
+        try:
+            new = sum([await self.queue.record_spent(job.id, usage[i : i + 100]) for i in range(0, len(usage), 100)])
+        except Exception as exc:  # the failure itself still gets recorded; the ledger misses these calls
+            log.warning("could not record the model calls of an attempt", extra={**fields, "error": repr(exc)})
+            return
+        log.info("model calls of an attempt that did not finish recorded", extra={**fields, "calls": new})
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
         retryable, retry_after = True, None

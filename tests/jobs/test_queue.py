@@ -197,6 +197,35 @@ async def test_each_finish_item_stands_alone_and_records_its_model_calls(
     assert [tuple(c) for c in calls] == [("m-1", 10, 2, 0), ("m-2", 12, 3, 4)]
 
 
+async def test_each_model_call_is_in_the_ledger_once_and_an_attempt_that_did_not_finish_records_its_own(
+    svc: ServiceRole, admin: asyncpg.Connection, kind: str
+) -> None:
+    """record_spent_calls_v1 needs no lease (the calls were paid whoever holds the job now); a call sent
+    again, by it or with a finish, is skipped."""
+    job = await enqueue(svc, kind)
+    await claim(svc, "w", kind)
+    c1, c2, c3 = ({"call_id": str(uuid.uuid4()), "model": "m", "input_tokens": n} for n in (1, 2, 3))
+
+    async def spent(*calls: dict[str, object]) -> int:
+        [row] = await svc.call("select public.record_spent_calls_v1($1, $2::jsonb) as n", job, json.dumps(calls))
+        return int(row["n"])
+
+    assert await spent(c1) == 1
+    assert await spent(c1, c2) == 1  # c1 is there already
+    await admin.execute("update internal.jobs set locked_by = 'someone else' where id = $1", job)
+    assert await spent(c2) == 0  # no lease needed, and nothing twice
+    await admin.execute("update internal.jobs set locked_by = 'w' where id = $1", job)
+    answer = await claim_jobs(svc, "w", kind, 0, finish=[{"id": job, "output": {}, "usage": [c2, c3]}])
+    assert answer["finished"] == {str(job): None}
+    ledger = await admin.fetch("select input_tokens from internal.ai_usage where job_id = $1 order by id", job)
+    assert [r["input_tokens"] for r in ledger] == [1, 2, 3]
+    for calls, refused in (([{"model": "m"}], "call_id"), ([], "1 to 100")):
+        with pytest.raises(asyncpg.InvalidParameterValueError, match=refused):
+            await spent(*calls)
+    with pytest.raises(asyncpg.PostgresError, match="does not exist"):
+        await svc.call("select public.record_spent_calls_v1(-1, $1::jsonb)", json.dumps([c1]))
+
+
 async def test_ordering_key_runs_one_at_a_time_in_order(svc: ServiceRole, kind: str) -> None:
     a = await enqueue(svc, kind, order="conv-1")
     b = await enqueue(svc, kind, order="conv-1")

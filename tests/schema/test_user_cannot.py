@@ -147,6 +147,11 @@ REFUSED: list[tuple[str, str, str]] = [
     ("run tool calls", "owner", "select public.run_tool_calls_v1(1, 'w', 1)"),
     ("store and run a reply step", "owner", "select public.run_reply_step_v1(1, 'w', '{{\"step\": 1}}')"),
     ("claim jobs", "owner", "select public.claim_jobs_v4('w', array['chat_reply'])"),
+    (
+        "record model calls",
+        "owner",
+        "select public.record_spent_calls_v1(1, jsonb_build_array(jsonb_build_object('call_id', {owner})))",
+    ),
     ("write a tool call", "owner", "update public.tool_calls set is_error = true where id = {tool_call}"),
 ]
 

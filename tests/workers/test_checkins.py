@@ -164,9 +164,17 @@ async def test_invalid_structured_output_is_repaired_once_or_fails_with_the_erro
         error = await conn.fetchval(
             "select last_error from internal.jobs where dedupe_key = $1", f"checkin_analysis:{broken['id']}"
         )
+        # Both calls of each were paid for: the failed job's are in the ledger too, each once.
+        spent = await conn.fetch(
+            "select j.dedupe_key, u.prompt_version, u.call_id from internal.ai_usage u "
+            "join internal.jobs j on j.id = u.job_id where j.dedupe_key = any($1::text[])",
+            [f"checkin_analysis:{c['id']}" for c in (repaired, broken)],
+        )
     finally:
         await conn.close()
     assert "after one repair attempt" in error and "summary: Field required" in error
+    assert sorted(r["dedupe_key"].split(":")[1] for r in spent) == sorted([repaired["id"]] * 2 + [broken["id"]] * 2)
+    assert all(r["prompt_version"].startswith("checkin_analysis") and r["call_id"] for r in spent)
     assert (await analysed(user, broken["id"])) is None
 
 

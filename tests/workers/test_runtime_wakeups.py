@@ -14,7 +14,7 @@ from shared.coalesce import MAX_REQUEST_CHARS
 from shared.errors import PermanentError, TransientError
 from shared.llm.base import Usage
 from shared.models import Job
-from workers.kinds.base import Finished, JobContext, ModelCall
+from workers.kinds.base import Finished, JobContext, ModelCall, recorded
 from workers.metrics import Metrics
 from workers.queue import LeaseLost
 from workers.runtime import Worker
@@ -43,6 +43,7 @@ class MemoryQueue:
         self.refuse_claims: PermanentError | None = None
         self.refuse_items: dict[int, list[Exception]] = {}  # per job: refusals of its next finishes, in turn
         self.failed: list[int] = []
+        self.spent: dict[int, list[dict[str, Any]]] = {}  # the model calls of attempts that did not finish
         self.during_claim: Callable[[], Awaitable[None]] | None = None
 
     async def claim(
@@ -74,6 +75,10 @@ class MemoryQueue:
 
     async def release(self, job: Job) -> None:
         return None
+
+    async def record_spent(self, job_id: int, usage: list[dict[str, Any]]) -> int:
+        self.spent.setdefault(job_id, []).extend(usage)
+        return len(usage)
 
     async def fail(self, job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
         self.failed.append(job_id)
@@ -179,12 +184,14 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
         assert [1, 2, 3, 4, 5] in queue.batches  # one claim finished all five
         call = {"model": "m", "prompt_version": "p@v1", "input_tokens": 3, "output_tokens": 1}
         call |= {"cache_read_tokens": 0, "cache_write_tokens": 0}
-        assert queue.results == {
-            1: {"output": {"text": ""}, "usage": [call]},
-            2: {"output": {"text": ""}, "usage": [call]},
-            4: {"output": {"text": "job 4"}, "usage": [call]},
-            5: {"output": {"text": "job 5"}, "usage": [call]},
+        assert {job: (r["output"], _without_ids(r["usage"])) for job, r in queue.results.items()} == {
+            1: ({"text": ""}, [call]),
+            2: ({"text": ""}, [call]),
+            4: ({"text": "job 4"}, [call]),
+            5: ({"text": "job 5"}, [call]),
         }
+        assert _without_ids(queue.spent[3]) == [call]  # the lost job's call was paid for: the ledger gets it
+        assert len({u["call_id"] for r in queue.results.values() for u in r["usage"]}) == 4
         rendered = metrics.render()
         assert 'coachbase_jobs_total{kind="noop",outcome="succeeded"} 2' in rendered
         assert 'coachbase_jobs_total{kind="noop",outcome="lease_lost"} 1' in rendered
@@ -346,3 +353,28 @@ async def test_a_finish_refused_for_a_passing_reason_is_sent_again_without_runni
     assert sorted(runs) == [1, 2]  # each handler ran once
     assert queue.results[1]["output"] == {"text": "once"}  # finished on the third try
     assert 2 not in queue.results and queue.failed == [2]  # refused every time: failed as before, to be retried
+    assert len(queue.spent[2]) == 1 and 1 not in queue.spent  # its call is in the ledger all the same
+
+
+def _without_ids(usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in call.items() if k != "call_id"} for call in usage]
+
+
+async def test_every_model_call_of_an_attempt_reaches_the_ledger_however_it_ends() -> None:
+    """A call the output does not name goes with the finish (first: the output's own call stamps it); an
+    attempt that fails records the calls it made; a call a tool step recorded is not sent again."""
+    queue = MemoryQueue()
+    queue.due = [row(1), row(2)]
+
+    async def handler(job: Job, ctx: JobContext) -> Finished:
+        ModelCall("m", "p@v1", Usage(input_tokens=7))  # made, not named by the output (a reply then withheld)
+        recorded(ModelCall("m", "p@v1", Usage(input_tokens=9)))  # a tool step committed it
+        if job.id == 2:
+            raise PermanentError("the output stayed invalid")
+        return finished("out")
+
+    worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: 1 in queue.results and queue.failed == [2])
+    assert [u["input_tokens"] for u in queue.results[1]["usage"]] == [7, 3]  # the spare call, then the output's
+    assert [u["input_tokens"] for u in queue.spent[2]] == [7] and 1 not in queue.spent

@@ -5,14 +5,22 @@ output, validated by the kind's pydantic output model, and the model calls that 
 worker sends that back with its next claim, where the kind's finish function writes it, the calls are
 recorded in the usage ledger and the job succeeds, in one transaction. There is no other way for a job
 to succeed. Failures are raised (TransientError, PermanentError, LeaseLost).
+
+Every model call reaches the usage ledger once, whatever becomes of its attempt: a `ModelCall` is made
+when a call returns and counts itself spent by the attempt being run (`Spending`); the finish carries the
+attempt's calls besides the output's own, a tool step records its turn's, and an attempt that fails records
+those not yet recorded (record_spent_calls_v1). Each call's `call_id` keeps the ledger from counting it twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -22,22 +30,32 @@ from shared.errors import PermanentError
 from shared.llm.base import ChatMessage, LLMProvider, Prompt, SystemBlock, Tool, Usage
 from shared.models import Job
 from shared.prompts import DATA_NOTICE, render
-from shared.structured import call_tool
+from shared.structured import InvalidOutput, Structured, call_tool
 from workers.metrics import Metrics
 from workers.queue import JobQueue
 from workers.safety import SafetyDecisions
 
+Output = TypeVar("Output", bound=BaseModel)
+
 
 @dataclass(frozen=True)
 class ModelCall:
-    """One call to a model: which model, which prompt version, what it cost (a row of the usage ledger)."""
+    """One call to a model: which model, which prompt version, what it cost (a row of the usage ledger).
+    Made when the call returns, it counts itself spent by the job attempt being run (`Spending`)."""
 
     model: str
     prompt_version: str
     usage: Usage
+    call_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def __post_init__(self) -> None:
+        spending = _SPENDING.get()
+        if spending is not None:
+            spending.made(self)
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "call_id": self.call_id,
             "model": self.model,
             "prompt_version": self.prompt_version,
             "input_tokens": self.usage.input_tokens,
@@ -60,13 +78,48 @@ class Finished:
     # the decision), False when it did not.
     then: Callable[[bool], None] | None = None
 
-    def item(self, job_id: int) -> dict[str, Any]:
-        """The claim_jobs_v4 finish item for this job."""
-        return {
-            "id": job_id,
-            "output": self.output.model_dump(mode="json"),
-            "usage": [call.as_json() for call in self.calls],
-        }
+    def item(self, job_id: int, spent: list[ModelCall] | None = None) -> dict[str, Any]:
+        """The claim_jobs_v4 finish item for this job. `spent`, the attempt's calls not yet in the ledger, go
+        with it: those the output does not name first, since the last call stamps the output."""
+        own = {call.call_id for call in self.calls}
+        calls = [*(call for call in spent or () if call.call_id not in own), *self.calls]
+        return {"id": job_id, "output": self.output.model_dump(mode="json"), "usage": [c.as_json() for c in calls]}
+
+
+class Spending:
+    """The model calls one attempt at a job made, and which of them the ledger has already."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, ModelCall] = {}
+        self._recorded: set[str] = set()
+
+    def made(self, call: ModelCall) -> None:
+        self._calls[call.call_id] = call
+
+    def recorded(self, calls: tuple[ModelCall, ...]) -> None:
+        self._recorded.update(call.call_id for call in calls)
+
+    def unrecorded(self) -> list[ModelCall]:
+        return [call for key, call in self._calls.items() if key not in self._recorded]
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[Spending]:
+        """The attempt being run in this task (and the tasks it starts)."""
+        token = _SPENDING.set(self)
+        try:
+            yield self
+        finally:
+            _SPENDING.reset(token)
+
+
+_SPENDING: ContextVar[Spending | None] = ContextVar("coachbase_spending", default=None)
+
+
+def recorded(*calls: ModelCall) -> None:
+    """`calls` are in the ledger (a tool step committed them): an attempt that fails later leaves them be."""
+    spending = _SPENDING.get()
+    if spending is not None:
+        spending.recorded(calls)
 
 
 @dataclass
@@ -139,8 +192,21 @@ async def structured_output(
     provider: LLMProvider, prompt: Prompt, version: str, tool: Tool, output: type[BaseModel]
 ) -> Finished:
     """Make the model call `tool`, validate its input with `output` (re-asked once), as a Finished job."""
-    result = await call_tool(provider, prompt, tool, output)
-    return Finished(result.value, tuple(ModelCall(result.model, version, usage) for usage in result.usages))
+    result, calls = await tool_output(provider, prompt, version, tool, output)
+    return Finished(result.value, calls)
+
+
+async def tool_output(
+    provider: LLMProvider, prompt: Prompt, version: str, tool: Tool, output: type[Output]
+) -> tuple[Structured[Output], tuple[ModelCall, ...]]:
+    """`call_tool` with its model calls; calls whose output stayed invalid are spent all the same."""
+    try:
+        result = await call_tool(provider, prompt, tool, output)
+    except InvalidOutput as exc:
+        for usage in exc.usages:
+            ModelCall(exc.model, version, usage)  # made and paid for: the failed attempt records it
+        raise
+    return result, tuple(ModelCall(result.model, version, usage) for usage in result.usages)
 
 
 async def text_output(provider: LLMProvider, prompt: Prompt, version: str, what: str) -> tuple[str, ModelCall]:

@@ -20,9 +20,8 @@ from shared.llm.base import ImageBlock
 from shared.models import Job
 from shared.prompts import data_block, one_line
 from shared.schema import tool_for
-from shared.structured import call_tool
 from workers import files
-from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall
+from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, tool_output
 from workers.kinds.child_files import (
     FileContext,
     FilePayload,
@@ -112,8 +111,7 @@ def handler(deps: Deps) -> Handler:
             "locale": context.locale,
         }
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, images)
-        result = await call_tool(deps.provider, prompt, TOOL, DocumentFindings)
-        calls = tuple(ModelCall(result.model, version, usage) for usage in result.usages)
+        result, calls = await tool_output(deps.provider, prompt, version, TOOL, DocumentFindings)
         text = None if images else content
         return Finished(DocumentAnalysis(findings=result.value, pages=pages, characters=characters, text=text), calls)
 

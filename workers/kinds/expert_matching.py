@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.models import Job
 from shared.prompts import data_block
 from shared.schema import tool_for
-from shared.structured import call_tool
-from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
+from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, dump, tool_output
 from workers.kinds.child_files import Line, picture_prompt
 
 log = logging.getLogger("workers.kinds.expert_matching")
@@ -79,12 +78,11 @@ def handler(deps: Deps) -> Handler:
             "locale": context.locale,
         }
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, [])
-        result = await call_tool(deps.provider, prompt, TOOL, ExpertRanking)
+        result, calls = await tool_output(deps.provider, prompt, version, TOOL, ExpertRanking)
         known = {str(c.get("id")) for c in context.candidates}
         kept = [m for m in result.value.matches if m.expert_id in known]
         if len(kept) < len(result.value.matches):
             log.info("model named experts that are not candidates", extra={"job_id": job.id})
-        calls = tuple(ModelCall(result.model, version, usage) for usage in result.usages)
         return Finished(ExpertRanking(matches=kept), calls)
 
     return match

@@ -18,9 +18,8 @@ from shared.models import Job
 from shared.prompts import data_block, data_or
 from shared.report_pdf import ReportPage, render
 from shared.schema import tool_for
-from shared.structured import call_tool
 from workers import files
-from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall, dump
+from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, dump, tool_output
 from workers.kinds.child_files import FilePayload, Line, Summary, picture_prompt
 
 BUCKET = "child-reports"
@@ -117,8 +116,7 @@ def handler(deps: Deps) -> Handler:
         if context.report is None:
             return Finished(JourneyReport(skipped=True))
         prompt, version = picture_prompt(context.prompt, values(context), deps.analysis_model, [])
-        result = await call_tool(deps.provider, prompt, TOOL, ReportContent)
-        calls = tuple(ModelCall(result.model, version, usage) for usage in result.usages)
+        result, calls = await tool_output(deps.provider, prompt, version, TOOL, ReportContent)
         pdf = await asyncio.to_thread(render, result.value.model_dump(mode="json"), page(context))
         path = await files.upload(
             ctx.queue.client, BUCKET, f"{payload.child_id}/{payload.report_id}.pdf", pdf, "application/pdf"

@@ -21,10 +21,9 @@ from shared.llm.base import ImageBlock
 from shared.models import Job
 from shared.prompts import data_or
 from shared.schema import tool_for
-from shared.structured import call_tool
 from shared.video import Frames, sample_frames
 from workers import files
-from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, ModelCall
+from workers.kinds.base import Deps, Finished, Handler, JobContext, KindSpec, tool_output
 from workers.kinds.child_files import (
     FileContext,
     FilePayload,
@@ -120,8 +119,7 @@ def handler(deps: Deps) -> Handler:
         }
         images = [ImageBlock("image/jpeg", image) for image in frames.images]
         prompt, version = picture_prompt(context.prompt, values, deps.analysis_model, images)
-        result = await call_tool(deps.provider, prompt, TOOL, VideoFindings)
-        calls = tuple(ModelCall(result.model, version, usage) for usage in result.usages)
+        result, calls = await tool_output(deps.provider, prompt, version, TOOL, VideoFindings)
         output = VideoAnalysis(
             findings=result.value,
             frames=len(images),
