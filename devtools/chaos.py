@@ -265,7 +265,11 @@ async def _check(dsn: str, report: Report, drain_seconds: float) -> None:
               (select count(*) from (select 1 from public.plan_items group by user_id, title having count(*) > 1) d)
                   as duplicated_effects,
               (select count(*) from public.tool_calls c join public.messages m on m.id = c.message_id
-                where c.status = 'pending' and m.status = 'complete') as calls_never_run
+                where c.status = 'pending' and m.status = 'complete') as calls_never_run,
+              (select count(*) from internal.ai_usage) as model_calls_in_the_ledger,
+              -- recorded by a worker whose attempt failed or lost its lease (record_spent_calls_v1)
+              (select count(*) from internal.ai_usage where subject_id is null and job_id is not null)
+                  as calls_of_attempts_that_did_not_finish
             """
         )
     finally:
