@@ -46,6 +46,10 @@ FINISH_RETRY_SECONDS = 0.05
 # together lock their users' rows in one order (above), as two workers' requests always could.
 URGENT_CALLS = 4
 
+# The model calls of an attempt that did not finish are sent to the ledger at once, then after these
+# pauses while that fails (an outage of the gateway or Postgres is when most attempts fail).
+SPENT_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+
 # Finished jobs by id: the claim_jobs_v4 item that finishes each, and the future its handler awaits.
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
 
@@ -74,6 +78,7 @@ class Worker:
     # key included.
     slot_wanted: bool = False
     _urgent: Coalescer[dict[str, Any], Exception | None] | None = None
+    _recording: set[asyncio.Task[None]] = field(default_factory=set)  # spent calls on their way to the ledger
     # Each finishing job's place in a request (lock_order), while it is finishing.
     _order: dict[int, tuple[str, int]] = field(default_factory=dict)
 
@@ -208,15 +213,15 @@ class Worker:
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
-            await self._record_spent(job, spending, fields)
+            self._record_spent(job, spending, fields)
         except asyncio.CancelledError:
             outcome = "released"
+            self._record_spent(job, spending, fields)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._record_spent(job, spending, fields))
                 await asyncio.shield(self.queue.release(job))
             raise
         except Exception as exc:
-            await self._record_spent(job, spending, fields)
+            self._record_spent(job, spending, fields)
             outcome = await self._record_failure(job, exc, fields)
         finally:
             heartbeat.cancel()
@@ -299,17 +304,28 @@ class Worker:
         _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=ordered)
         return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
 
-    async def _record_spent(self, job: Job, spending: Spending, fields: dict[str, Any]) -> None:
-        """The model calls of an attempt that did not commit go to the ledger all the same: they were paid."""
+    def _record_spent(self, job: Job, spending: Spending, fields: dict[str, Any]) -> None:
+        """The model calls of an attempt that did not finish go to the ledger all the same (they were paid),
+        in the background: attempts fail most while the gateway or Postgres is away, so it tries again."""
         usage = [call.as_json() for call in spending.unrecorded()]
-        if not usage:
+        if usage:
+            task = asyncio.create_task(self._send_spent(job.id, usage, fields), name=f"spent-{job.id}")
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
+
+    async def _send_spent(self, job_id: int, usage: list[dict[str, Any]], fields: dict[str, Any]) -> None:
+        error: Exception | None = None
+        for delay in (0.0, *SPENT_RETRY_SECONDS):
+            await asyncio.sleep(delay)
+            try:
+                chunks = [usage[i : i + 100] for i in range(0, len(usage), 100)]
+                new = sum([await self.queue.record_spent(job_id, chunk) for chunk in chunks])
+            except Exception as exc:  # a call already recorded is skipped: sending them again is safe
+                error = exc
+                continue
+            log.info("model calls of an attempt that did not finish recorded", extra={**fields, "calls": new})
             return
-        try:
-            new = sum([await self.queue.record_spent(job.id, usage[i : i + 100]) for i in range(0, len(usage), 100)])
-        except Exception as exc:  # the failure itself still gets recorded; the ledger misses these calls
-            log.warning("could not record the model calls of an attempt", extra={**fields, "error": repr(exc)})
-            return
-        log.info("model calls of an attempt that did not finish recorded", extra={**fields, "calls": new})
+        log.warning("the ledger misses the model calls of an attempt", extra={**fields, "error": repr(error)})
 
     async def _record_failure(self, job: Job, exc: Exception, fields: dict[str, Any]) -> str:
         retryable, retry_after = True, None
@@ -348,12 +364,18 @@ class Worker:
                 log.warning("heartbeat failed", extra={"job_id": job.id, "error": repr(exc)})
 
     async def _drain(self) -> None:
+        deadline = time.monotonic() + self.shutdown_grace
+        await self._drain_jobs(deadline)
+        if self._recording:  # model calls of attempts that did not finish, on their way to the ledger
+            _, late = await asyncio.wait(set(self._recording), timeout=max(0.5, deadline - time.monotonic()))
+            for task in late:
+                task.cancel()
+
+    async def _drain_jobs(self, deadline: float) -> None:
         if not self.inflight:
             return
         log.info("shutting down: finishing in-flight jobs", extra={"jobs": len(self.inflight)})
-        tasks = list(self.inflight.values())
-        deadline = time.monotonic() + self.shutdown_grace
-        pending = set(tasks)
+        pending = set(self.inflight.values())
         while pending and time.monotonic() < deadline:
             if self.finishing:
                 with contextlib.suppress(Exception):

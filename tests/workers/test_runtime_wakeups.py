@@ -8,12 +8,14 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from shared.coalesce import MAX_REQUEST_CHARS
 from shared.errors import PermanentError, TransientError
 from shared.llm.base import Usage
 from shared.models import Job
+from workers import runtime
 from workers.kinds.base import Finished, JobContext, ModelCall, recorded
 from workers.metrics import Metrics
 from workers.queue import LeaseLost
@@ -44,6 +46,7 @@ class MemoryQueue:
         self.refuse_items: dict[int, list[Exception]] = {}  # per job: refusals of its next finishes, in turn
         self.failed: list[int] = []
         self.spent: dict[int, list[dict[str, Any]]] = {}  # the model calls of attempts that did not finish
+        self.spent_outage = 0  # record_spent requests that fail before one gets through
         self.during_claim: Callable[[], Awaitable[None]] | None = None
 
     async def claim(
@@ -77,6 +80,9 @@ class MemoryQueue:
         return None
 
     async def record_spent(self, job_id: int, usage: list[dict[str, Any]]) -> int:
+        if self.spent_outage:
+            self.spent_outage -= 1
+            raise TransientError("record_spent_calls_v1: 503")
         self.spent.setdefault(job_id, []).extend(usage)
         return len(usage)
 
@@ -179,7 +185,7 @@ async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
     async with running(worker):
         await _until(lambda: len(worker.inflight) == 5)
         release.set()
-        await _until(lambda: not worker.inflight)
+        await _until(lambda: not worker.inflight and 3 in queue.spent)
         assert not worker.inflight
         assert [1, 2, 3, 4, 5] in queue.batches  # one claim finished all five
         call = {"model": "m", "prompt_version": "p@v1", "input_tokens": 3, "output_tokens": 1}
@@ -349,7 +355,7 @@ async def test_a_finish_refused_for_a_passing_reason_is_sent_again_without_runni
     queue.due = [row(1), row(2)]
     worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
     async with running(worker):
-        await _until(lambda: 1 in queue.results and 2 in queue.failed)
+        await _until(lambda: 1 in queue.results and 2 in queue.failed and 2 in queue.spent)
     assert sorted(runs) == [1, 2]  # each handler ran once
     assert queue.results[1]["output"] == {"text": "once"}  # finished on the third try
     assert 2 not in queue.results and queue.failed == [2]  # refused every time: failed as before, to be retried
@@ -375,6 +381,25 @@ async def test_every_model_call_of_an_attempt_reaches_the_ledger_however_it_ends
 
     worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
     async with running(worker):
-        await _until(lambda: 1 in queue.results and queue.failed == [2])
+        await _until(lambda: 1 in queue.results and 2 in queue.spent)
     assert [u["input_tokens"] for u in queue.results[1]["usage"]] == [7, 3]  # the spare call, then the output's
     assert [u["input_tokens"] for u in queue.spent[2]] == [7] and 1 not in queue.spent
+    assert queue.failed == [2]
+
+
+async def test_the_calls_of_a_failed_attempt_are_sent_again_through_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime, "SPENT_RETRY_SECONDS", (0.01, 0.01))
+    queue = MemoryQueue()
+    queue.due = [row(1)]
+    queue.spent_outage = 2  # the gateway is away for the first two tries
+
+    async def handler(job: Job, ctx: JobContext) -> Finished:
+        ModelCall("m", "p@v1", Usage(input_tokens=5))
+        raise TransientError("the model's stream broke")
+
+    worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: 1 in queue.spent)
+    assert [u["input_tokens"] for u in queue.spent[1]] == [5]
