@@ -82,18 +82,15 @@ class DeltaBatcher:
             await self.flush()
 
     async def flush(self) -> None:
-        delta = await self.take_delta()
-        if delta is not None:
-            await self.broadcaster.send(self.topic, "delta", delta)
-
-    async def take_delta(self) -> dict[str, Any] | None:
-        """The text not yet sent, as the delta it goes out as (None when there is none), once it may go out."""
+        """Broadcast the text not yet sent, once it may go out."""
         await passed(self.gate)
         if self.handed is not None and self._handed_sent is not None:
             # The gate may open (the decision's broadcast) before the finish's answer says who sends it;
             # text handed over and not sent goes first, under its own number (take_tail).
             await asyncio.shield(self._handed_sent)
-        return self._take()
+        delta = self._take()
+        if delta is not None:
+            await self.broadcaster.send(self.topic, "delta", delta)
 
     def take_now(self) -> dict[str, Any] | None:
         """The text not yet sent as a delta for the caller to send (a tool step, from its transaction), if it
