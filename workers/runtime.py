@@ -213,18 +213,17 @@ class Worker:
         except LeaseLost as exc:
             outcome = "lease_lost"
             log.warning("lease lost; another worker owns the job now", extra={**fields, "error": str(exc)})
-            self._record_spent(job, spending, fields)
         except asyncio.CancelledError:
             outcome = "released"
-            self._record_spent(job, spending, fields)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.queue.release(job))
             raise
         except Exception as exc:
-            self._record_spent(job, spending, fields)
             outcome = await self._record_failure(job, exc, fields)
         finally:
             heartbeat.cancel()
+            if outcome != "succeeded":  # its model calls were paid for all the same
+                self._record_spent(job, spending, fields)
             self.inflight.pop(job.id, None)
             elapsed = time.monotonic() - started
             self.metrics.inc("coachbase_jobs_total", kind=job.kind, outcome=outcome)
@@ -315,10 +314,10 @@ class Worker:
 
     async def _send_spent(self, job_id: int, usage: list[dict[str, Any]], fields: dict[str, Any]) -> None:
         error: Exception | None = None
+        chunks = [usage[i : i + 100] for i in range(0, len(usage), 100)]
         for delay in (0.0, *SPENT_RETRY_SECONDS):
             await asyncio.sleep(delay)
             try:
-                chunks = [usage[i : i + 100] for i in range(0, len(usage), 100)]
                 new = sum([await self.queue.record_spent(job_id, chunk) for chunk in chunks])
             except Exception as exc:  # a call already recorded is skipped: sending them again is safe
                 error = exc

@@ -90,17 +90,17 @@ class Spending:
     """The model calls one attempt at a job made, and which of them the ledger has already."""
 
     def __init__(self) -> None:
-        self._calls: dict[str, ModelCall] = {}
-        self._recorded: set[str] = set()
+        self._unrecorded: dict[str, ModelCall] = {}
 
     def made(self, call: ModelCall) -> None:
-        self._calls[call.call_id] = call
+        self._unrecorded[call.call_id] = call
 
     def recorded(self, calls: tuple[ModelCall, ...]) -> None:
-        self._recorded.update(call.call_id for call in calls)
+        for call in calls:
+            self._unrecorded.pop(call.call_id, None)
 
     def unrecorded(self) -> list[ModelCall]:
-        return [call for key, call in self._calls.items() if key not in self._recorded]
+        return list(self._unrecorded.values())
 
     @contextlib.contextmanager
     def current(self) -> Iterator[Spending]:
