@@ -47,8 +47,9 @@ FINISH_RETRY_SECONDS = 0.05
 URGENT_CALLS = 4
 
 # The model calls of an attempt that did not finish are sent to the ledger at once, then after these
-# pauses while that fails (an outage of the gateway or Postgres is when most attempts fail).
-SPENT_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+# pauses while that fails (an outage of the gateway or Postgres is when most attempts fail): about a
+# minute in all, longer than a restart of either takes (`make chaos`: a few seconds).
+SPENT_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 # Finished jobs by id: the claim_jobs_v4 item that finishes each, and the future its handler awaits.
 Finishing = dict[int, tuple[dict[str, Any], asyncio.Future[Exception | None]]]
