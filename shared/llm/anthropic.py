@@ -1,7 +1,12 @@
-"""Claude through the official Anthropic SDK: streaming, tool use, prompt caching, errors classified.
+"""Claude over the Messages API: streaming, tool use, prompt caching, errors classified.
 
-The SDK's own retries are off (`max_retries=0`): retries belong to the durable job layer, which
-honours the `retry_after` carried by `TransientError`.
+Requests go through the official SDK's HTTP client (`anthropic.DefaultAioHttpClient`: httpx2's API over
+aiohttp), with the headers the SDK sends (`x-api-key`, `anthropic-version`); the request body and the
+response's JSON and event stream are read here, as the OpenAI-compatible provider does. The SDK's own
+request layer (its request options, header building, response wrapper and exception classes) was half
+of the client's CPU per model call: ~0.5 ms of ~1 ms for a classifier call against a local server, on
+every call of every reply and assessment. It kept nothing we use: its retries are off, as retries
+belong to the durable job layer, which honours the `retry_after` carried by `TransientError`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from shared.llm.tool_input import parse_tool_input
 
 log = logging.getLogger("shared.llm.anthropic")
 
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
 # Statuses worth retrying besides 429 and 5xx: request timeout and conflict.
 _RETRYABLE_4XX = {408, 409, 429}
 # Error types that arrive inside an HTTP 200 stream and are worth retrying.
@@ -59,34 +66,43 @@ class AnthropicProvider:
             # The SDK's aiohttp client (see shared/http.py); httpx's own where the environment names a proxy.
             factory = anthropic.DefaultAioHttpClient if use_aiohttp() else anthropic.DefaultAsyncHttpxClient
             http_client = factory(limits=limits)
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0, http_client=http_client
-        )
+        self._client = http_client
+        self._url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
+        self._headers = {
+            "x-api-key": api_key,
+            "anthropic-version": API_VERSION,
+            "content-type": "application/json",
+            "user-agent": f"coachbase (anthropic-python/{anthropic.__version__})",
+        }
+        self._timeout = httpx2.Timeout(timeout, connect=min(timeout, 10.0))
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[StreamEvent]:
         """Text deltas as they arrive, then one Completion (with the turn's tool calls, if any).
 
-        The SDK sends the request (headers, retries off, status errors as APIStatusError); the event
-        stream's JSON is read here and only the text, tool calls, model, stop reason and usage are kept.
-        The SDK's own stream builds a pydantic model of every event, about a third of the worker's CPU per
-        model call under load; the `messages.stream()` helper also rebuilds a snapshot of the whole message
-        on every event.
-        """
+        Only the text, tool calls, model, stop reason and usage are kept from the event stream. (The SDK's
+        own stream built a pydantic model of every event, about a third of the worker's CPU per model call
+        under load; its `messages.stream()` helper also rebuilt a snapshot of the whole message on every
+        event.)"""
         request = _request(prompt)
         if prompt.tools:
             request["tools"] = [_tool(t) for t in prompt.tools]
             request["tool_choice"] = {"type": "auto"}
+        request["stream"] = True
         turn = _Turn(prompt.model)
         try:
-            async with self._client.messages.with_streaming_response.create(**request, stream=True) as response:
-                async for data in sse_data(response.iter_lines()):
+            async with self._client.stream(
+                "POST", self._url, content=_body(request), headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise _status_error(response.status_code, await response.aread(), response.headers)
+                async for data in sse_data(response.aiter_lines()):
                     text = turn.read(json.loads(data), response.headers)
                     if text:
                         yield TextDelta(text)
-        except anthropic.APIError as exc:
-            raise classify(exc) from exc
-        except httpx2.TransportError as exc:  # the connection broke mid-stream
-            raise TransientError(f"anthropic stream broken: {exc!r}") from exc
+        except httpx2.TimeoutException as exc:
+            raise TransientError(f"anthropic unreachable: timed out ({exc!r})") from exc
+        except httpx2.TransportError as exc:  # refused, reset, or broken mid-stream
+            raise TransientError(f"anthropic unreachable or its stream broken: {exc!r}") from exc
         except json.JSONDecodeError as exc:
             raise TransientError(f"anthropic sent an event that is not JSON: {exc}") from exc
         if not turn.stopped:
@@ -94,20 +110,25 @@ class AnthropicProvider:
         yield turn.completion()
 
     async def complete(self, prompt: Prompt, tool: Tool | None = None) -> Completion:
-        """One message, not streamed (with `tool`: forced to call it). As with `stream`, the SDK sends the
-        request and raises its errors, and the message's JSON is read here: the SDK's pydantic model of it
-        was ~4 % of the worker's CPU under load (the safety classifier asks once per user message)."""
-        kwargs = _request(prompt)
+        """One message, not streamed (with `tool`: forced to call it), read from its JSON. (The SDK's
+        pydantic model of it was ~4 % of the worker's CPU under load: the safety classifier asks once per
+        user message.)"""
+        request = _request(prompt)
         if tool is not None:
-            kwargs["tools"] = [_tool(tool)]
-            kwargs["tool_choice"] = {"type": "tool", "name": tool.name}
+            request["tools"] = [_tool(tool)]
+            request["tool_choice"] = {"type": "tool", "name": tool.name}
         try:
-            response = await self._client.messages.with_raw_response.create(**kwargs)
-            message = json.loads(await response.read())
-        except anthropic.APIError as exc:
-            raise classify(exc) from exc
-        except httpx2.TransportError as exc:  # the connection broke while the body was read
-            raise TransientError(f"anthropic response broken: {exc!r}") from exc
+            response = await self._client.post(
+                self._url, content=_body(request), headers=self._headers, timeout=self._timeout
+            )
+        except httpx2.TimeoutException as exc:
+            raise TransientError(f"anthropic unreachable: timed out ({exc!r})") from exc
+        except httpx2.TransportError as exc:  # refused, reset, or broken while the body was read
+            raise TransientError(f"anthropic unreachable or its response broken: {exc!r}") from exc
+        if response.status_code >= 400:
+            raise _status_error(response.status_code, response.content, response.headers)
+        try:
+            message = json.loads(response.content)
         except json.JSONDecodeError as exc:
             raise TransientError(f"anthropic sent a message that is not JSON: {exc}") from exc
         if not isinstance(message, dict) or message.get("type") != "message":
@@ -115,16 +136,24 @@ class AnthropicProvider:
         return _completion(message)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._client.aclose()
 
 
-def classify(exc: anthropic.APIError) -> TransientError | PermanentError:
-    """Map an SDK error to our kinds; 429/5xx/529/timeouts/in-stream overload are transient."""
-    if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
-        return TransientError(f"anthropic unreachable: {exc}")
-    if isinstance(exc, anthropic.APIStatusError):
-        return _classified(exc.status_code, _error_type(exc), _error_message(exc), exc.response.headers)
-    return TransientError(f"anthropic error: {exc}")
+def _body(request: dict[str, Any]) -> bytes:
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _status_error(status: int, body: bytes, headers: httpx2.Headers) -> TransientError | PermanentError:
+    """An HTTP error answer (`{"type": "error", "error": {"type", "message"}}`) → our kinds."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    error = error if isinstance(error, dict) else {}
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    text = error.get("message") if isinstance(error.get("message"), str) else body[:300].decode(errors="replace")
+    return _classified(status, kind, str(text), headers)
 
 
 def _classified(status: int, kind: str | None, text: str, headers: httpx2.Headers) -> TransientError | PermanentError:
@@ -309,21 +338,6 @@ def _stream_error(error: dict[str, Any], headers: httpx2.Headers) -> TransientEr
     """An `error` event inside a 200 stream (overloaded_error and the like)."""
     kind = error.get("type") if isinstance(error.get("type"), str) else None
     return _classified(200, kind, str(error.get("message", "")), headers)
-
-
-def _error_type(exc: anthropic.APIStatusError) -> str | None:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
-    kind = error.get("type") if isinstance(error, dict) else None
-    return kind if isinstance(kind, str) else getattr(exc, "type", None)
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return str(exc.message)
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:

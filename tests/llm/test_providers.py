@@ -1,4 +1,4 @@
-"""LLM providers against recorded HTTP responses (streams, tool use, errors), through the real SDK stack."""
+"""LLM providers against recorded HTTP responses (streams, tool use, errors), through their real HTTP clients."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def recorded(name: str) -> tuple[int, list[tuple[str, str]], bytes]:
 
 
 class AnthropicReplay:
-    """Serves recordings in turn and keeps the requests the SDK sent."""
+    """Serves recordings in turn and keeps the requests the provider sent."""
 
     def __init__(self, *names: str) -> None:
         self.names = list(names)
@@ -91,7 +91,11 @@ async def test_anthropic_stream_yields_deltas_then_usage() -> None:
     assert final.stop_reason == "end_turn"
     assert (final.usage.input_tokens, final.usage.output_tokens) == (25, 15)
     assert (final.usage.cache_read_tokens, final.usage.cache_write_tokens) == (2048, 512)
-    sent = json.loads(replay.requests[0].content)
+    request = replay.requests[0]
+    assert (request.method, request.url.path) == ("POST", "/v1/messages")
+    assert request.headers["x-api-key"] == "sk-ant-test"
+    assert request.headers["anthropic-version"] == "2023-06-01"
+    sent = json.loads(request.content)
     assert sent["stream"] is True
     assert sent["system"][0] == {
         "type": "text",
@@ -111,7 +115,7 @@ async def test_anthropic_retryable_statuses_are_transient(recording: str, retry_
     with pytest.raises(TransientError) as info:
         await collect(replay.provider())
     assert info.value.retry_after == retry_after
-    assert len(replay.requests) == 1  # the SDK does not retry: the job layer owns retries
+    assert len(replay.requests) == 1  # the provider does not retry: the job layer owns retries
 
 
 async def test_anthropic_bad_request_is_permanent_with_the_reason() -> None:
