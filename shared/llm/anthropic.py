@@ -1,12 +1,12 @@
 """Claude over the Messages API: streaming, tool use, prompt caching, errors classified.
 
 Requests go through the official SDK's HTTP client (`anthropic.DefaultAioHttpClient`: httpx2's API over
-aiohttp), with the headers the SDK sends (`x-api-key`, `anthropic-version`); the request body and the
-response's JSON and event stream are read here, as the OpenAI-compatible provider does. The SDK's own
-request layer (its request options, header building, response wrapper and exception classes) was half
-of the client's CPU per model call: ~0.5 ms of ~1 ms for a classifier call against a local server, on
-every call of every reply and assessment. It kept nothing we use: its retries are off, as retries
-belong to the durable job layer, which honours the `retry_after` carried by `TransientError`.
+aiohttp), to the SDK's URL with the headers it sends (its key header, `anthropic-version`); the request's
+JSON is built and the response's JSON or event stream read here, as the OpenAI-compatible provider does.
+The SDK's own request layer (request options, header building, response wrapper, exception classes) was
+half of the client's CPU per model call: ~0.5 ms of ~1 ms for a classifier call against a local server,
+on every call of every reply and assessment. Nothing else of it was used: its retries were off, as
+retries belong to the durable job layer, which honours the `retry_after` carried by `TransientError`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ from shared.llm.tool_input import parse_tool_input
 
 log = logging.getLogger("shared.llm.anthropic")
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
-API_VERSION = "2023-06-01"
 # Statuses worth retrying besides 429 and 5xx: request timeout and conflict.
 _RETRYABLE_4XX = {408, 409, 429}
 # Error types that arrive inside an HTTP 200 stream and are worth retrying.
@@ -67,12 +65,13 @@ class AnthropicProvider:
             factory = anthropic.DefaultAioHttpClient if use_aiohttp() else anthropic.DefaultAsyncHttpxClient
             http_client = factory(limits=limits)
         self._client = http_client
-        self._url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/v1/messages"
+        # The SDK's own URL and headers (its key header, API version and client description), taken once.
+        sdk = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0)
+        self._url = str(sdk.base_url).rstrip("/") + "/v1/messages"
         self._headers = {
-            "x-api-key": api_key,
-            "anthropic-version": API_VERSION,
-            "content-type": "application/json",
-            "user-agent": f"coachbase (anthropic-python/{anthropic.__version__})",
+            name: value
+            for name, value in sdk.default_headers.items()
+            if isinstance(value, str) and name.lower() != "x-stainless-async"  # that one is read in a request
         }
         self._timeout = httpx2.Timeout(timeout, connect=min(timeout, 10.0))
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import httpx2
 import pytest
@@ -93,8 +94,10 @@ async def test_anthropic_stream_yields_deltas_then_usage() -> None:
     assert (final.usage.cache_read_tokens, final.usage.cache_write_tokens) == (2048, 512)
     request = replay.requests[0]
     assert (request.method, request.url.path) == ("POST", "/v1/messages")
-    assert request.headers["x-api-key"] == "sk-ant-test"
-    assert request.headers["anthropic-version"] == "2023-06-01"
+    # What the SDK itself sends (llm-wire-formats: its key as a bearer token, its API version).
+    assert request.headers["authorization"] == "Bearer sk-ant-test"
+    sdk_headers = anthropic.AsyncAnthropic(api_key="k").default_headers
+    assert request.headers["anthropic-version"] == sdk_headers["anthropic-version"]
     sent = json.loads(request.content)
     assert sent["stream"] is True
     assert sent["system"][0] == {
