@@ -98,9 +98,7 @@ class AnthropicProvider:
                     text = turn.read(json.loads(data), response.headers)
                     if text:
                         yield TextDelta(text)
-        except httpx2.TimeoutException as exc:
-            raise TransientError(f"anthropic unreachable: timed out ({exc!r})") from exc
-        except httpx2.TransportError as exc:  # refused, reset, or broken mid-stream
+        except httpx2.TransportError as exc:  # refused, timed out, reset, or broken mid-stream
             raise TransientError(f"anthropic unreachable or its stream broken: {exc!r}") from exc
         except json.JSONDecodeError as exc:
             raise TransientError(f"anthropic sent an event that is not JSON: {exc}") from exc
@@ -120,9 +118,7 @@ class AnthropicProvider:
             response = await self._client.post(
                 self._url, content=_body(request), headers=self._headers, timeout=self._timeout
             )
-        except httpx2.TimeoutException as exc:
-            raise TransientError(f"anthropic unreachable: timed out ({exc!r})") from exc
-        except httpx2.TransportError as exc:  # refused, reset, or broken while the body was read
+        except httpx2.TransportError as exc:  # refused, timed out, reset, or broken while the body was read
             raise TransientError(f"anthropic unreachable or its response broken: {exc!r}") from exc
         if response.status_code >= 400:
             raise _status_error(response.status_code, response.content, response.headers)
