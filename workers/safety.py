@@ -1,10 +1,11 @@
 """Waiting for a message's safety decision while its reply generates (20261206000150).
 
 A chat reply may start generating while its message is still being assessed, but none of its text may
-be broadcast or stored, nor any tool run, before the message is cleared. `SafetyDecisions.wait` gives
-the decision: the database broadcasts each one on the workers' private topic (workers/wakeup.py calls
-`decided`), and, Realtime being only a signal, the waiting worker also polls safety_decisions_v1 for
-every message it waits on, in one request per poll.
+be broadcast or stored, nor any tool run, before the message is cleared. `SafetyDecisions.watch` gives
+the decision: the worker that finishes the assessment hears it from its finish (the handler's `then`);
+the database broadcasts it on the workers' private topic unless that worker also holds the reply
+(workers/wakeup.py calls `decided`; 20261210000800); and, Realtime being only a signal, the waiting worker
+also polls safety_decisions_v1 for every message it waits on, in one request per poll.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Realtime as a wake-up signal: queued work nudges the claim loop; nothing depends on its delivery.
 
 The database broadcasts on the private topic `workers:jobs`, which only the service role may join
-(20261206000000_job_kinds): `wake` once per transaction that queues due work, and `safety` with each
-safety decision ({message_id, cleared}) for replies a worker holds back (workers/safety.py). Job rows
+(20261206000000_job_kinds): `wake` once per transaction that queues due work, and `safety` with a safety
+decision ({message_id, cleared}) whose reply may be held back by a worker other than the one that finished
+its assessment (workers/safety.py, 20261210000800). Job rows
 themselves are not in the Realtime publication: their changes would tell anyone who is active and when.
 
 The Python realtime client retries a few times and then gives up silently, and may lose bindings on

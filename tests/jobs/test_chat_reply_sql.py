@@ -385,3 +385,38 @@ async def test_claim_v4_refuses_bad_input_and_other_roles(api: asyncpg.Connectio
             async with api.transaction():
                 await act_as(api, role, str(uuid.uuid4()))
                 await api.execute("select public.claim_jobs_v4('w1', array['x'], 1, 60, '[]')")
+
+
+async def test_a_safety_decision_is_broadcast_to_the_workers_unless_its_finisher_holds_the_reply(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    """The worker that finishes an assessment and holds the reply hears the decision from its finish
+    (20261210000800); any other holder, or none yet, gets the `safety` broadcast on workers:jobs."""
+    user_id, conversation_id = conversation
+
+    async def lease(key: str, worker: str) -> asyncpg.Record:  # as claim_jobs_v4 leases a job
+        row = await admin.fetchrow(
+            "update internal.jobs set status = 'running', attempts = attempts + 1, locked_by = $2, "
+            "lease_until = now() + interval '1 minute' where dedupe_key = $1 returning *",
+            key,
+            worker,
+        )
+        assert row is not None
+        return row
+
+    for holder in ("w1", "w2", "nobody"):
+        message_id = await send(api, user_id, conversation_id, f"A quiet week ({holder})", clear=False)
+        if holder != "nobody":
+            await lease(f"chat_reply:{message_id}", holder)
+        job = await lease(f"safety_assessment:{message_id}", "w1")
+        item = {"id": job["id"], "output": {"risk_level": "none", "categories": []},
+                "usage": [{"model": "classifier-x", "prompt_version": "safety_classifier@v1"}]}  # fmt: skip
+        answer, _ = await claim_v4(api, "w1", ["safety_assessment"], [item], 0)
+        assert answer["finished"] == {str(job["id"]): None}
+        sent = await admin.fetch(
+            "select payload from realtime.messages where topic = 'workers:jobs' and event = 'safety' "
+            "and payload ->> 'message_id' = $1",
+            message_id,
+        )
+        heard = [(p["message_id"], p["cleared"]) for p in (json.loads(r["payload"]) for r in sent)]
+        assert heard == ([] if holder == "w1" else [(message_id, True)]), holder

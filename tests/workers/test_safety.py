@@ -99,6 +99,12 @@ async def test_a_benign_message_gets_its_ordinary_reply(
     )
     assert decision["cleared"] and decision["decided_by"] == "model" and decision["risk_level"] == "none"
     assert await escalation(admin, message["id"]) is None
+    # The worker that held the reply finished the assessment: the decision was not broadcast to the workers.
+    told = (
+        "select 1 from realtime.messages where topic = 'workers:jobs' and event = 'safety' "
+        "and payload ->> 'message_id' = $1"
+    )
+    assert not await admin.fetch(told, message["id"])
 
 
 async def test_with_the_classifier_down_the_rules_still_catch_a_crisis(
