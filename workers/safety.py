@@ -20,6 +20,10 @@ from workers.queue import JobQueue
 
 log = logging.getLogger("workers.safety")
 
+# How many decisions heard before anyone here waited for them are kept (a few seconds' worth at hundreds
+# of messages a second; most are other workers' and never asked for).
+HEARD_KEPT = 4096
+
 
 class Holder(Protocol):
     """A reply's text held back until its message is decided (workers/streaming.py DeltaBatcher)."""
@@ -35,18 +39,29 @@ class SafetyDecisions:
         self.poll_seconds = poll_seconds
         self.give_up_seconds = give_up_seconds
         self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._heard: dict[str, bool] = {}  # decisions no one here waited for yet, oldest first
         self._holding: dict[str, Holder] = {}
         self._poller: asyncio.Task[None] | None = None
 
     def decided(self, message_id: str, cleared: bool) -> None:
-        """A decision heard (the broadcast, or a poll): resolve whoever waits for it."""
+        """A decision heard (a finish here, the broadcast, or a poll): resolve whoever waits for it, or keep
+        it for a reply that starts waiting a moment later (claimed before the decision, but its handler had
+        not reached `watch` yet when it was heard)."""
         future = self._waiting.get(message_id)
-        if future is not None and not future.done():
+        if future is None:
+            self._heard[message_id] = cleared
+            if len(self._heard) > HEARD_KEPT:
+                del self._heard[next(iter(self._heard))]
+        elif not future.done():
             future.set_result(cleared)
 
     def watch(self, message_id: str) -> asyncio.Future[bool]:
         """The decision on `message_id` (True: cleared for coaching), resolved when it is made."""
         future = self._waiting.get(message_id)
+        if future is None and message_id in self._heard:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(self._heard.pop(message_id))
+            return future
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._waiting[message_id] = future

@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 
 from shared.broadcast import Broadcaster
+from workers import safety as safety_module
 from workers.queue import JobQueue
 from workers.safety import SafetyDecisions
 from workers.streaming import DeltaBatcher, Withheld
@@ -116,6 +117,23 @@ async def test_a_reply_that_ended_hands_nothing_more_to_the_decision() -> None:
     safety.decided("message-1", True)
     await asyncio.sleep(0)
     assert safety.holder("message-1") is None  # decided: nobody holds it any more
+    await safety.aclose()
+
+
+async def test_a_decision_heard_before_the_reply_waits_for_it_is_kept_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reply claimed before its message was decided may reach `watch` only after the decision was heard
+    (its assessment finished here first, with no broadcast): it gets it at once, not a poll later."""
+    monkeypatch.setattr(safety_module, "HEARD_KEPT", 2)
+    safety = SafetyDecisions(cast(JobQueue, None), poll_seconds=3600)
+    safety.decided("message-1", True)
+    gate = safety.watch("message-1")
+    assert gate.done() and gate.result() is True
+    for n in (2, 3, 4):  # only the latest few are kept
+        safety.decided(f"message-{n}", False)
+    assert not safety.watch("message-2").done()
+    assert safety.watch("message-4").result() is False
     await safety.aclose()
 
 
