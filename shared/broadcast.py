@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
-
 from shared.coalesce import Coalescer
-from shared.http import transport as http_transport
+from shared.errors import TransientError
+from shared.http import ServiceCalls
 
 log = logging.getLogger("shared.broadcast")
 
@@ -25,13 +24,8 @@ MAX_BATCH = 100
 
 
 class Broadcaster:
-    def __init__(self, supabase_url: str, key: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=supabase_url.rstrip("/") + "/realtime/v1",
-            headers={"apikey": key, "Authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(5.0),
-            transport=transport or http_transport(2),
-        )
+    def __init__(self, supabase_url: str, key: str) -> None:
+        self._realtime = ServiceCalls(supabase_url.rstrip("/") + "/realtime/v1", key, connections=2, timeout=5)
         self._calls: Coalescer[dict[str, Any], bool] = Coalescer(
             self._send, lambda _message, _error: False, max_items=MAX_BATCH, name="broadcaster"
         )
@@ -54,23 +48,23 @@ class Broadcaster:
     async def _post(self, messages: list[dict[str, Any]]) -> bool:
         self.requests += 1
         try:
-            response = await self._client.post("/api/broadcast", json={"messages": messages})
-        except httpx.HTTPError as exc:
+            status, body = await self._realtime.post("/api/broadcast", {"messages": messages})
+        except TransientError as exc:
             self.failures += 1
-            log.warning("broadcast failed", extra={**_where(messages), "error": repr(exc)})
+            log.warning("broadcast failed", extra={**_where(messages), "error": str(exc)})
             return False
-        if response.status_code != 202:
+        if status != 202:
             self.failures += 1
             log.warning(
                 "broadcast refused",
-                extra={**_where(messages), "status": response.status_code, "body": response.text[:200]},
+                extra={**_where(messages), "status": status, "body": body[:200].decode("utf-8", "replace")},
             )
             return False
         return True
 
     async def aclose(self) -> None:
         await self._calls.flushed(5)
-        await self._client.aclose()
+        await self._realtime.aclose()
 
 
 def _where(messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from supabase import AsyncClientOptions, acreate_client
 from shared import eventloop
 from shared.broadcast import Broadcaster
 from shared.embeddings import Embedders
-from shared.http import transport
+from shared.http import ServiceCalls, transport
 from shared.llm.factory import make_provider
 from shared.logs import setup as setup_logging
 from shared.settings import WorkerSettings
@@ -31,11 +31,12 @@ from workers.wakeup import JobWakeup
 
 log = logging.getLogger("workers")
 
-# Connections to the REST API. Every call of the process shares them: claims, a reply's tool steps, the
-# urgent finishes (up to workers/runtime.py URGENT_CALLS at once), checkpoints. 4 were enough for plain
-# replies; at 50 tool-using conversations a step's request then took 3.8 ms at p50 and 34 ms at p90 from
-# being made to reaching the gateway, and with 16 the tool round came ~25 % sooner (bench agent's phase,
-# side by side); plain replies cost the same CPU either way.
+# Connections to the REST API's RPCs (workers/queue.py). Every call of the process shares them: claims, a
+# reply's tool steps, the urgent finishes (up to workers/runtime.py URGENT_CALLS at once), checkpoints. 4
+# were enough for plain replies; at 50 tool-using conversations a step's request then took 3.8 ms at p50
+# and 34 ms at p90 from being made to reaching the gateway, and with 16 the tool round came ~25 % sooner
+# (bench agent's phase, side by side); plain replies cost the same CPU either way. The supabase-py client
+# (Storage, Auth admin) holds as many of its own.
 REST_CONNECTIONS = 16
 
 
@@ -54,7 +55,9 @@ async def run(settings: WorkerSettings) -> None:
     async with httpx.AsyncClient(timeout=30, transport=transport(REST_CONNECTIONS)) as http:
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=http)
         client = await acreate_client(settings.supabase_url, key, options=options)
-        queue = JobQueue(client, worker_id)
+        api = settings.supabase_url.rstrip("/")
+        rest = ServiceCalls(f"{api}/rest/v1", key, connections=REST_CONNECTIONS, timeout=30)
+        queue = JobQueue(client, worker_id, rest)
         safety = SafetyDecisions(queue)
         deps = Deps(
             provider=provider,
@@ -87,6 +90,7 @@ async def run(settings: WorkerSettings) -> None:
                 server.close()
             with contextlib.suppress(Exception):
                 await client.postgrest.aclose()
+            await rest.aclose()
             await safety.aclose()
             await broadcaster.aclose()
             await provider.aclose()

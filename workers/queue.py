@@ -1,15 +1,21 @@
-"""The job queue as workers see it: the service_role-only SQL functions, called over PostgREST RPC."""
+"""The job queue as workers see it: the service_role-only SQL functions, called over PostgREST RPC.
+
+The calls go straight through aiohttp (shared/http.py `ServiceCalls`), not supabase-py's query builder: a
+POST of the parameters to /rest/v1/rpc/<function>, the answer's JSON back, and PostgREST's error body
+({code, message, details, hint}) read for its code. The supabase-py client stays for what the workers do
+besides (Storage, Auth admin).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-import httpx
-from postgrest.exceptions import APIError
 from supabase import AsyncClient
 
 from shared.errors import CoachbaseError, PermanentError, TransientError
+from shared.http import ServiceCalls
 from shared.models import Job
 
 log = logging.getLogger("workers.queue")
@@ -40,26 +46,33 @@ def outcomes(answer: object, what: str) -> dict[int, Exception | None]:
     return result
 
 
-def translate(exc: Exception, what: str) -> Exception:
-    """Library errors at the edge → our kinds."""
-    if isinstance(exc, APIError):
-        return error_for(str(exc.code or ""), str(exc.message), what)
-    if isinstance(exc, httpx.TransportError):
-        return TransientError(f"{what}: {exc!r}")
-    return exc
+def refusal(status: int, body: bytes, what: str) -> CoachbaseError:
+    """An RPC's error answer → our kind: by PostgREST's error code when the body has one (error_for), else
+    by the HTTP status (a proxy's or load balancer's 502, 503 or 504 is worth retrying)."""
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = None
+    if isinstance(error, dict) and error.get("code"):
+        return error_for(str(error["code"]), str(error.get("message", "")), what)
+    text = body[:200].decode("utf-8", "replace")
+    if status in (429, 502, 503, 504):
+        return TransientError(f"{what}: HTTP {status} {text}")
+    return PermanentError(f"{what}: HTTP {status} {text}")
 
 
 class JobQueue:
-    def __init__(self, client: AsyncClient, worker_id: str) -> None:
-        self.client = client
+    def __init__(self, client: AsyncClient, worker_id: str, rest: ServiceCalls) -> None:
+        self.client = client  # Storage and Auth admin (supabase-py); RPCs go through `rest`
         self.worker_id = worker_id
+        self.rest = rest
 
     async def rpc(self, function: str, params: dict[str, Any]) -> Any:
-        try:
-            response = await self.client.rpc(function, params).execute()
-        except Exception as exc:
-            raise translate(exc, function) from exc
-        return response.data
+        """The function's JSON answer (None for a void one); raises LeaseLost, TransientError or PermanentError."""
+        status, body = await self.rest.post(f"/rpc/{function}", params)
+        if status >= 400:
+            raise refusal(status, body, function)
+        return json.loads(body) if body else None
 
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
