@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from supabase import AsyncClient
 
 from shared.errors import PermanentError, TransientError
-from shared.http import ServiceCalls
+from shared.http import ServiceCalls, env_proxy
 from tests.conftest import Stack
 from workers.queue import JobQueue, LeaseLost
 
@@ -78,3 +78,17 @@ async def test_a_proxys_error_page_is_read_by_its_status() -> None:
             await queue.rpc("400", {"p": "é"})
         await rest.aclose()
     assert seen[0] == {"apikey": "service-key", "authorization": "Bearer service-key", "body": '{"p":"é"}'}
+
+
+def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https://project.supabase.co/rest/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert env_proxy("https://project.supabase.co/rest/v1") == "http://proxy.internal:3128"
+    assert env_proxy("http://project.supabase.co/rest/v1") is None  # only for https
+    monkeypatch.setenv("ALL_PROXY", "http://all.internal:3128")
+    assert env_proxy("http://project.supabase.co/rest/v1") == "http://all.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "supabase.co")
+    assert env_proxy("https://project.supabase.co/rest/v1") is None
