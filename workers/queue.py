@@ -72,7 +72,10 @@ class JobQueue:
         status, body = await self.rest.post(f"/rpc/{function}", params)
         if status >= 400:
             raise refusal(status, body, function)
-        return json.loads(body) if body else None
+        try:
+            return json.loads(body) if body else None
+        except ValueError as exc:  # not PostgREST's answer (a proxy's page, say)
+            raise PermanentError(f"{function}: HTTP {status}, not JSON: {body[:200]!r}") from exc
 
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None

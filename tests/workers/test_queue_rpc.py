@@ -76,6 +76,8 @@ async def test_a_proxys_error_page_is_read_by_its_status() -> None:
                 await queue.rpc(str(status), {"p": "é"})
         with pytest.raises(PermanentError, match="HTTP 400 <html>400 from the proxy"):
             await queue.rpc("400", {"p": "é"})
+        with pytest.raises(PermanentError, match="HTTP 200, not JSON"):
+            await queue.rpc("200", {"p": "é"})
         await rest.aclose()
     assert seen[0] == {"apikey": "service-key", "authorization": "Bearer service-key", "body": '{"p":"é"}'}
 
