@@ -48,7 +48,7 @@ def outcomes(answer: object, what: str) -> dict[int, Exception | None]:
 
 def refusal(status: int, body: bytes, what: str) -> CoachbaseError:
     """An RPC's error answer → our kind: by PostgREST's error code when the body has one (error_for), else
-    by the HTTP status (a proxy's or load balancer's 502, 503 or 504 is worth retrying)."""
+    by the HTTP status (a proxy's or load balancer's 429, 502, 503 or 504 is worth retrying)."""
     try:
         error = json.loads(body)
     except ValueError:
