@@ -420,3 +420,22 @@ async def test_a_safety_decision_is_broadcast_to_the_workers_unless_its_finisher
         )
         heard = [(p["message_id"], p["cleared"]) for p in (json.loads(r["payload"]) for r in sent)]
         assert heard == ([] if holder == "w1" else [(message_id, True)]), holder
+
+
+async def test_a_decision_made_in_its_messages_insert_is_broadcast_to_no_worker(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    """The rules decide a crisis in the message's insert: no worker can hold a reply to a message not yet
+    committed, so no `safety` goes out on workers:jobs (20261210001000). The decision itself is made."""
+    user_id, conversation_id = conversation
+    message_id = await send(api, user_id, conversation_id, "I want to kill myself", clear=False)
+    decision = await admin.fetchrow(
+        "select risk_level, cleared from internal.message_safety where message_id = $1", uuid.UUID(message_id)
+    )
+    assert decision is not None and decision["risk_level"] in ("elevated", "imminent") and not decision["cleared"]
+    sent = await admin.fetchval(
+        "select count(*) from realtime.messages where topic = 'workers:jobs' and event = 'safety' "
+        "and payload ->> 'message_id' = $1",
+        message_id,
+    )
+    assert sent == 0
