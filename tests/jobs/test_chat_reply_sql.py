@@ -37,14 +37,14 @@ async def conversation(admin: asyncpg.Connection) -> tuple[str, str]:
     return await new_conversation(admin)
 
 
-async def new_conversation(admin: asyncpg.Connection) -> tuple[str, str]:
+async def new_conversation(admin: asyncpg.Connection, coach: str = "maya") -> tuple[str, str]:
     user_id = str(uuid.uuid4())
     await admin.execute(
         "insert into auth.users (id, email, aud, role) values ($1, $2, 'authenticated', 'authenticated')",
         uuid.UUID(user_id),
         f"{user_id}@example.com",
     )
-    coach_id = await admin.fetchval("select id from public.coaches where slug = 'maya'")
+    coach_id = await admin.fetchval("select id from public.coaches where slug = $1", coach)
     conversation_id = await admin.fetchval(
         "insert into public.conversations (user_id, coach_id) values ($1, $2) returning id",
         uuid.UUID(user_id),
@@ -286,7 +286,7 @@ async def test_the_claim_brings_what_the_prompt_needs(api: asyncpg.Connection, c
     assert context["persona"]["prompt_version"] == "persona.maya@v1"
     assert [h["content"] for h in context["history"]] == ["First"]
     assert context["tools"] == [] and context["steps"] == []  # Maya has no tools
-    assert context["planner"]["goals"] == [] and context["planner"]["plan"] is None
+    assert context["planner"] is None  # Maya's prompt places no goals, plan or date (20261210001100)
     assert await finish_reply(api, "w1", first, "Reply one") is None
 
     await send(api, user_id, conversation_id, "Second")
@@ -439,3 +439,17 @@ async def test_a_decision_made_in_its_messages_insert_is_broadcast_to_no_worker(
         message_id,
     )
     assert sent == 0
+
+
+async def test_the_planners_view_comes_with_a_prompt_that_places_it(
+    api: asyncpg.Connection, admin: asyncpg.Connection
+) -> None:
+    """Ada's prompt places {{goals}}, {{plan}} and {{today_date}}: her reply's context has the planner's view,
+    with the user's active goals (20261210001100)."""
+    user_id, conversation_id = await new_conversation(admin, "ada")
+    await admin.execute("insert into public.goals (user_id, title) values ($1, 'Run a 10k')", uuid.UUID(user_id))
+    await send(api, user_id, conversation_id, "What is on today?")
+    claimed = await claim_reply(api, "w1", conversation_id)
+    planner = claimed["context"]["planner"]
+    assert "{{goals}}" in claimed["context"]["prompt"]["template"]
+    assert [g["title"] for g in planner["goals"]] == ["Run a 10k"] and planner["today"]
