@@ -278,12 +278,12 @@ class FakeModel:
         body = await request.json()
         if (body.get("tool_choice") or {}).get("type") == "tool":
             if (body.get("tool_choice") or {}).get("name") == CLASSIFIER_TOOL:
-                self._log("classifier", None, await request.body())
+                await self._log("classifier", None, request)
                 return await self._classify(body)
-            self._log("structured", None, await request.body())
+            await self._log("structured", None, request)
             return self._structured(body)
         turn = _anthropic_turn(body)
-        entry = self._log("anthropic", turn, await request.body())
+        entry = await self._log("anthropic", turn, request)
         unanswered = turn.unanswered_call()
         if unanswered is not None:
             return _error(
@@ -452,12 +452,10 @@ class FakeModel:
         body = await request.json()
         forced = ((body.get("tool_choice") or {}) if isinstance(body.get("tool_choice"), dict) else {}).get("function")
         if forced:
-            self._log(
-                "classifier" if forced.get("name") == CLASSIFIER_TOOL else "structured", None, await request.body()
-            )
+            await self._log("classifier" if forced.get("name") == CLASSIFIER_TOOL else "structured", None, request)
             return await self._openai_forced(body, str(forced.get("name")))
         turn = _openai_turn(body)
-        entry = self._log("openai", turn, await request.body())
+        entry = await self._log("openai", turn, request)
         unanswered = turn.unanswered_call()
         if unanswered is not None:
             return JSONResponse(
@@ -522,7 +520,7 @@ class FakeModel:
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs or []]
         model = str(body.get("model") or "fake-embed")
-        self._log("embeddings", None, await request.body())
+        await self._log("embeddings", None, request)
         for status in ("429", "500"):
             marked = [t for t in texts if f"[[{status}]]" in t]
             key = "embed:" + hashlib.sha256("".join(marked).encode()).hexdigest()
@@ -541,9 +539,10 @@ class FakeModel:
     # -------------------------------------------------------------------------------------------------
     # shared
     # -------------------------------------------------------------------------------------------------
-    def _log(self, kind: str, turn: Turn | None, body: bytes) -> dict[str, Any]:
+    async def _log(self, kind: str, turn: Turn | None, request: Request) -> dict[str, Any]:
         """Log a request; its body is kept as it came (one object: thousands of requests, each parsed into
         hundreds of objects, would make every full collection of this process scan them all)."""
+        body = await request.body()  # read once already, by request.json()
         entry = {
             "id": next(self.config.numbers),
             "kind": kind,
