@@ -43,16 +43,19 @@ import httpx
 
 from bench import Figure, Section, percentile
 from bench._stack import checkout, execute
-from bench.pipeline import TPS, TTFT_MS, SimUser, Stack, Timings, _figure, _model_times, _phases, _stack, _user
+from bench.pipeline import TPS, TTFT_MS, SimUser, Stack, Timings, _figure, _model_times, _stack, _taking_turns, _user
 from bench.safety import NO_CLASSIFIER
 from devstack.settings import REPO_ROOT
 
 USERS = int(os.environ.get("BENCH_AGENT_USERS", "50"))
 MESSAGES = int(os.environ.get("BENCH_AGENT_MESSAGES", "10"))
 PLAIN_USERS = int(os.environ.get("BENCH_AGENT_PLAIN_USERS", "100"))
-# Phases per side of the plain-reply comparison: more phases taking turns average the VM's drift between
-# them (with two a side, the two p50s moved by several ms from run to run).
-PLAIN_ROUNDS = int(os.environ.get("BENCH_AGENT_PLAIN_ROUNDS", "3"))
+# Think-time phases per side of the plain-reply comparison, and messages a user in each. The target is a
+# difference of p50s, and the VM's speed drifts from minute to minute: many short phases taking turns
+# average it (each side's users are signed up once, so a turn costs only its messages). With two phases
+# of five messages a side, the two p50s moved by several ms from run to run.
+PLAIN_ROUNDS = int(os.environ.get("BENCH_AGENT_PLAIN_ROUNDS", "6"))
+PLAIN_MESSAGES = int(os.environ.get("BENCH_AGENT_PLAIN_MESSAGES", "3"))
 # The last commit before the job-kind contract and agent tools (issue 16).
 BASELINE = os.environ.get("BENCH_AGENT_BASELINE", "c7a60c1")
 THINK_MS = 1000.0
@@ -183,15 +186,14 @@ def _plain(tmp: Path, baseline: Path | None) -> dict[str, Plain]:
         opened = {name: stacks.enter_context(_stack(tmp / name, TTFT_MS, TPS, root)) for name, root in roots.items()}
         if "current_off" in opened:
             asyncio.run(execute(opened["current_off"].dsn, NO_CLASSIFIER))
-        for round_ in range(PLAIN_ROUNDS):
-            order = sorted(opened) if round_ % 2 == 0 else sorted(opened, reverse=True)
-            for name in order:
-                _, paced = asyncio.run(_phases(opened[name], PLAIN_USERS, [(5, None, True)]))
-                side = sides[name]
-                side.samples += [s - ttft for s in paced.timings.first_delta]
-                side.replies += paced.timings.replies
+        turns = asyncio.run(_taking_turns(opened, PLAIN_USERS, PLAIN_ROUNDS, PLAIN_MESSAGES))
+        for name, phases in turns.items():
+            side = sides[name]
+            for phase in phases:
+                side.samples += [s - ttft for s in phase.timings.first_delta]
+                side.replies += phase.timings.replies
                 for process in PROCESSES:
-                    side.cpu_seconds[process] += paced.usage[f"{process}_cpu_seconds"]
+                    side.cpu_seconds[process] += phase.usage[f"{process}_cpu_seconds"]
     return sides
 
 
@@ -263,7 +265,8 @@ def run() -> Section:
             else f"missed ({plain_off.p50_ms:.1f} vs {plain_before.p50_ms:.1f} ms)"
         )
         notes.append(
-            f"plain replies: {PLAIN_ROUNDS} think-time phases each, taking turns, of {PLAIN_USERS} users x 5 messages;"
+            f"plain replies: {PLAIN_ROUNDS} think-time phases each, taking turns, of {PLAIN_USERS} users x"
+            f" {PLAIN_MESSAGES} messages (each side's users signed up and warmed up once);"
             f" model TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s; the baseline's gateway, worker and migrations run from"
             f" an unpacked tree of {BASELINE}"
         )

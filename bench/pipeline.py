@@ -285,45 +285,91 @@ class Phase:
         return self.timings.replies / self.elapsed if self.elapsed else 0.0
 
 
-async def _phases(stack: Stack, users: int, plans: list[tuple[int, float | None, bool]]) -> list[Phase]:
-    """Sign the users up once, warm up, then run each (messages, seconds, think) plan with all of them.
+class Users:
+    """A stack's simulated users, signed up (each with a conversation and its Broadcast subscription) and
+    warmed up once; phases then run with them. The comparisons that take turns between stacks keep each
+    side's users from phase to phase (_taking_turns), so a turn costs only its messages."""
 
-    The warm-up is each user's first exchange, started at random within one think time: the stack is
-    cold then (connection pools, per-connection caches, the model client's first request) and the start
-    is a burst; it is returned first, apart, so the figures after it measure the pipeline running."""
-    conn = await asyncpg.connect(stack.dsn)
-    coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
-    await conn.close()
-    sims = [await _user(stack.url, coach_id) for _ in range(users)]
-    procs: dict[str, psutil.Process | PostgresCPU] = {
-        "worker": psutil.Process(stack.worker.pid),
-        "gateway": psutil.Process(stack.gateway.pid),
-        "postgres": PostgresCPU(stack.postgres_pid),
-    }
-    phases = []
-    for n, (messages, seconds, think) in enumerate([(1, None, True), *plans]):
+    def __init__(self, stack: Stack, sims: list[SimUser]) -> None:
+        self.sims = sims
+        self.procs: dict[str, psutil.Process | PostgresCPU] = {
+            "worker": psutil.Process(stack.worker.pid),
+            "gateway": psutil.Process(stack.gateway.pid),
+            "postgres": PostgresCPU(stack.postgres_pid),
+        }
+
+    @classmethod
+    async def open(cls, stack: Stack, users: int) -> tuple[Users, Phase]:
+        """Sign the users up, then warm up: each user's first exchange, started at random within one think
+        time. The stack is cold then (connection pools, per-connection caches, the model client's first
+        request) and the start is a burst; it is returned apart, so the figures after it measure the
+        pipeline running."""
+        conn = await asyncpg.connect(stack.dsn)
+        coach_id = str(await conn.fetchval("select id from public.coaches order by sort_order limit 1"))
+        await conn.close()
+        crowd = cls(stack, [await _user(stack.url, coach_id) for _ in range(users)])
+        return crowd, await crowd.phase(1, None, True, seed=0, starting=True)
+
+    async def phase(
+        self, messages: int, seconds: float | None, think: bool, *, seed: int, starting: bool = False
+    ) -> Phase:
+        """Every user sends `messages` (or until `seconds` pass), thinking between replies if `think`; the
+        think times are drawn from `seed`, so two stacks' phases with one seed wait alike."""
         # The simulated users' process is the stopwatch: a full garbage collection here (up to ~200 ms
         # with the setup's objects in view) would be counted as pipeline latency. As eventloop.run does
         # for the worker and the gateway, what exists before the phase is frozen out of the collector.
         gc.collect()
         gc.freeze()
         timings = Timings()
-        before = {name: proc.cpu_times() for name, proc in procs.items()}
+        before = {name: proc.cpu_times() for name, proc in self.procs.items()}
         started = time.perf_counter()
         stop_at = started + seconds if seconds else None
         await asyncio.gather(
             *(
-                _converse(u, messages, timings, stop_at, random.Random(f"{n}/{i}") if think else None, starting=n == 0)
-                for i, u in enumerate(sims)
+                _converse(u, messages, timings, stop_at, random.Random(f"{seed}/{i}") if think else None, starting)
+                for i, u in enumerate(self.sims)
             )
         )
         elapsed = time.perf_counter() - started
-        phases.append(Phase(timings, elapsed, _usage(procs, before, elapsed)))
-    for sim in sims:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(sim.client.realtime.close(), 5)
-        await sim.http.aclose()
-    return phases
+        return Phase(timings, elapsed, _usage(self.procs, before, elapsed))
+
+    async def close(self) -> None:
+        for sim in self.sims:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(sim.client.realtime.close(), 5)
+            await sim.http.aclose()
+
+
+async def _phases(stack: Stack, users: int, plans: list[tuple[int, float | None, bool]]) -> list[Phase]:
+    """Sign the users up once and warm up (Users.open), then run each (messages, seconds, think) plan with
+    all of them: [the warm-up, a phase per plan]."""
+    crowd, warm = await Users.open(stack, users)
+    try:
+        phases = [warm]
+        for n, (messages, seconds, think) in enumerate(plans, 1):
+            phases.append(await crowd.phase(messages, seconds, think, seed=n))
+        return phases
+    finally:
+        await crowd.close()
+
+
+async def _taking_turns(stacks: dict[str, Stack], users: int, rounds: int, messages: int) -> dict[str, list[Phase]]:
+    """Think-time phases of `messages` a user on each stack, taking turns round by round (the order
+    reversed every other round), so that the VM's drift cannot favour any side; each stack keeps its users
+    (warmed up first, not counted), and the sides' phases of a round draw the same think times. Many short
+    turns average the drift better than a few long ones: a slow spell of the VM lasts seconds to minutes."""
+    crowds: dict[str, Users] = {}
+    try:
+        for name, stack in stacks.items():
+            crowds[name], _ = await Users.open(stack, users)
+        phases: dict[str, list[Phase]] = {name: [] for name in stacks}
+        for round_ in range(rounds):
+            for name in sorted(stacks) if round_ % 2 == 0 else sorted(stacks, reverse=True):
+                phases[name].append(await crowds[name].phase(messages, None, True, seed=round_ + 1))
+        return phases
+    finally:
+        for crowd in crowds.values():
+            await crowd.close()
 
 
 def _model_times(text_length: int) -> tuple[float, float]:

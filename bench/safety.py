@@ -33,13 +33,15 @@ import asyncpg
 
 from bench import Figure, Section, percentile
 from bench._stack import checkout, execute, postgres
-from bench.pipeline import _figure, _phases, _stack
+from bench.pipeline import _figure, _stack, _taking_turns
 from devstack.settings import REPO_ROOT
 
 USERS = int(os.environ.get("BENCH_SAFETY_USERS", "100"))
-# Phases per side. The figure is a difference of two p50s, and the VM's speed drifts between phases: with
-# two phases a side, six runs in one afternoon gave -1.8 to 17.4 ms. More phases taking turns average it.
-ROUNDS = int(os.environ.get("BENCH_SAFETY_ROUNDS", "4"))
+# Phases per side, and messages a user in each. The figure is a difference of two p50s, and the VM's speed
+# drifts between phases: with two phases of five messages a side, six runs in one afternoon gave -1.8 to
+# 17.4 ms. Many short phases taking turns average it (bench.pipeline._taking_turns).
+ROUNDS = int(os.environ.get("BENCH_SAFETY_ROUNDS", "8"))
+MESSAGES = int(os.environ.get("BENCH_SAFETY_MESSAGES", "3"))
 CLASSIFIER_MS = float(os.environ.get("BENCH_SAFETY_CLASSIFIER_MS", "100"))
 # The last commit before safety, usage limits and fair queueing (issue 17).
 BASELINE = os.environ.get("BENCH_SAFETY_BASELINE", "dc38ac1")
@@ -71,10 +73,9 @@ def _first_deltas(tmp: Path, baseline: Path | None) -> dict[str, list[float]]:
         for stack in opened.values():  # the first text goes out as soon as it may, on every side
             asyncio.run(execute(stack.dsn, FIRST_TEXT_AT_ONCE))
         asyncio.run(execute(opened["off_here"].dsn, NO_CLASSIFIER))
-        for round_ in range(ROUNDS):
-            for name in sorted(opened) if round_ % 2 == 0 else sorted(opened, reverse=True):
-                _, paced = asyncio.run(_phases(opened[name], USERS, [(5, None, True)]))
-                samples[name] += paced.timings.first_delta
+        turns = asyncio.run(_taking_turns(opened, USERS, ROUNDS, MESSAGES))
+        for name, phases in turns.items():
+            samples[name] += [delta for phase in phases for delta in phase.timings.first_delta]
     return samples
 
 
@@ -152,7 +153,8 @@ def run() -> Section:
     figures = [on]
     targets: dict[str, str] = {}
     notes = [
-        f"{USERS} users x 5 messages thinking 0.5-1.5 s, {ROUNDS} phases per side taking turns; the fake model's"
+        f"{USERS} users x {MESSAGES} messages thinking 0.5-1.5 s, {ROUNDS} phases per side taking turns (each side's"
+        f" users signed up and warmed up once); the fake model's"
         f" coaching stream starts at once (TTFT 0, {TPS:.0f} tokens/s), its classifier answers after"
         f" {CLASSIFIER_MS:.0f} ms",
     ]
