@@ -167,6 +167,7 @@ class Plain:
     """One side of the plain-reply comparison: first-delta overhead samples (ms), and CPU per reply."""
 
     samples: list[float] = field(default_factory=list)
+    phase_p50s: list[float] = field(default_factory=list)  # each phase's own p50, in the order they ran
     cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PROCESSES, 0.0))
     replies: int = 0
 
@@ -190,7 +191,9 @@ def _plain(tmp: Path, baseline: Path | None) -> dict[str, Plain]:
         for name, phases in turns.items():
             side = sides[name]
             for phase in phases:
-                side.samples += [s - ttft for s in phase.timings.first_delta]
+                samples = [s - ttft for s in phase.timings.first_delta]
+                side.samples += samples
+                side.phase_p50s.append(percentile(samples or [0.0], 0.5))
                 side.replies += phase.timings.replies
                 for process in PROCESSES:
                     side.cpu_seconds[process] += phase.usage[f"{process}_cpu_seconds"]
@@ -269,6 +272,11 @@ def run() -> Section:
             f" {PLAIN_MESSAGES} messages (each side's users signed up and warmed up once);"
             f" model TTFT {TTFT_MS:.0f} ms, {TPS:.0f} tokens/s; the baseline's gateway, worker and migrations run from"
             f" an unpacked tree of {BASELINE}"
+        )
+        notes.append(
+            "each phase's own p50, classifier off / before, round by round: "
+            + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(off.phase_p50s, before.phase_p50s, strict=True))
+            + " ms (the VM's drift between rounds is what taking turns averages)"
         )
         notes.append(
             "the no-regression target compares this code with the safety classifier off (every message cleared in"
