@@ -320,6 +320,62 @@ async def test_concurrent_workers_claim_each_job_once(database: str, svc: Servic
     assert len(claimed) == 120 and len(set(claimed)) == 120
 
 
+async def jobs_index_use(admin: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    """(scans, entries read) of each index of internal.jobs, as the statistics collector has them."""
+    rows = await admin.fetch(
+        "select indexrelname, idx_scan, idx_tup_read from pg_stat_user_indexes "
+        "where schemaname = 'internal' and relname = 'jobs'"
+    )
+    return {row["indexrelname"]: (row["idx_scan"], row["idx_tup_read"]) for row in rows}
+
+
+async def test_a_claim_reads_what_it_takes_not_the_backlog_with_statistics_from_a_quiet_moment(
+    database: str, admin: asyncpg.Connection, kind: str
+) -> None:
+    """After an outage the queue can hold thousands of jobs while the planner's statistics still say it is
+    empty. A claim must still walk jobs_fair_idx in order and look each candidate's ordering key up in
+    jobs_ordering_idx. (It read jobs_user_id_idx whole instead, once for every candidate: 20261210001200.)"""
+    await admin.execute("alter table internal.jobs set (autovacuum_enabled = off)")
+    try:
+        # History: 100 conversations of 50 replies each, all done and vacuumed; analyzed with none active.
+        await admin.execute(
+            "insert into internal.jobs (kind, payload, ordering_key) "
+            "select $1, jsonb_build_object('user_id', u), 'conversation:' || u "
+            "from (select gen_random_uuid() as u from generate_series(1, 100)) users, generate_series(1, 50)",
+            kind,
+        )
+        await admin.execute("update internal.jobs set status = 'succeeded', finished_at = now() where kind = $1", kind)
+        await admin.execute("vacuum internal.jobs")
+        await admin.execute("analyze internal.jobs")
+        # Then a backlog of 2,000 conversations' messages before the next analyze.
+        await admin.execute(
+            "insert into internal.jobs (kind, payload, ordering_key) "
+            "select $1, jsonb_build_object('user_id', u), 'conversation:' || u "
+            "from (select gen_random_uuid() as u from generate_series(1, 2000)) users",
+            kind,
+        )
+        before = await jobs_index_use(admin)
+        conn = await asyncpg.connect(authenticator(database))  # a new session plans under these statistics
+        try:
+            worker = ServiceRole(conn)
+            claimed = [await claim(worker, "w", kind, limit=16) for _ in range(8)]  # custom plans, then generic
+        finally:
+            await conn.close()  # a session's pending statistics are flushed when it ends
+        assert all(len(ids) == 16 for ids in claimed)
+        for _ in range(100):
+            after = await jobs_index_use(admin)
+            if after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + 8:
+                break
+            await asyncio.sleep(0.05)
+        read = {name: after[name][1] - before[name][1] for name in after}
+        assert after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + 8, read  # each claim walked it
+        assert sum(read.values()) < 1000, read  # 128 jobs taken from 2,000 (the bad plans read ~20,000)
+    finally:
+        await admin.execute("delete from internal.jobs where kind = $1", kind)
+        await admin.execute("alter table internal.jobs reset (autovacuum_enabled)")
+        await admin.execute("analyze internal.jobs")
+
+
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 async def test_api_roles_cannot_touch_the_queue(database: str, role: str) -> None:
     conn = await asyncpg.connect(authenticator(database))
