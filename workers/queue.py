@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from supabase import AsyncClient
 
@@ -61,6 +62,38 @@ def refusal(status: int, body: bytes, what: str) -> CoachbaseError:
     return PermanentError(f"{what}: HTTP {status} {text}")
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Which transactions a Postgres snapshot sees: pg_snapshot's text form, `xmin:xmax:xip,...`."""
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: object) -> Snapshot | None:
+        if not isinstance(text, str):
+            return None
+        try:
+            xmin, xmax, running = text.split(":")
+            return cls(int(xmin), int(xmax), frozenset(int(xid) for xid in running.split(",") if xid))
+        except ValueError:
+            return None
+
+    def sees(self, xid: int) -> bool:
+        """Whether the snapshot sees what committed transaction `xid` wrote (pg_visible_in_snapshot)."""
+        return xid < self.xmin or (xid < self.xmax and xid not in self.running)
+
+
+class Claimed(NamedTuple):
+    """A claim's answer: the raw job rows, each finished id's outcome (None or the error that refused it),
+    and the snapshot taken before it looked for due jobs (None when it looked for none)."""
+
+    jobs: list[dict[str, Any]]
+    finished: dict[int, Exception | None]
+    snapshot: Snapshot | None = None
+
+
 class JobQueue:
     def __init__(self, client: AsyncClient, worker_id: str, rest: ServiceCalls) -> None:
         self.client = client  # Storage and Auth admin (supabase-py); RPCs go through `rest`
@@ -79,11 +112,11 @@ class JobQueue:
 
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[int, Exception | None]]:
+    ) -> Claimed:
         """Finish the jobs in `finish` (claim_jobs_v4's items), then claim up to `limit` due jobs.
 
-        Returns the raw job rows (each is validated into a `Job` by the caller, so one bad row cannot hide
-        the others) and, for each finished id, None or the error that refused it (LeaseLost, ...)."""
+        The job rows come raw: each is validated into a `Job` by the caller, so one bad row cannot hide the
+        others. Each finished id gets None or the error that refused it (LeaseLost, ...)."""
         answer = await self.rpc(
             "claim_jobs_v4",
             {
@@ -95,7 +128,11 @@ class JobQueue:
             },
         )
         answer = answer if isinstance(answer, dict) else {}
-        return list(answer.get("jobs") or []), outcomes(answer.get("finished"), "finishing job")
+        return Claimed(
+            list(answer.get("jobs") or []),
+            outcomes(answer.get("finished"), "finishing job"),
+            Snapshot.parse(answer.get("snapshot")),
+        )
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         await self.rpc(

@@ -31,7 +31,7 @@ from shared.errors import PermanentError, TransientError
 from shared.models import Job
 from workers.kinds.base import Finished, Handler, JobContext, Spending
 from workers.metrics import Metrics
-from workers.queue import JobQueue, LeaseLost, error_for
+from workers.queue import JobQueue, LeaseLost, Snapshot, error_for
 
 log = logging.getLogger("workers.runtime")
 
@@ -60,6 +60,11 @@ def lock_order(job: Job) -> tuple[str, int]:
     return (job.user_id or "", job.id)
 
 
+def _saw_all(seen: Snapshot | None, xids: list[int | None]) -> bool:
+    """Whether a claim's snapshot saw every transaction in `xids` (None: a wake-up that did not say which)."""
+    return all(seen is not None and xid is not None and seen.sees(xid) for xid in xids)
+
+
 @dataclass
 class Worker:
     queue: JobQueue
@@ -84,16 +89,19 @@ class Worker:
     _order: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     # A wake-up from the database can arrive before its transaction is visible to other sessions (the
-    # commit is streamed first): a claim it causes that finds nothing looks again once, this much later.
+    # commit is streamed first): a claim it causes that finds nothing, and whose snapshot did not see that
+    # transaction yet, looks again once, this much later.
     recheck_seconds: float = 0.02
-    _nudged: bool = False
+    _woken_by: list[int | None] = field(default_factory=list)  # since the last claim; None: not said
 
     def wake(self) -> None:
         self.wake_event.set()
 
-    def nudge(self) -> None:
-        """A wake-up from the database (workers:jobs): claim now, and once more if that finds nothing."""
-        self._nudged = True
+    def nudge(self, xid: int | None = None) -> None:
+        """A wake-up from the database (workers:jobs) for the work transaction `xid` queued: claim now, and
+        once more if that finds nothing before the transaction was visible (another worker may have taken
+        the work: every worker hears every wake-up)."""
+        self._woken_by.append(xid)
         self.wake_event.set()
 
     @property
@@ -109,17 +117,17 @@ class Worker:
             # Cleared before claiming, not before waiting: a wake-up that arrives while the claim is in
             # flight (a job inserted after the claim's snapshot) must make the next wait return at once.
             self.wake_event.clear()
-            nudged, self._nudged = self._nudged, False
+            woken_by, self._woken_by = self._woken_by, []
             free = self.concurrency - len(self.inflight)
-            claimed = 0
+            claimed, seen = 0, None
             if free > 0 or self.finishing:  # finished jobs still hold their slots: claim 0 to finish them
                 try:
-                    claimed = await self._claim(kinds, max(free, 0))
+                    claimed, seen = await self._claim(kinds, max(free, 0))
                     failures, self.last_claim_ok = 0, time.monotonic()
                 except (TransientError, PermanentError) as exc:
                     failures += 1
                     log.warning("claim failed", extra={"error": str(exc), "consecutive": failures})
-                if nudged and claimed == 0 and free > 0:
+                if claimed == 0 and free > 0 and not _saw_all(seen, woken_by):
                     asyncio.get_running_loop().call_later(self.recheck_seconds, self.wake)
             # Every free slot filled (or none to fill): due jobs may be left behind, so a freed slot claims.
             self.slot_wanted = free <= 0 or claimed == free
@@ -128,12 +136,13 @@ class Worker:
             await self._wait(stop, self.sweep_seconds if failures == 0 else min(2.0**failures, 30.0))
         await self._drain()
 
-    async def _claim(self, kinds: list[str], free: int) -> int:
+    async def _claim(self, kinds: list[str], free: int) -> tuple[int, Snapshot | None]:
+        """Claim up to `free` jobs (and finish what is finished): how many, and the snapshot the claim saw."""
         finishing = self._finish_batch()
         if len(finishing) < len(self.finishing):
             self.wake()  # the rest go with the claim right after this one
         try:
-            rows, finished = await self.queue.claim(
+            rows, finished, seen = await self.queue.claim(
                 kinds, free, self.lease_seconds, finish=[item for item, _ in finishing.values()]
             )
         except PermanentError as exc:
@@ -152,7 +161,7 @@ class Worker:
                         await self.queue.fail(row["id"], f"malformed job row: {exc}", retryable=False)
                 continue
             self.inflight[job.id] = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
-        return len(rows)
+        return len(rows), seen
 
     def _finish_batch(self) -> Finishing:
         """What the next claim finishes: every finished job, up to MAX_REQUEST_CHARS of items (at least one).
@@ -301,7 +310,7 @@ class Worker:
 
     async def _send_urgent(self, items: list[dict[str, Any]]) -> list[Exception | None]:
         ordered = sorted(items, key=lambda item: self._place(item["id"]))
-        _, outcomes = await self.queue.claim([], 0, self.lease_seconds, finish=ordered)
+        outcomes = (await self.queue.claim([], 0, self.lease_seconds, finish=ordered)).finished
         return [outcomes.get(item["id"], _not_finished(item, None)) for item in items]
 
     def _record_spent(self, job: Job, spending: Spending, fields: dict[str, Any]) -> None:

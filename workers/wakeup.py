@@ -1,10 +1,11 @@
 """Realtime as a wake-up signal: queued work nudges the claim loop; nothing depends on its delivery.
 
 The database broadcasts on the private topic `workers:jobs`, which only the service role may join
-(20261206000000_job_kinds): `wake` once per transaction that queues due work, and `safety` with a safety
-decision ({message_id, cleared}) whose reply may be held back by a worker other than the one that finished
-its assessment (workers/safety.py, 20261210000800). Job rows
-themselves are not in the Realtime publication: their changes would tell anyone who is active and when.
+(20261206000000_job_kinds): `wake` once per transaction that queues due work, with that transaction's id
+({xid}, 20261210001300), and `safety` with a safety decision ({message_id, cleared}) whose reply may be
+held back by a worker other than the one that finished its assessment (workers/safety.py,
+20261210000800). Job rows themselves are not in the Realtime publication: their changes would tell anyone
+who is active and when.
 
 The Python realtime client retries a few times and then gives up silently, and may lose bindings on
 reconnect. This supervisor checks the socket and channel state itself and rebuilds both from scratch
@@ -30,14 +31,15 @@ TOPIC = "workers:jobs"
 
 
 class JobWakeup:
-    """Keeps a subscription to the private topic `workers:jobs` alive: `wake` on each `wake`, and
-    `on_safety(message_id, cleared)` on each `safety` event."""
+    """Keeps a subscription to the private topic `workers:jobs` alive: `wake(xid)` on each `wake` (the
+    transaction that queued the work, None if it does not say) and on each (re)subscription (None: a sweep),
+    and `on_safety(message_id, cleared)` on each `safety` event."""
 
     def __init__(
         self,
         supabase_url: str,
         key: str,
-        wake: Callable[[], None],
+        wake: Callable[[int | None], None],
         *,
         on_safety: Callable[[str, bool], None] | None = None,
         check_seconds: float = 2.0,
@@ -104,13 +106,14 @@ class JobWakeup:
         if state == RealtimeSubscribeStates.SUBSCRIBED:
             self.subscribed = True
             log.info("subscribed to the workers' wake-up topic", extra={"topic": TOPIC})
-            self.wake()  # sweep: anything enqueued while we were not listening
+            self.wake(None)  # sweep: anything enqueued while we were not listening
         else:
             self.subscribed = False
             log.warning("realtime channel state", extra={"state": str(state), "error": repr(error)})
 
     def _on_wake(self, message: BroadcastPayload) -> None:
-        self.wake()
+        xid = (message.get("payload") or {}).get("xid")
+        self.wake(int(xid) if isinstance(xid, str) and xid.isdigit() else None)
 
     def _on_safety(self, message: BroadcastPayload) -> None:
         payload = message.get("payload") or {}

@@ -352,7 +352,7 @@ async def test_finish_broadcasts_the_tail_and_done_from_the_database(
     row = await admin.fetchrow("select status, content from public.messages where id = $1", reply_id)
     assert (row["status"], row["content"]) == ("complete", "Hello there")
     nothing, synchronous_commit = await claim_v4(api, "w1", [kind], [])
-    assert nothing == {"jobs": [], "finished": {}} and synchronous_commit == "off"  # a bare claim is not flushed
+    assert (nothing["jobs"], nothing["finished"], synchronous_commit) == ([], {}, "off")  # a bare claim: not flushed
 
 
 async def test_a_finish_that_asks_for_compaction_queues_it_once(

@@ -18,6 +18,7 @@ import pytest
 
 from devstack.db import role_dsn
 from tests.conftest import PASSWORD
+from workers.queue import Snapshot
 
 
 class ServiceRole:
@@ -234,6 +235,33 @@ async def test_ordering_key_runs_one_at_a_time_in_order(svc: ServiceRole, kind: 
     assert await claim(svc, "w2", kind) == []
     await complete(svc, a, "w1")
     assert await claim(svc, "w2", kind) == [b]
+
+
+async def test_a_wake_up_names_its_transaction_and_a_claim_says_whether_it_saw_it(
+    database: str, svc: ServiceRole, kind: str
+) -> None:
+    """20261210001300: a worker whose claim found nothing looks again only if its snapshot had not seen
+    the transaction its wake-up named (workers/runtime.py)."""
+    writer = await asyncpg.connect(database)
+    try:
+        async with writer.transaction():
+            xid = await writer.fetchval("select pg_current_xact_id()::text")
+            await writer.execute("select internal.enqueue_job($1, '{}'::jsonb)", kind)
+            await writer.execute("select internal.enqueue_job($1, '{}'::jsonb)", kind)
+            wakes = await writer.fetch(
+                "select payload from realtime.messages where topic = 'workers:jobs' and event = 'wake' "
+                "and payload ->> 'xid' = $1",
+                xid,
+            )
+            assert [json.loads(w["payload"])["xid"] for w in wakes] == [xid]  # once per transaction
+            early = await claim_jobs(svc, "w", kind)  # before the commit
+        late = await claim_jobs(svc, "w", kind)
+    finally:
+        await writer.close()
+    before, after = Snapshot.parse(early["snapshot"]), Snapshot.parse(late["snapshot"])
+    assert early["jobs"] == [] and before is not None and not before.sees(int(xid))
+    assert len(late["jobs"]) == 2 and after is not None and after.sees(int(xid))  # type: ignore[arg-type]
+    assert (await claim_jobs(svc, "w", kind, limit=0))["snapshot"] is None  # only finishing: it looked for nothing
 
 
 async def test_expired_lease_is_reclaimed_and_the_old_worker_is_refused(

@@ -28,8 +28,9 @@ async def queue(stack: Stack) -> AsyncIterator[JobQueue]:
 
 async def test_an_rpc_answers_with_its_json(queue: JobQueue) -> None:
     assert await queue.rpc("safety_decisions_v1", {"p_message_ids": []}) == {}
-    jobs, finished = await queue.claim(["no_such_kind"], 1, 60)
+    jobs, finished, seen = await queue.claim(["no_such_kind"], 1, 60)
     assert (jobs, finished) == ([], {})
+    assert seen is not None and seen.xmin <= seen.xmax
 
 
 async def test_refusals_become_the_workers_errors(queue: JobQueue, admin: asyncpg.Connection) -> None:

@@ -18,7 +18,7 @@ from shared.models import Job
 from workers import runtime
 from workers.kinds.base import Finished, JobContext, ModelCall, recorded
 from workers.metrics import Metrics
-from workers.queue import LeaseLost
+from workers.queue import Claimed, LeaseLost, Snapshot
 from workers.runtime import Worker
 
 
@@ -48,10 +48,11 @@ class MemoryQueue:
         self.spent: dict[int, list[dict[str, Any]]] = {}  # the model calls of attempts that did not finish
         self.spent_outage = 0  # record_spent requests that fail before one gets through
         self.during_claim: Callable[[], Awaitable[None]] | None = None
+        self.snapshot: Snapshot | None = None  # what each claim says it saw
 
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[int, Exception | None]]:
+    ) -> Claimed:
         self.claims += 1
         if self.refuse_claims is not None:
             raise self.refuse_claims
@@ -71,7 +72,7 @@ class MemoryQueue:
         hook, self.during_claim = self.during_claim, None
         if hook is not None:
             await hook()
-        return rows, outcomes
+        return Claimed(rows, outcomes, self.snapshot)
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
         return None
@@ -158,6 +159,43 @@ async def test_a_wake_up_that_arrives_before_its_jobs_are_visible_is_not_lost() 
         worker.nudge()
         await asyncio.wait_for(done.wait(), 2)  # not the 30 s sweep
     assert queue.claims >= 3  # the first sweep, the nudge's claim (nothing yet), the look after it
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "looks_again"),
+    [
+        ("100:105:", False),  # it saw transaction 101: another worker took the work
+        ("90:95:", True),  # began before 101 committed
+        ("100:105:101", True),  # 101 was still running (its commit streamed, not yet visible)
+        (None, True),  # a claim that says nothing (an older database)
+    ],
+)
+async def test_a_claim_that_found_nothing_looks_again_only_if_it_did_not_see_the_wake_ups_transaction(
+    snapshot: str | None, looks_again: bool
+) -> None:
+    """Every worker hears every wake-up and one takes the work: the others' claims find nothing. Only a
+    claim whose snapshot did not yet see the transaction that queued the work looks again."""
+    queue = MemoryQueue()
+    queue.snapshot = Snapshot.parse(snapshot)
+
+    async def handler(job: Job, ctx: JobContext) -> Finished:
+        return finished()
+
+    worker = Worker(queue=queue, handlers={"noop": handler}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    async with running(worker):
+        await _until(lambda: queue.claims == 1)  # the first sweep
+        worker.nudge(101)
+        await _until(lambda: queue.claims == 2)
+        await asyncio.sleep(worker.recheck_seconds + 0.1)
+    assert queue.claims == (3 if looks_again else 2)
+
+
+def test_a_snapshot_sees_what_committed_before_it() -> None:
+    seen = Snapshot.parse("100:105:101,103")
+    assert seen == Snapshot(100, 105, frozenset({101, 103}))
+    assert [xid for xid in range(98, 107) if seen.sees(xid)] == [98, 99, 100, 102, 104]
+    assert Snapshot.parse("100:100:") == Snapshot(100, 100, frozenset())
+    assert Snapshot.parse("not a snapshot") is None and Snapshot.parse(None) is None
 
 
 async def test_finished_jobs_go_out_together_with_the_next_claim() -> None:
