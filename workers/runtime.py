@@ -98,7 +98,7 @@ class Worker:
         self.wake_event.set()
 
     def nudge(self, xid: int | None = None) -> None:
-        """A wake-up from the database (workers:jobs) for the work transaction `xid` queued: claim now, and
+        """A wake-up from the database (workers:jobs) for the work that transaction `xid` queued: claim now, and
         once more if that finds nothing before the transaction was visible (another worker may have taken
         the work: every worker hears every wake-up)."""
         self._woken_by.append(xid)
