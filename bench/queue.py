@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from pgqueuer import AsyncpgDriver, QueueManager
 from pgqueuer.domain.types import QueueExecutionMode
 from pgqueuer.models import Job as PgqJob
@@ -35,6 +36,7 @@ from pgqueuer.queries import Queries
 
 from bench import Figure, Section, percentile
 from bench._stack import PASSWORD, SETTINGS, execute, gateway, postgres
+from bench.pipeline import PostgresCPU
 from devstack.db import role_dsn
 
 JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "20000"))
@@ -103,6 +105,26 @@ class Clock:
         return Figure(name, percentile(samples, 0.5), percentile(samples, 0.99), rate, len(samples))
 
 
+class Meter:
+    """The CPU time Postgres (all its processes) and this process (the workers or managers) spend over a
+    drain, per job: steadier than jobs/s on a shared VM, and where a queue's cost lies."""
+
+    def __init__(self, postgres: PostgresCPU) -> None:
+        self.postgres, self.me = postgres, psutil.Process()
+        self._started = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        return sum(self.postgres.cpu_times()), sum(self.me.cpu_times()[:2])
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def per_job(self, jobs: int) -> tuple[float, float]:
+        """(Postgres, this process) CPU µs a job since start()."""
+        (postgres_before, me_before), (postgres_now, me_now) = self._started, self._now()
+        return 1e6 * (postgres_now - postgres_before) / max(jobs, 1), 1e6 * (me_now - me_before) / max(jobs, 1)
+
+
 async def _paced(enqueue: Callable[[int], Awaitable[None]], after: Callable[[], None]) -> None:
     """Offer STEADY_JOBS in batches of BATCH on a fixed schedule of RATE jobs/s."""
     began = time.perf_counter()
@@ -164,16 +186,17 @@ async def _ours_worker(dsn: str, name: str, clock: Clock, wake: asyncio.Event, *
         await conn.close()
 
 
-async def _ours_drain(dsn: str, admin: asyncpg.Connection, *, batched: bool) -> Figure:
+async def _ours_drain(dsn: str, admin: asyncpg.Connection, meter: Meter, *, batched: bool) -> Drained:
     clock = Clock(JOBS)
     for start in range(0, JOBS, 1000):
         await _ours_enqueue(admin, clock, min(1000, JOBS - start))
     await admin.execute("analyze internal.jobs")
     wakes = [asyncio.Event() for _ in range(WORKERS)]
+    meter.start()
     began = time.perf_counter()
     await asyncio.gather(*(_ours_worker(dsn, f"w{i}", clock, w, batched=batched) for i, w in enumerate(wakes)))
     name = OURS_BATCHED if batched else OURS
-    return clock.figure(name, clock.claimed, began)
+    return Drained(clock.figure(name, clock.claimed, began), meter.per_job(len(clock.completed)))
 
 
 async def _ours_steady(dsn: str, admin: asyncpg.Connection) -> Figure:
@@ -249,15 +272,16 @@ async def _pgq_run(managers: list[QueueManager], clock: Clock, mode: QueueExecut
         waiter.cancel()
 
 
-async def _pgq_drain(dsn: str, admin: Queries, connections: list[asyncpg.Connection]) -> Figure:
+async def _pgq_drain(dsn: str, admin: Queries, connections: list[asyncpg.Connection], meter: Meter) -> Drained:
     clock = Clock(JOBS)
     for start in range(0, JOBS, 1000):
         await _pgq_enqueue(admin, clock, min(1000, JOBS - start))
     await admin.driver.execute("analyze pgqueuer")
     managers = await _pgq_managers(dsn, clock, connections)
+    meter.start()
     began = time.perf_counter()
     await _pgq_run(managers, clock, QueueExecutionMode.drain)
-    return clock.figure(PGQ, clock.claimed, began)
+    return Drained(clock.figure(PGQ, clock.claimed, began), meter.per_job(len(clock.completed)))
 
 
 async def _pgq_steady(dsn: str, admin: Queries, connections: list[asyncpg.Connection]) -> Figure:
@@ -305,27 +329,37 @@ async def _rest(dsn: str, url: str) -> Figure:
     return clock.figure(OURS_REST, clock.claimed, began)
 
 
-async def _all(dsn: str, url: str | None) -> list[Figure]:
+@dataclass
+class Drained:
+    figure: Figure
+    cpu_us: tuple[float, float]  # (Postgres, this process) CPU µs a job
+
+
+async def _all(dsn: str, url: str | None, postgres_cpu: PostgresCPU) -> tuple[list[Figure], dict[str, Drained]]:
     """Drains alternate between the queues for ROUNDS rounds (the machine is shared); the best round counts."""
     admin = await _service_role(dsn)
     connections = [await asyncpg.connect(role_dsn(dsn, "postgres", PASSWORD))]
+    meter = Meter(postgres_cpu)
     try:
         pgq = Queries(AsyncpgDriver(connections[0]))
         await pgq.install()
-        rounds: list[Figure] = []
+        rounds: list[Drained] = []
         for _ in range(ROUNDS):
-            rounds.append(await _ours_drain(dsn, admin, batched=False))
-            rounds.append(await _pgq_drain(role_dsn(dsn, "postgres", PASSWORD), pgq, connections))
-            rounds.append(await _ours_drain(dsn, admin, batched=True))
-        best = [max((f for f in rounds if f.name == name), key=lambda f: f.throughput or 0) for name in DRAINS]
+            rounds.append(await _ours_drain(dsn, admin, meter, batched=False))
+            rounds.append(await _pgq_drain(role_dsn(dsn, "postgres", PASSWORD), pgq, connections, meter))
+            rounds.append(await _ours_drain(dsn, admin, meter, batched=True))
+        best = {
+            name: max((r for r in rounds if r.figure.name == name), key=lambda r: r.figure.throughput or 0)
+            for name in DRAINS
+        }
         figures = [
-            *best,
+            *(best[name].figure for name in DRAINS),
             await _ours_steady(dsn, admin),
             await _pgq_steady(role_dsn(dsn, "postgres", PASSWORD), pgq, connections),
         ]
         if url is not None:
             figures.append(await _rest(dsn, url))
-        return figures
+        return figures, best
     finally:
         await admin.close()
         for conn in connections:
@@ -337,14 +371,16 @@ def run() -> Section:
         tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp,
         stack(Path(tmp), with_gateway=REST_JOBS > 0) as (dsn, url),
     ):
-        figures = asyncio.run(_all(dsn, url))
-    return _section(figures)
+        postmaster = int((Path(tmp) / "pgdata" / "postmaster.pid").read_text().split()[0])
+        figures, drained = asyncio.run(_all(dsn, url, PostgresCPU(postmaster)))
+    return _section(figures, drained)
 
 
-def _section(figures: list[Figure]) -> Section:
+def _section(figures: list[Figure], drained: dict[str, Drained]) -> Section:
     ours, pgq, batched, ours_steady, pgq_steady = figures[:5]
     ratio = (ours.throughput or 0) / (pgq.throughput or 1)
     batched_ratio = (batched.throughput or 0) / (pgq.throughput or 1)
+    (ours_pg, ours_client), (pgq_pg, pgq_client) = drained[OURS_BATCHED].cpu_us, drained[PGQ].cpu_us
     return Section(
         "Job queue: claim_jobs_v4 vs pgqueuer",
         figures,
@@ -353,6 +389,11 @@ def _section(figures: list[Figure]) -> Section:
             "drain jobs/s: ours, each job finished by a claim of its own / pgqueuer": ratio,
             "drain claim → complete p50: ours (next claim) / pgqueuer": batched.p50_ms / pgq.p50_ms,
             "steady enqueue → completed p50: ours / pgqueuer": ours_steady.p50_ms / pgq_steady.p50_ms,
+            "drain, Postgres CPU µs a job: ours (next claim)": ours_pg,
+            "drain, Postgres CPU µs a job: pgqueuer": pgq_pg,
+            "drain, Postgres CPU a job: ours (next claim) / pgqueuer": ours_pg / max(pgq_pg, 1e-9),
+            "drain, the workers' CPU µs a job (this process): ours (next claim)": ours_client,
+            "drain, the workers' CPU µs a job (this process): pgqueuer": pgq_client,
         },
         targets={
             "≥ 1.0x pgqueuer's jobs/s (ours as the worker drives it: outputs with the next claim)": _verdict(
