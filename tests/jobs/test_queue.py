@@ -357,6 +357,21 @@ async def jobs_index_use(admin: asyncpg.Connection) -> dict[str, tuple[int, int]
     return {row["indexrelname"]: (row["idx_scan"], row["idx_tup_read"]) for row in rows}
 
 
+async def entries_read_since(
+    admin: asyncpg.Connection, before: dict[str, tuple[int, int]], claims: int
+) -> dict[str, int]:
+    """Index entries read per index of internal.jobs since `before`, once the `claims` claims' statistics
+    are in (a session's are flushed when it ends); asserts each claim walked jobs_fair_idx."""
+    for _ in range(100):
+        after = await jobs_index_use(admin)
+        if after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + claims:
+            break
+        await asyncio.sleep(0.05)
+    read = {name: after[name][1] - before[name][1] for name in after}
+    assert after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + claims, read
+    return read
+
+
 async def test_a_claim_reads_what_it_takes_not_the_backlog_with_statistics_from_a_quiet_moment(
     database: str, admin: asyncpg.Connection, kind: str
 ) -> None:
@@ -390,15 +405,50 @@ async def test_a_claim_reads_what_it_takes_not_the_backlog_with_statistics_from_
         finally:
             await conn.close()  # a session's pending statistics are flushed when it ends
         assert all(len(ids) == 16 for ids in claimed)
-        for _ in range(100):
-            after = await jobs_index_use(admin)
-            if after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + 8:
-                break
-            await asyncio.sleep(0.05)
-        read = {name: after[name][1] - before[name][1] for name in after}
-        assert after["jobs_fair_idx"][0] >= before["jobs_fair_idx"][0] + 8, read  # each claim walked it
+        read = await entries_read_since(admin, before, 8)
         assert sum(read.values()) < 1000, read  # 128 jobs taken from 2,000 (the bad plans read ~20,000)
     finally:
+        await admin.execute("delete from internal.jobs where kind = $1", kind)
+        await admin.execute("alter table internal.jobs reset (autovacuum_enabled)")
+        await admin.execute("analyze internal.jobs")
+
+
+async def test_a_claim_walks_the_backlog_in_order_with_statistics_from_the_middle_of_a_drain(
+    database: str, admin: asyncpg.Connection, kind: str
+) -> None:
+    """Statistics taken while a backlog drains (few jobs left, most finished) must not make the claim collect
+    every due job and sort them (20261210001400): it walks jobs_fair_idx in order and stops."""
+    await admin.execute("alter table internal.jobs set (autovacuum_enabled = off)")
+    conn = await asyncpg.connect(authenticator(database))
+    try:
+        worker = ServiceRole(conn)
+        await admin.execute(
+            "insert into internal.jobs (kind, payload) select $1, jsonb_build_object('n', g) "
+            "from generate_series(1, 3000) g",
+            kind,
+        )
+        finished: list[dict[str, object]] = []
+        for _ in range(58):  # drained as a worker drains it, each batch finished with the next claim
+            answer = await claim_jobs(worker, "w", kind, limit=50, finish=finished)
+            finished = [{"id": job["id"], "output": {}} for job in answer["jobs"]]  # type: ignore[attr-defined]
+        await claim_jobs(worker, "w", kind, limit=0, finish=finished)  # 100 left queued
+        await admin.execute("analyze internal.jobs")  # autoanalyze, in the middle of the drain
+        await admin.execute(
+            "insert into internal.jobs (kind, payload) select $1, jsonb_build_object('n', g) "
+            "from generate_series(1, 3000) g",
+            kind,
+        )
+        before = await jobs_index_use(admin)
+        fresh = await asyncpg.connect(authenticator(database))
+        try:
+            for _ in range(8):
+                assert len(await claim(ServiceRole(fresh), "w2", kind, limit=10)) == 10
+        finally:
+            await fresh.close()
+        read = await entries_read_since(admin, before, 8)
+        assert sum(read.values()) < 2000, read  # 80 jobs taken from 3,100 (~300; collecting and sorting: 3,162)
+    finally:
+        await conn.close()
         await admin.execute("delete from internal.jobs where kind = $1", kind)
         await admin.execute("alter table internal.jobs reset (autovacuum_enabled)")
         await admin.execute("analyze internal.jobs")
