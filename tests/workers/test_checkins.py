@@ -164,12 +164,20 @@ async def test_invalid_structured_output_is_repaired_once_or_fails_with_the_erro
         error = await conn.fetchval(
             "select last_error from internal.jobs where dedupe_key = $1", f"checkin_analysis:{broken['id']}"
         )
-        # Both calls of each were paid for: the failed job's are in the ledger too, each once.
-        spent = await conn.fetch(
+        # Both calls of each were paid for: the failed job's are in the ledger too, each once. A failed
+        # attempt's calls go to the ledger in the background, after the job is failed.
+        keys = [f"checkin_analysis:{c['id']}" for c in (repaired, broken)]
+        spent_sql = (
             "select j.dedupe_key, u.prompt_version, u.call_id from internal.ai_usage u "
-            "join internal.jobs j on j.id = u.job_id where j.dedupe_key = any($1::text[])",
-            [f"checkin_analysis:{c['id']}" for c in (repaired, broken)],
+            "join internal.jobs j on j.id = u.job_id where j.dedupe_key = any($1::text[])"
         )
+
+        async def all_recorded() -> bool:
+            return len(await conn.fetch(spent_sql, keys)) >= 4
+
+        await wait_until(all_recorded, 10, "the failed attempts' model calls in the ledger")
+        await asyncio.sleep(0.2)  # and nothing recorded twice after that
+        spent = await conn.fetch(spent_sql, keys)
     finally:
         await conn.close()
     assert "after one repair attempt" in error and "summary: Field required" in error
