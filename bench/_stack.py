@@ -28,6 +28,11 @@ SETTINGS = DevstackSettings(_env_file=None)
 PASSWORD = SETTINGS.db_password.get_secret_value()
 
 
+def postmaster_pid(tmp: Path) -> int:
+    """The postmaster of the server `postgres(tmp)` runs (the first line of its postmaster.pid)."""
+    return int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
 @contextlib.contextmanager
 def postgres(tmp: Path, *, schema: str | None = None, root: Path = REPO_ROOT) -> Iterator[str]:
     """An embedded Postgres; yields its superuser DSN.

@@ -44,7 +44,7 @@ from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bench import Figure, Section, cpu_reference_ms, percentile
-from bench._stack import gateway, postgres, process, wait_http
+from bench._stack import gateway, postgres, postmaster_pid, process, wait_http
 from devstack.postgres import free_port
 from devstack.settings import REPO_ROOT, DevstackSettings
 
@@ -130,8 +130,7 @@ def _stack(
         }
         with process([sys.executable, "-m", "workers"], worker_env, tmp / "worker.log", root) as worker:
             time.sleep(1.5)  # the worker subscribes and sweeps
-            postmaster = int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
-            yield Stack(dsn, url, worker, gateway_proc, llm, postmaster)
+            yield Stack(dsn, url, worker, gateway_proc, llm, postmaster_pid(tmp))
 
 
 @dataclass

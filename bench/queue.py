@@ -35,7 +35,7 @@ from pgqueuer.models import Job as PgqJob
 from pgqueuer.queries import Queries
 
 from bench import Figure, Section, percentile
-from bench._stack import PASSWORD, SETTINGS, execute, gateway, postgres
+from bench._stack import PASSWORD, SETTINGS, execute, gateway, postgres, postmaster_pid
 from bench.pipeline import PostgresCPU
 from devstack.db import role_dsn
 
@@ -371,8 +371,7 @@ def run() -> Section:
         tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp,
         stack(Path(tmp), with_gateway=REST_JOBS > 0) as (dsn, url),
     ):
-        postmaster = int((Path(tmp) / "pgdata" / "postmaster.pid").read_text().split()[0])
-        figures, drained = asyncio.run(_all(dsn, url, PostgresCPU(postmaster)))
+        figures, drained = asyncio.run(_all(dsn, url, PostgresCPU(postmaster_pid(Path(tmp)))))
     return _section(figures, drained)
 
 
