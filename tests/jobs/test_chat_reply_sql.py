@@ -251,6 +251,30 @@ async def test_a_dead_job_fails_the_reply_with_a_readable_message(
     assert row["error"].startswith("Sorry, your coach could not reply")
 
 
+async def test_a_dead_assessment_leaves_its_message_decided_by_the_rules(
+    api: asyncpg.Connection, admin: asyncpg.Connection, conversation: tuple[str, str]
+) -> None:
+    """The classifier's job given up (its kind's on_dead_function): the message is decided without it, so
+    its reply is not held for ever; a message decided already keeps its decision."""
+    user_id, conversation_id = conversation
+    undecided = await send(api, user_id, conversation_id, "A quiet week", clear=False)
+    decided = await send(api, user_id, conversation_id, "Another quiet week")
+    for message_id in (undecided, decided):
+        assert await admin.fetchval(
+            "update internal.jobs set status = 'dead', last_error = 'classifier down' "
+            "where dedupe_key = 'safety_assessment:' || $1 returning id",
+            message_id,
+        )
+    rows = dict(
+        await admin.fetch(
+            "select message_id::text, (decided_by, cleared) from internal.message_safety"
+            " where message_id = any($1::uuid[])",
+            [undecided, decided],
+        )
+    )
+    assert rows == {undecided: ("rules", False), decided: ("model", True)}
+
+
 async def test_users_cannot_write_replies_or_call_worker_functions(
     api: asyncpg.Connection, conversation: tuple[str, str]
 ) -> None:

@@ -317,6 +317,87 @@ async def test_lost_worker_on_last_attempt_makes_the_job_dead(
     assert row["status"] == "dead" and "lease expired" in row["last_error"]
 
 
+ON_DEAD = """
+create or replace function internal.test_kind_on_dead(p_job internal.jobs) returns void
+  language plpgsql set search_path = '' as $$
+begin
+  update internal.jobs
+     set payload = payload || jsonb_build_object('cleaned_up', coalesce((payload ->> 'cleaned_up')::int, 0) + 1)
+   where id = p_job.id;
+end $$;
+revoke execute on function internal.test_kind_on_dead(internal.jobs) from public;
+grant execute on function internal.test_kind_on_dead(internal.jobs) to service_role;
+"""
+
+
+async def test_a_dead_job_runs_its_kinds_clean_up_once_and_only_its_kinds(
+    svc: ServiceRole, admin: asyncpg.Connection, kind: str
+) -> None:
+    """The registry's on_dead_function, run by the one trigger for dead jobs (jobs_on_dead): once when a job
+    dies (given up by its worker, or lost on its last attempt), never for a job that succeeds, and not for
+    a kind without one."""
+    await admin.execute(ON_DEAD)
+    await admin.execute(
+        "update internal.job_kinds set on_dead_function = 'internal.test_kind_on_dead(internal.jobs)' where name = $1",
+        kind,
+    )
+    given_up, lost, succeeded = [await enqueue(svc, kind, max_attempts=1) for _ in range(3)]
+    await claim(svc, "w", kind)
+    await svc.call("select public.fail_job_v1($1, 'w', '400 bad request', false)", given_up)
+    await complete(svc, succeeded, "w")
+    await admin.execute("update internal.jobs set lease_until = now() - interval '1 second' where id = $1", lost)
+    await claim(svc, "w2", kind)
+    await admin.execute("update internal.jobs set status = 'dead' where id = $1", given_up)  # dead already: no-op
+    rows = dict(
+        await admin.fetch(
+            "select id, payload -> 'cleaned_up' from internal.jobs where id = any($1)", [given_up, lost, succeeded]
+        )
+    )
+    assert rows == {given_up: "1", lost: "1", succeeded: None}
+
+    await admin.execute("update internal.job_kinds set on_dead_function = null where name = $1", kind)
+    plain = await enqueue(svc, kind, max_attempts=1)
+    await claim(svc, "w", kind)
+    await svc.call("select public.fail_job_v1($1, 'w', '400 bad request', false)", plain)
+    assert await admin.fetchval("select payload from internal.jobs where id = $1", plain) == '{"n": 1}'
+
+
+async def test_a_kind_is_named_only_by_the_registry(svc: ServiceRole, admin: asyncpg.Connection, kind: str) -> None:
+    """The queue reaches a kind's functions through dispatchers written from internal.job_kinds, so a change
+    of the registry is what the next finish calls; no trigger of internal.jobs names a kind (a kind's
+    clean-up is its on_dead_function, not a trigger of its own), and no dispatcher plans a call each time."""
+    await admin.execute(
+        "create or replace function internal.test_kind_finish_v2(p_job internal.jobs, p_output jsonb, p_usage jsonb)"
+        " returns jsonb language sql set search_path = '' as $$ select jsonb_build_object('finished_by', 'v2') $$;"
+        " grant execute on function internal.test_kind_finish_v2(internal.jobs, jsonb, jsonb) to service_role"
+    )
+    first, second = await enqueue(svc, kind), await enqueue(svc, kind)
+    await claim(svc, "w", kind)
+    await complete(svc, first, "w")
+    await admin.execute(
+        "update internal.job_kinds set finish_function = 'internal.test_kind_finish_v2(internal.jobs, jsonb, jsonb)'"
+        " where name = $1",
+        kind,
+    )
+    await complete(svc, second, "w")
+    results = dict(
+        await admin.fetch("select id, result ->> 'finished_by' from internal.jobs where id = any($1)", [first, second])
+    )
+    assert results == {first: "test_kind_finish", second: "v2"}
+
+    triggers = await admin.fetch(
+        "select tgname, pg_get_triggerdef(oid) as definition from pg_trigger"
+        " where tgrelid = 'internal.jobs'::regclass and not tgisinternal"
+    )
+    assert [t["tgname"] for t in triggers if "kind" in t["definition"]] == []
+    for dispatcher in ("job_kind_context", "job_kind_finish", "job_kind_on_dead"):
+        source = await admin.fetchval(
+            "select prosrc from pg_proc where proname = $1 and pronamespace = 'internal'::regnamespace", dispatcher
+        )
+        assert "execute" not in source.lower()  # static calls
+        assert (f"when '{kind}' then" in source) == (dispatcher != "job_kind_on_dead")  # it has no clean-up
+
+
 async def test_release_hands_the_job_back_without_counting(
     svc: ServiceRole, admin: asyncpg.Connection, kind: str
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 import asyncpg
@@ -48,6 +49,37 @@ async def test_every_kind_has_an_active_default_prompt_and_its_functions(conn: a
         assert functions["context"] == f"internal.{name}_context(internal.jobs)"
         assert functions["finish"] == f"internal.{name}_finish(internal.jobs,jsonb,jsonb)"
         assert functions["context_jsonb"] and functions["finish_jsonb"]
+
+
+# What each kind leaves behind when its job is given up; chat_reply's and safety_assessment's are tested
+# with real rows in tests/jobs/test_chat_reply_sql.py.
+CLEAN_UPS = {
+    "chat_reply", "safety_assessment", "child_invitation", "document_analysis", "video_analysis",
+    "journey_report", "note_transcription",
+}  # fmt: skip
+
+
+async def test_each_kinds_clean_up_runs_when_its_job_dies(conn: asyncpg.Connection) -> None:
+    """Every registered on_dead_function runs through the one trigger for dead jobs without an error (the
+    rows it would mark are absent here); child_invitation's also takes the token out of the job."""
+    registered = await conn.fetch("select name from internal.job_kinds where on_dead_function is not null")
+    assert {r["name"] for r in registered} == CLEAN_UPS
+    ids = {name: str(uuid.uuid4()) for name in ("document_id", "video_id", "report_id", "scan_id", "invitation_id")}
+    for kind in sorted(CLEAN_UPS - {"chat_reply", "safety_assessment"}):
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            job = await conn.fetchval(
+                "insert into internal.jobs (kind, payload, status) values ($1, $2::jsonb, 'running') returning id",
+                kind,
+                json.dumps(ids | {"token": "secret"}),
+            )
+            await conn.execute("set local role service_role")
+            await conn.execute("update internal.jobs set status = 'dead', last_error = 'gone' where id = $1", job)
+            token = await conn.fetchval("select payload ? 'token' from internal.jobs where id = $1", job)
+            assert token == (kind != "child_invitation"), kind
+        finally:
+            await transaction.rollback()
 
 
 def _limits(schema: dict[str, Any], path: str = "") -> dict[str, int]:
