@@ -369,6 +369,7 @@ async def test_a_kind_is_named_only_by_the_registry(svc: ServiceRole, admin: asy
     await admin.execute(
         "create or replace function internal.test_kind_finish_v2(p_job internal.jobs, p_output jsonb, p_usage jsonb)"
         " returns jsonb language sql set search_path = '' as $$ select jsonb_build_object('finished_by', 'v2') $$;"
+        " revoke execute on function internal.test_kind_finish_v2(internal.jobs, jsonb, jsonb) from public;"
         " grant execute on function internal.test_kind_finish_v2(internal.jobs, jsonb, jsonb) to service_role"
     )
     first, second = await enqueue(svc, kind), await enqueue(svc, kind)
