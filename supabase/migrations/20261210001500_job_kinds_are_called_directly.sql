@@ -186,10 +186,15 @@ begin
            (select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
              where p.oid = k.finish_function) as finish,
            (select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-             where p.oid = k.on_dead_function) as on_dead
+             where p.oid = k.on_dead_function) as on_dead,
+           k.on_dead_function is not null as cleans_up
       from internal.job_kinds k
      order by k.name
   loop
+    if kind.context is null or kind.finish is null or (kind.cleans_up and kind.on_dead is null) then
+      raise exception 'job kind %: a function it names no longer exists', kind.name
+        using errcode = '42883', hint = 'Register the function again in internal.job_kinds.';
+    end if;
     contexts := contexts || format(E'    when %L then return %s(p_job);\n', kind.name, kind.context);
     finishes := finishes || format(E'    when %L then return %s(p_job, p_output, p_usage);\n', kind.name, kind.finish);
     if kind.on_dead is not null then

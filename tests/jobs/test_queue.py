@@ -399,6 +399,31 @@ async def test_a_kind_is_named_only_by_the_registry(svc: ServiceRole, admin: asy
         assert (f"when '{kind}' then" in source) == (dispatcher != "job_kind_on_dead")  # it has no clean-up
 
 
+async def test_a_registry_that_names_a_dropped_function_is_refused_with_the_kind(admin: asyncpg.Connection) -> None:
+    """The dispatchers are written from names: a kind whose function was dropped (a regprocedure column does
+    not stop that) must fail the registry's next change loudly, not write a dispatcher that calls nothing."""
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    await admin.execute(KIND_FUNCTIONS)
+    transaction = admin.transaction()
+    await transaction.start()
+    try:
+        await admin.execute(
+            f"create function internal.{name}_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb)"
+            " returns jsonb language sql set search_path = '' as $$ select '{}'::jsonb $$"
+        )
+        await admin.execute(
+            "insert into internal.job_kinds (name, description, context_function, finish_function) values"
+            " ($1, 'A kind for the queue tests.', 'internal.test_kind_context(internal.jobs)', $2::regprocedure)",
+            name,
+            f"internal.{name}_finish(internal.jobs, jsonb, jsonb)",
+        )
+        await admin.execute(f"drop function internal.{name}_finish(internal.jobs, jsonb, jsonb)")
+        with pytest.raises(asyncpg.UndefinedFunctionError, match=f"job kind {name}: a function it names no longer"):
+            await admin.execute("update internal.job_kinds set on_dead_function = null where name = $1", name)
+    finally:
+        await transaction.rollback()
+
+
 async def test_release_hands_the_job_back_without_counting(
     svc: ServiceRole, admin: asyncpg.Connection, kind: str
 ) -> None:
