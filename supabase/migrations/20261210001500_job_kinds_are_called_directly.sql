@@ -316,7 +316,8 @@ create trigger jobs_on_dead
   execute function internal.jobs_on_dead();
 
 -- -----------------------------------------------------------------------------------------------------
--- the queue's core calls the dispatchers (same signatures, same errors)
+-- the queue's core calls the dispatchers (same signatures, same errors); finish_job also skips the
+-- ledger's insert when an item has no model calls
 -- -----------------------------------------------------------------------------------------------------
 create or replace function internal.finish_job(p_worker text, p_item jsonb) returns void
   language plpgsql
@@ -331,7 +332,9 @@ begin
     raise exception 'job %: output must be a JSON object', job.id using errcode = '22023';
   end if;
   outcome := internal.job_kind_finish(job, coalesce(p_item -> 'output', '{}'), usage);
-  perform internal.record_model_calls(job, (outcome ->> 'subject_id')::uuid, usage);
+  if usage is distinct from '[]'::jsonb then  -- a kind that calls no model: no ledger insert of nothing
+    perform internal.record_model_calls(job, (outcome ->> 'subject_id')::uuid, usage);
+  end if;
   update internal.jobs
      set status = 'succeeded', result = outcome, lease_until = null, updated_at = now(), finished_at = now()
    where id = job.id;
