@@ -36,14 +36,17 @@ async def _up(stack: LocalStack, workers: int) -> None:
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM stops the stack as Ctrl-C does, Postgres included.
+    """SIGTERM stops the stack as Ctrl-C does, Postgres included: it is handed on as SIGINT.
 
     uvicorn catches SIGTERM, shuts down, then raises the signal again; SIGTERM's default action would end
-    the process there, before the `finally` that stops Postgres. Raised as KeyboardInterrupt it unwinds.
+    the process there, before the `finally` that stops Postgres. As SIGINT it reaches what Ctrl-C reaches:
+    inside the event loop, asyncio's handler, which cancels the main task so that it unwinds (the mail
+    catcher and the workers stop in turn); outside, a KeyboardInterrupt. Raising KeyboardInterrupt inside
+    the loop instead tore it down with the mail catcher still serving (an error and a traceback on exit).
     """
     signal.signal(signal.SIGTERM, _interrupt)
 

@@ -96,6 +96,7 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
     assert "restarting" not in output, output
     assert output.index("workers: worker stopped") < output.index("Shutting down"), output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
+    assert "Traceback" not in output, output
 
 
 def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
@@ -125,3 +126,4 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     output = log.read_text()
     assert proc.returncode == 0, output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running:\n" + output
+    assert "Traceback" not in output, output
