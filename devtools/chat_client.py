@@ -27,7 +27,7 @@ import httpx
 from realtime import RealtimeSubscribeStates
 from realtime.types import RealtimeChannelOptions
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
-from supabase_auth.errors import AuthApiError
+from supabase_auth.errors import AuthApiError, AuthRetryableError
 from supabase_auth.types import Session
 
 from devstack.settings import DEMO_ANON_KEY
@@ -220,8 +220,12 @@ async def wait_for_row(client: AsyncClient, message_id: str, stream: Stream, sec
     raise SystemExit("\nno reply within two minutes: is a worker running (`make dev`)?")
 
 
+def _url() -> str:
+    return os.environ.get("SUPABASE_URL", "http://127.0.0.1:54321")
+
+
 async def main_async(args: argparse.Namespace) -> None:
-    url = os.environ.get("SUPABASE_URL", "http://127.0.0.1:54321")
+    url = _url()
     key = os.environ.get("SUPABASE_ANON_KEY", DEMO_ANON_KEY)
     async with httpx.AsyncClient(timeout=30) as http:
         options = AsyncClientOptions(auto_refresh_token=True, httpx_client=http)
@@ -245,8 +249,8 @@ def main() -> None:
         asyncio.run(main_async(parser.parse_args()))
     except (KeyboardInterrupt, EOFError):
         print()
-    except httpx.ConnectError:
-        sys.exit("cannot reach Supabase: start the local stack with `make dev` (or set SUPABASE_URL)")
+    except (httpx.ConnectError, AuthRetryableError):  # Auth wraps a refused connection in AuthRetryableError
+        sys.exit(f"cannot reach Supabase at {_url()}: start the local stack with `make dev` (or set SUPABASE_URL)")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable
 
 import pytest
 
+from devstack.postgres import free_port
 from devstack.settings import REPO_ROOT
 from devtools.chat_client import Stream
 from tests.conftest import Stack
@@ -40,6 +42,24 @@ async def test_terminal_chat_streams_a_reply(stack: Stack, start_worker: Callabl
     assert proc.returncode == 0, text
     assert "Maya:" in text  # the coach's intro
     assert "Echo: How do I start a morning routine?" in text
+
+
+def test_without_the_stack_the_terminal_chat_says_what_to_start() -> None:
+    """No traceback for the most common first mistake: `make chat` before `make dev`."""
+    url = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.chat_client", "--coach", "maya"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SUPABASE_URL": url},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert (
+        done.stderr == f"cannot reach Supabase at {url}: start the local stack with `make dev` (or set SUPABASE_URL)\n"
+    )
 
 
 async def test_terminal_checkin_shows_analysis_and_recommendations(
