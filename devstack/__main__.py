@@ -13,7 +13,7 @@ from types import FrameType
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.settings import DevstackSettings
-from devstack.stack import LocalStack, serve_gateway
+from devstack.stack import LocalStack, StackBusy, serve_gateway
 from shared import eventloop, logs
 
 log = logging.getLogger("devstack")
@@ -51,6 +51,14 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+BUSY = {
+    "up": "the devstack is already running here (pid {pid}, API at {url}): use it, or stop it with Ctrl-C in its"
+    " terminal first",
+    "reset": "`make db-reset` deletes the database the running devstack uses (pid {pid}): stop it with Ctrl-C in"
+    " its terminal, then reset",
+}
+
+
 def _command(args: argparse.Namespace, stack: LocalStack) -> None:
     if args.command == "status":
         print(stack.status())
@@ -59,16 +67,28 @@ def _command(args: argparse.Namespace, stack: LocalStack) -> None:
     if args.command == "gateway":
         eventloop.run(serve_gateway(stack.settings, stack.superuser_dsn))
         return
-    if args.command == "reset":
-        stack.destroy_database()
-    stack.start_database()
+    running = stack.running_pid()
+    if running is not None and args.command == "migrate":
+        # As `supabase migration up` does: applied to the running database, which stays up.
+        log.info("applying pending migrations to the running devstack", extra={"pid": running})
+        asyncio.run(stack.prepare())
+        return
     try:
-        if args.command == "up":
-            eventloop.run(_up(stack, args.workers))
-        else:
-            asyncio.run(stack.prepare())
-    finally:
-        stack.stop_database()
+        with stack.owned():
+            if args.command == "reset":
+                stack.destroy_database()
+            stack.start_database()
+            try:
+                if args.command == "up":
+                    eventloop.run(_up(stack, args.workers))
+                else:
+                    asyncio.run(stack.prepare())
+            finally:
+                stack.stop_database()
+    except StackBusy as busy:
+        if args.command == "migrate":  # it started between the check and the lock: try again
+            raise StackBusy(f"the devstack started meanwhile (pid {busy}): run `make migrate` again") from None
+        raise StackBusy(BUSY[args.command].format(pid=busy, url=stack.settings.api_url)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         _command(args, stack)
     except KeyboardInterrupt:
         log.info("stopped")
-    except (MigrationError, PostgresError) as exc:
+    except (MigrationError, PostgresError, StackBusy) as exc:
         log.error("%s", exc)
         return 1
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import uvicorn
@@ -22,6 +24,10 @@ from devstack.postgres import EmbeddedPostgres
 from devstack.settings import DevstackSettings
 
 log = logging.getLogger("devstack")
+
+
+class StackBusy(RuntimeError):
+    """Another `python -m devstack up` is running on this data directory."""
 
 
 @dataclass
@@ -50,6 +56,45 @@ class LocalStack:
         """What the CLI prints as DB URL: the non-superuser `postgres` role migrations run as."""
         return role_dsn(self.superuser_dsn, "postgres", self.settings.db_password.get_secret_value())
 
+    @property
+    def lock_file(self) -> Path:
+        return self.settings.data_dir / "devstack.lock"
+
+    def running_pid(self) -> int | None:
+        """The pid of the `up` serving this data directory, if one is (it holds `lock_file`), else None."""
+        if not self.lock_file.exists():
+            return None
+        with self.lock_file.open("r") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = held.read().strip()
+                return int(text) if text.isdigit() else 0
+            fcntl.flock(held, fcntl.LOCK_UN)
+            return None
+
+    @contextlib.contextmanager
+    def owned(self) -> Iterator[None]:
+        """Hold the data directory for this process (its Postgres started and stopped by it), so that another
+        `up`, `migrate` or `db-reset` does not stop or delete the database under a running stack. The lock
+        is the kernel's: it ends with the process, however it ends."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock_file.open("a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StackBusy(str(self.running_pid() or "unknown")) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.seek(0)
+                lock.truncate()
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def start_database(self) -> None:
         if self.postgres is not None:
             self.postgres.start()
@@ -72,6 +117,12 @@ class LocalStack:
         else:
             await migrate.bootstrap(self.superuser_dsn, password)
             applied = await migrate.apply_migrations(self.postgres_dsn, self.settings.supabase_dir / "migrations")
+        if applied:  # a gateway already serving this database reloads its schema cache, as PostgREST does
+            conn = await asyncpg.connect(self.superuser_dsn)
+            try:
+                await conn.execute("notify pgrst, 'reload schema'")
+            finally:
+                await conn.close()
         log.info("database ready", extra={"migrations_applied": len(applied)})
 
     async def _is_fresh(self) -> bool:

@@ -101,7 +101,8 @@ async def test_up_serves_sign_up_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     """SIGTERM (a service manager, `kill`) stops `up` as Ctrl-C does: uvicorn re-raises the signal once it has
-    shut down, which must not end the process before it stops Postgres."""
+    shut down, which must not end the process before it stops Postgres. While it runs, its data directory is
+    its own: another `up` or a reset cannot stop or delete its database."""
     api_port, db_port, mail_port = free_port(), free_port(), free_port()
     log = tmp_path / "up.log"
     env = _up_env(tmp_path, api_port, db_port, mail_port)
@@ -120,6 +121,29 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
         mail = httpx.get(f"http://127.0.0.1:{mail_port}/api/v1/messages", timeout=5)  # the mail catcher
         assert mail.status_code == 200 and mail.json()["messages"] == []
+
+        # What a second terminal might run meanwhile leaves this stack serving: another `up` and a
+        # `db-reset` are refused with what to do, and `migrate` applies to the running database.
+        def devstack(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "devstack", command, *(["--workers", "0"] if command == "up" else [])],
+                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+
+        pid = proc.pid
+        second, reset = devstack("up"), devstack("reset")
+        assert second.returncode == 1 and f"already running here (pid {pid}" in second.stderr, second.stderr
+        assert reset.returncode == 1 and f"uses (pid {pid}): stop it" in reset.stderr, reset.stderr
+        migrated = devstack("migrate")
+        assert migrated.returncode == 0 and "to the running devstack" in migrated.stderr, migrated.stderr
+        assert _healthy(url) and (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+        signed_up = httpx.post(
+            f"{url}/auth/v1/signup",
+            json={"email": f"still-{uuid.uuid4().hex[:8]}@example.com", "password": "a-long-password"},
+            headers={"apikey": DEMO_ANON_KEY},
+            timeout=10,
+        )
+        assert signed_up.status_code == 200, signed_up.text  # its database is still there
     finally:
         proc.send_signal(signal.SIGTERM)  # to the devstack alone, not its process group
         _wait_stopped(proc)
@@ -127,3 +151,5 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running:\n" + output
     assert "Traceback" not in output, output
+    after = [sys.executable, "-m", "devstack", "migrate"]  # stopped, it no longer holds the data directory
+    assert subprocess.run(after, cwd=REPO_ROOT, env=env, capture_output=True, timeout=60).returncode == 0
