@@ -13,7 +13,7 @@ from types import FrameType
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.settings import DevstackSettings
-from devstack.stack import LocalStack, StackBusy, serve_gateway
+from devstack.stack import DevstackError, LocalStack, StackBusy, serve_gateway
 from shared import eventloop, logs
 
 log = logging.getLogger("devstack")
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         _command(args, stack)
     except KeyboardInterrupt:
         log.info("stopped")
-    except (MigrationError, PostgresError, StackBusy) as exc:
+    except (MigrationError, PostgresError, DevstackError) as exc:
         log.error("%s", exc)
         return 1
     return 0

@@ -26,7 +26,11 @@ from devstack.settings import DevstackSettings
 log = logging.getLogger("devstack")
 
 
-class StackBusy(RuntimeError):
+class DevstackError(RuntimeError):
+    """What stops the local stack from starting, said as what to do about it."""
+
+
+class StackBusy(DevstackError):
     """Another `python -m devstack up` is running on this data directory."""
 
 
@@ -238,25 +242,34 @@ async def serve_gateway(settings: DevstackSettings, superuser_dsn: str, *, worke
     mailbox = Mailbox()
     mail = await serve_mail(settings, mailbox) if settings.mail_port else None
     server = gateway_server(settings, superuser_dsn, mailbox)
-    serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.05)
-    if not server.started:
-        await serving
-        raise RuntimeError(f"the gateway could not listen on {settings.host}:{settings.api_port}")
-    if banner:
-        print(banner, flush=True)
-    supervisor = (
-        asyncio.create_task(supervise_workers(settings, workers, lambda: server.should_exit)) if workers else None
-    )
+    supervisor: asyncio.Task[None] | None = None
+
+    async def serve() -> None:
+        # uvicorn exits the process when it cannot bind, which a task cannot catch once it is raised out of
+        # it (asyncio hands SystemExit to the loop): caught here, the port's owner is named below instead.
+        with contextlib.suppress(SystemExit):
+            await server.serve()
 
     async def stop_workers() -> None:
         if supervisor is not None and not supervisor.done():
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
 
-    server.before_shutdown.append(stop_workers)
+    serving = asyncio.create_task(serve())
     try:
+        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.05)
+        if not server.started:
+            await serving
+            raise DevstackError(
+                f"the API could not listen on {settings.host}:{settings.api_port}: another program uses that port"
+                " (a `supabase start`?); stop it, or set DEVSTACK_API_PORT"
+            )
+        if banner:
+            print(banner, flush=True)
+        if workers:
+            supervisor = asyncio.create_task(supervise_workers(settings, workers, lambda: server.should_exit))
+        server.before_shutdown.append(stop_workers)
         await serving
     finally:
         await stop_workers()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,3 +154,24 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     assert "Traceback" not in output, output
     after = [sys.executable, "-m", "devstack", "migrate"]  # stopped, it no longer holds the data directory
     assert subprocess.run(after, cwd=REPO_ROOT, env=env, capture_output=True, timeout=60).returncode == 0
+
+
+def test_an_api_port_taken_by_another_program_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A newcomer with `supabase start` (or anything) on the API port is told which port and what to set."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        api_port = taken.getsockname()[1]
+        env = _up_env(tmp_path, api_port, free_port(), free_port())
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack", "up", "--workers", "0"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"the API could not listen on 127.0.0.1:{api_port}: another program uses that port" in done.stderr
+    assert "set DEVSTACK_API_PORT" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
