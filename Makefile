@@ -15,7 +15,7 @@ TYPES_STAMP := $(TYPES_DIR)/node_modules/.installed-$(shell cat $(TYPES_DIR)/pac
 .PHONY: help dev chat test lint format db-reset migrate status types bench bench-smoke chaos clean venv
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +60,10 @@ format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-db-reset: $(VENV_STAMP) ## Rebuild the local database: bootstrap, migrations, seed
+db-reset: $(VENV_STAMP) ## Rebuild the local database: bootstrap, migrations, seed (stop `make dev` first)
 	$(BIN)/python -m devstack reset
 
-migrate: $(VENV_STAMP) ## Apply pending migrations to the local database
+migrate: $(VENV_STAMP) ## Apply pending migrations to the local database (the running one, if `make dev` runs)
 	$(BIN)/python -m devstack migrate
 
 status: $(VENV_STAMP) ## Print URLs and keys, like `supabase status`
