@@ -292,6 +292,7 @@ async def supervise_workers(
         "SUPABASE_URL": settings.api_url,
         "SUPABASE_SERVICE_ROLE_KEY": settings.service_role_key,
         "COACHBASE_LOG_FORMAT": os.environ.get("COACHBASE_LOG_FORMAT", "text"),
+        "COACHBASE_PARENT_PID": str(os.getpid()),  # killed outright, the devstack takes its workers along
     }
     procs: dict[int, asyncio.subprocess.Process] = {}
 

@@ -53,6 +53,9 @@ class WorkerSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", validation_alias="COACHBASE_METRICS_HOST")
     metrics_port: int = Field(default=9464, ge=0, le=65535, validation_alias="COACHBASE_METRICS_PORT")
     log_format: Literal["json", "text"] = Field(default="json", validation_alias="COACHBASE_LOG_FORMAT")
+    # A supervisor that starts workers as its children (the devstack) names itself: if it dies without
+    # stopping them (kill -9, a crash), they stop as on SIGTERM instead of running on as orphans.
+    parent_pid: int | None = Field(default=None, ge=1, validation_alias="COACHBASE_PARENT_PID")
 
     @property
     def embeddings_api(self) -> tuple[str | None, str | None]:

@@ -175,3 +175,52 @@ def test_an_api_port_taken_by_another_program_is_named_not_a_traceback(tmp_path:
     assert f"the API could not listen on 127.0.0.1:{api_port}: another program uses that port" in done.stderr
     assert "set DEVSTACK_API_PORT" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running"
+
+
+ORPHANING_PARENT = """
+import os, subprocess, sys, time
+env = {**os.environ, "COACHBASE_PARENT_PID": str(os.getpid())}  # as the devstack starts its workers
+with open(sys.argv[1], "wb") as log:
+    child = subprocess.Popen([sys.executable, "-m", "workers"], env=env, stdout=log, stderr=subprocess.STDOUT)
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state == "Z"  # exited, waiting for a reaper that a container's init may never be
+
+
+def test_a_worker_stops_when_the_devstack_that_started_it_is_killed(tmp_path: Path) -> None:
+    """`kill -9` of `make dev` (or a crash) must not leave its workers running on: an orphan kept the
+    metrics port, so the next `make dev`'s worker failed to start in a loop."""
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "SUPABASE_URL": f"http://127.0.0.1:{free_port()}",  # nothing there: the worker waits for its API
+        "COACHBASE_METRICS_PORT": "0",
+        "COACHBASE_LOG_FORMAT": "text",
+    }
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING_PARENT, str(log)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    try:
+        _wait_for(lambda: "worker started" in log.read_text(), 60, "the worker", log)
+        parent.kill()
+        parent.wait(10)
+        _wait_for(lambda: _gone(worker), 20, "the orphaned worker to stop", log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+        parent.kill()
+        parent.wait(10)
+        parent.stdout.close()
+    output = log.read_text()
+    assert "the process that started this worker is gone; stopping" in output, output
+    assert "worker stopped" in output, output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -38,6 +39,19 @@ log = logging.getLogger("workers")
 # (bench agent's phase, side by side); plain replies cost the same CPU either way. The supabase-py client
 # (Storage, Auth admin) holds as many of its own.
 REST_CONNECTIONS = 16
+
+
+async def stop_when_orphaned(parent_pid: int | None, stop: asyncio.Event, every: float = 1.0) -> None:
+    """Set `stop` once this process's parent is no longer `parent_pid` (it died and we were re-parented)."""
+    if parent_pid is None:
+        return
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("the process that started this worker is gone; stopping", extra={"parent_pid": parent_pid})
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 async def run(settings: WorkerSettings) -> None:
@@ -84,7 +98,12 @@ async def run(settings: WorkerSettings) -> None:
             server = await serve_http(settings.metrics_host, settings.metrics_port, metrics, lambda: worker.healthy)
         log.info("worker ready", extra={"worker": worker_id, "provider": provider.name, "url": settings.supabase_url})
         try:
-            await asyncio.gather(worker.run(stop), wakeup.run(stop), purge_loop(queue, stop, settings.purge_seconds))
+            await asyncio.gather(
+                worker.run(stop),
+                wakeup.run(stop),
+                purge_loop(queue, stop, settings.purge_seconds),
+                stop_when_orphaned(settings.parent_pid, stop),
+            )
         finally:
             if server is not None:
                 server.close()
