@@ -176,17 +176,15 @@ declare
   finishes text := '';
   on_deads text := '';
   kind record;
-  signature text;
+  dispatcher record;
 begin
   perform pg_advisory_xact_lock(hashtext('internal.compile_job_kinds'));
+  -- A function's name from the pg_proc row its OID names (null when it no longer exists).
   for kind in
     select k.name,
-           (select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-             where p.oid = k.context_function) as context,
-           (select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-             where p.oid = k.finish_function) as finish,
-           (select format('%I.%I', n.nspname, p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-             where p.oid = k.on_dead_function) as on_dead,
+           (select p.oid::regproc::text from pg_proc p where p.oid = k.context_function) as context,
+           (select p.oid::regproc::text from pg_proc p where p.oid = k.finish_function) as finish,
+           (select p.oid::regproc::text from pg_proc p where p.oid = k.on_dead_function) as on_dead,
            k.on_dead_function is not null as cleans_up
       from internal.job_kinds k
      order by k.name
@@ -201,65 +199,42 @@ begin
       on_deads := on_deads || format(E'    when %L then perform %s(p_job);\n', kind.name, kind.on_dead);
     end if;
   end loop;
-  -- A CASE needs a WHEN: with no kind (or no clean-up) registered, one that never matches.
-  contexts := coalesce(nullif(contexts, ''), E'    when null then null;\n');
-  finishes := coalesce(nullif(finishes, ''), E'    when null then null;\n');
-  on_deads := coalesce(nullif(on_deads, ''), E'    when null then null;\n');
 
-  execute format($f$
-create or replace function internal.job_kind_context(p_job internal.jobs) returns jsonb
+  for dispatcher in
+    select * from (values
+      ('job_kind_context', 'p_job internal.jobs', 'internal.jobs', 'jsonb', contexts,
+       $e$raise exception 'job kind % is not registered', p_job.kind using errcode = '22023';$e$,
+       'the job''s context from its kind''s context function (22023 for an unregistered kind)'),
+      ('job_kind_finish', 'p_job internal.jobs, p_output jsonb, p_usage jsonb', 'internal.jobs, jsonb, jsonb', 'jsonb',
+       finishes,
+       $e$raise exception 'job % is of an unregistered kind %', p_job.id, p_job.kind using errcode = '22023';$e$,
+       'the job''s result from its kind''s finish function (22023 for an unregistered kind)'),
+      ('job_kind_on_dead', 'p_job internal.jobs', 'internal.jobs', 'void', on_deads,
+       'null;',
+       'runs the kind''s on_dead_function, if it has one')
+    ) as d(name, parameters, types, returns, branches, otherwise, does)
+  loop
+    -- A CASE needs a WHEN: with no kind (or no clean-up) registered, one that never matches.
+    execute format($f$
+create or replace function internal.%s(%s) returns %s
   language plpgsql
   set search_path = ''
 as $body$
 begin
   case p_job.kind
 %s    else
-      raise exception 'job kind %% is not registered', p_job.kind using errcode = '22023';
+      %s
   end case;
 end;
 $body$
-$f$, contexts);
-  execute format($f$
-create or replace function internal.job_kind_finish(p_job internal.jobs, p_output jsonb, p_usage jsonb) returns jsonb
-  language plpgsql
-  set search_path = ''
-as $body$
-begin
-  case p_job.kind
-%s    else
-      raise exception 'job %% is of an unregistered kind %%', p_job.id, p_job.kind using errcode = '22023';
-  end case;
-end;
-$body$
-$f$, finishes);
-  execute format($f$
-create or replace function internal.job_kind_on_dead(p_job internal.jobs) returns void
-  language plpgsql
-  set search_path = ''
-as $body$
-begin
-  case p_job.kind
-%s    else
-      null;
-  end case;
-end;
-$body$
-$f$, on_deads);
-
-  comment on function internal.job_kind_context(internal.jobs) is
-    'Written by internal.compile_job_kinds() from internal.job_kinds: the job''s context from its kind''s '
-    'context function (22023 for an unregistered kind). Do not edit: change the registry.';
-  comment on function internal.job_kind_finish(internal.jobs, jsonb, jsonb) is
-    'Written by internal.compile_job_kinds() from internal.job_kinds: the job''s result from its kind''s '
-    'finish function (22023 for an unregistered kind). Do not edit: change the registry.';
-  comment on function internal.job_kind_on_dead(internal.jobs) is
-    'Written by internal.compile_job_kinds() from internal.job_kinds: runs the kind''s on_dead_function, if '
-    'it has one. Do not edit: change the registry.';
-  foreach signature in array array['internal.job_kind_context(internal.jobs)',
-                                   'internal.job_kind_finish(internal.jobs, jsonb, jsonb)',
-                                   'internal.job_kind_on_dead(internal.jobs)'] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', signature);
-    execute format('grant execute on function %s to service_role', signature);
+$f$, dispatcher.name, dispatcher.parameters, dispatcher.returns,
+      coalesce(nullif(dispatcher.branches, ''), E'    when null then null;\n'), dispatcher.otherwise);
+    execute format('comment on function internal.%s(%s) is %L', dispatcher.name, dispatcher.types,
+                   'Written by internal.compile_job_kinds() from internal.job_kinds: ' || dispatcher.does
+                   || '. Do not edit: change the registry.');
+    execute format('revoke execute on function internal.%s(%s) from public, anon, authenticated', dispatcher.name,
+                   dispatcher.types);
+    execute format('grant execute on function internal.%s(%s) to service_role', dispatcher.name, dispatcher.types);
   end loop;
 end;
 $$;
