@@ -67,12 +67,6 @@ def _command(args: argparse.Namespace, stack: LocalStack) -> None:
     if args.command == "gateway":
         eventloop.run(serve_gateway(stack.settings, stack.superuser_dsn))
         return
-    running = stack.running_pid()
-    if running is not None and args.command == "migrate":
-        # As `supabase migration up` does: applied to the running database, which stays up.
-        log.info("applying pending migrations to the running devstack", extra={"pid": running})
-        asyncio.run(stack.prepare())
-        return
     try:
         with stack.owned():
             if args.command == "reset":
@@ -86,9 +80,11 @@ def _command(args: argparse.Namespace, stack: LocalStack) -> None:
             finally:
                 stack.stop_database()
     except StackBusy as busy:
-        if args.command == "migrate":  # it started between the check and the lock: try again
-            raise StackBusy(f"the devstack started meanwhile (pid {busy}): run `make migrate` again") from None
-        raise StackBusy(BUSY[args.command].format(pid=busy, url=stack.settings.api_url)) from None
+        if args.command != "migrate":
+            raise DevstackError(BUSY[args.command].format(pid=busy.pid, url=stack.settings.api_url)) from None
+        # As `supabase migration up` does: applied to the running database, which stays up.
+        log.info("applying pending migrations to the running devstack", extra={"pid": busy.pid})
+        asyncio.run(stack.prepare())
 
 
 def main(argv: list[str] | None = None) -> int:

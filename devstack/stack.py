@@ -31,7 +31,11 @@ class DevstackError(RuntimeError):
 
 
 class StackBusy(DevstackError):
-    """Another `python -m devstack up` is running on this data directory."""
+    """Another `python -m devstack up` is running on this data directory: `pid` (0 if it did not say)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(f"the devstack is running (pid {pid})")
+        self.pid = pid
 
 
 @dataclass
@@ -64,30 +68,19 @@ class LocalStack:
     def lock_file(self) -> Path:
         return self.settings.data_dir / "devstack.lock"
 
-    def running_pid(self) -> int | None:
-        """The pid of the `up` serving this data directory, if one is (it holds `lock_file`), else None."""
-        if not self.lock_file.exists():
-            return None
-        with self.lock_file.open("r") as held:
-            try:
-                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = held.read().strip()
-                return int(text) if text.isdigit() else 0
-            fcntl.flock(held, fcntl.LOCK_UN)
-            return None
-
     @contextlib.contextmanager
     def owned(self) -> Iterator[None]:
         """Hold the data directory for this process (its Postgres started and stopped by it), so that another
-        `up`, `migrate` or `db-reset` does not stop or delete the database under a running stack. The lock
-        is the kernel's: it ends with the process, however it ends."""
+        `up`, `migrate` or `db-reset` does not stop or delete the database under a running stack (StackBusy
+        with the holder's pid). The lock is the kernel's: it ends with the process, however it ends."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with self.lock_file.open("a+") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StackBusy(str(self.running_pid() or "unknown")) from None
+                lock.seek(0)
+                holder = lock.read().strip()
+                raise StackBusy(int(holder) if holder.isdigit() else 0) from None
             lock.seek(0)
             lock.truncate()
             lock.write(f"{os.getpid()}\n")

@@ -49,6 +49,13 @@ def _wait_stopped(proc: subprocess.Popen[bytes]) -> None:
         raise
 
 
+def _devstack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m devstack <args>` run to its end, its output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
@@ -125,17 +132,11 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
 
         # What a second terminal might run meanwhile leaves this stack serving: another `up` and a
         # `db-reset` are refused with what to do, and `migrate` applies to the running database.
-        def devstack(command: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "devstack", command, *(["--workers", "0"] if command == "up" else [])],
-                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-
         pid = proc.pid
-        second, reset = devstack("up"), devstack("reset")
+        second, reset = _devstack(env, "up", "--workers", "0"), _devstack(env, "reset")
         assert second.returncode == 1 and f"already running here (pid {pid}" in second.stderr, second.stderr
         assert reset.returncode == 1 and f"uses (pid {pid}): stop it" in reset.stderr, reset.stderr
-        migrated = devstack("migrate")
+        migrated = _devstack(env, "migrate")
         assert migrated.returncode == 0 and "to the running devstack" in migrated.stderr, migrated.stderr
         assert _healthy(url) and (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
         signed_up = httpx.post(
@@ -152,8 +153,7 @@ def test_sigterm_stops_up_and_its_postgres(tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists(), "postgres was left running:\n" + output
     assert "Traceback" not in output, output
-    after = [sys.executable, "-m", "devstack", "migrate"]  # stopped, it no longer holds the data directory
-    assert subprocess.run(after, cwd=REPO_ROOT, env=env, capture_output=True, timeout=60).returncode == 0
+    assert _devstack(env, "migrate").returncode == 0  # stopped, it no longer holds the data directory
 
 
 def test_an_api_port_taken_by_another_program_is_named_not_a_traceback(tmp_path: Path) -> None:
@@ -163,14 +163,7 @@ def test_an_api_port_taken_by_another_program_is_named_not_a_traceback(tmp_path:
         taken.listen()
         api_port = taken.getsockname()[1]
         env = _up_env(tmp_path, api_port, free_port(), free_port())
-        done = subprocess.run(
-            [sys.executable, "-m", "devstack", "up", "--workers", "0"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _devstack(env, "up", "--workers", "0")
     assert done.returncode == 1, done.stderr
     assert f"the API could not listen on 127.0.0.1:{api_port}: another program uses that port" in done.stderr
     assert "set DEVSTACK_API_PORT" in done.stderr and "Traceback" not in done.stderr, done.stderr
