@@ -162,9 +162,12 @@ def run() -> Section:
     for label in SIZES:
         budget = by_name[f"write {label}: disk"].p50_ms / TARGET
         md5 = by_name[f"MD5 {label}: the eTag alone"].p50_ms
+        read_budget = by_name[f"read {label}: disk"].p50_ms / TARGET
+        select = by_name["select 1 row: supabase-py → gateway"].p50_ms
         section.notes.append(
             f"{label}: at {TARGET}x the disk's throughput an upload may take {budget:.2f} ms; hashing its bytes for"
-            f" the eTag alone takes {md5:.2f} ms (storage-api's file backend hashes every upload too)"
+            f" the eTag alone takes {md5:.2f} ms (storage-api's file backend hashes every upload too). A download"
+            f" may take {read_budget:.2f} ms; a one-row REST select takes {select:.2f} ms"
         )
     section.notes.append(
         "The disk side writes to and reads from the page cache (no fsync, a just-written file): a memory copy"
