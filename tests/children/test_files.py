@@ -134,6 +134,15 @@ async def test_a_row_needs_its_file_and_only_caregivers_add_one(family: Family) 
              "size_bytes": 10}
         ).execute()  # fmt: skip
     assert viewer.value.code == "42501"
+    # A stranger is refused by the policy whether or not the file exists: the error tells nothing of the
+    # child's folder.
+    for stranger_path in (path, f"{family.child_id}/nothing.pdf"):
+        with pytest.raises(APIError) as stranger:
+            await family.stranger.client.table("documents").insert(
+                {"child_id": family.child_id, "filename": "s.pdf", "storage_path": stranger_path,
+                 "mime_type": "application/pdf", "size_bytes": 10}
+            ).execute()  # fmt: skip
+        assert stranger.value.code == "42501", stranger_path
 
 
 async def test_a_pdf_and_an_image_are_analysed_into_observations(

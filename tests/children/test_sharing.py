@@ -4,12 +4,14 @@ accepted, expired, reused and guessed, roles changed and members removed at once
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from postgrest.exceptions import APIError
+from postgrest.types import ReturnMethod
 
 from tests.auth_mail import last_mail
 from tests.children.conftest import Clients, Family, Member, NewClient, add_child
@@ -71,6 +73,60 @@ async def test_a_new_child_is_its_creators_and_nobody_elses(family: Family, sign
     assert "IANA" in bad_zone.value.message
 
 
+async def members_of(family: Family) -> set[tuple[str, str]]:
+    rows = (await family.owner.client.table("child_members").select("user_id, role").execute()).data
+    return {(row["user_id"], row["role"]) for row in rows}
+
+
+async def test_a_childs_id_is_no_key_an_upsert_of_someone_elses_child_adds_no_member(
+    family: Family, sign_up: Clients
+) -> None:
+    """ON CONFLICT runs an insert's BEFORE triggers before it finds the row already there, and a skipped row
+    does not undo them: the child's creator is made its owner only when the child is new."""
+    before = await members_of(family)
+    row = {"id": family.child_id, "name": "Mine now", "date_of_birth": "2020-01-01"}
+    # A stranger who learnt the id (a share link's file paths carry it), and a viewer who left and comes back.
+    await family.viewer.client.table("child_members").delete().eq("user_id", family.viewer.user_id).execute()
+    for intruder in (family.stranger, family.viewer):
+        mine = {**row, "created_by": intruder.user_id}
+        for attempt in (
+            intruder.client.table("children").upsert(mine, ignore_duplicates=True, returning=ReturnMethod.minimal),
+            intruder.client.table("children").upsert(mine, ignore_duplicates=True),
+            intruder.client.table("children").insert(mine),
+        ):
+            # RETURNING (even `1`, as for return=minimal) makes Postgres check the row against the SELECT
+            # policy too, which a caller who did not become a member fails.
+            assert (await refused(attempt)).code == "42501"
+        assert await visible_children(intruder) == []
+    assert await members_of(family) == before - {(family.viewer.user_id, "viewer")}
+    child = (await family.owner.client.table("children").select("name").eq("id", family.child_id).execute()).data
+    assert child == [{"name": "Noa"}]
+
+    # The owner's own retry (an app syncing offline) is skipped as before; a new child by upsert is the caller's.
+    again = await family.owner.client.table("children").upsert({**row, "created_by": family.owner.user_id},
+                                                                  ignore_duplicates=True).execute()  # fmt: skip
+    assert again.data == []
+    newcomer = await sign_up("upserter")
+    fresh = {"id": str(uuid.uuid4()), "name": "Ari", "date_of_birth": "2025-01-02", "created_by": newcomer.user_id}
+    created = await newcomer.client.table("children").upsert(fresh, ignore_duplicates=True).execute()
+    assert [r["id"] for r in created.data] == [fresh["id"]]
+    mine = (await newcomer.client.table("child_members").select("user_id, role").execute()).data
+    assert mine == [{"user_id": newcomer.user_id, "role": "owner"}]
+
+
+async def test_a_null_child_id_is_nobodys_child(family: Family) -> None:
+    """`not (null = any (...))` is null, not true: the checks refuse a null id instead of letting it through."""
+    calls = {
+        "find_experts": {"p_child_id": None, "p_latitude": 32.1, "p_longitude": 34.8},
+        "invite_child_member": {"p_child_id": None, "p_email": "someone@example.com"},
+        "create_share_link": {"p_child_id": None},
+    }
+    for name, params in calls.items():
+        with pytest.raises(APIError) as refused_call:
+            await family.owner.rpc(name, params)
+        assert refused_call.value.code == "42501", name
+
+
 async def test_invitations_are_owner_only_single_use_for_the_invited_address(family: Family, sign_up: Clients) -> None:
     grandma, nosy = await sign_up("grandma"), await sign_up("nosy")
     with pytest.raises(APIError) as not_owner:
@@ -92,7 +148,7 @@ async def test_invitations_are_owner_only_single_use_for_the_invited_address(fam
     assert "another email address" in other_address.value.message
     with pytest.raises(APIError) as guessed:
         await grandma.rpc("accept_child_invitation", {"p_token": secrets.token_urlsafe(32)})
-    assert "not valid" in guessed.value.message
+    assert "not valid" in guessed.value.message and guessed.value.code == "PT404"  # HTTP 404, not 500
 
     accepted = await grandma.rpc("accept_child_invitation", {"p_token": token})
     assert accepted == {"child_id": family.child_id, "role": "viewer", "child_name": "Noa"}
