@@ -13,6 +13,8 @@ Failures, counted per distinct message so that a retry sees the next behaviour:
   [[break]]                first attempt's stream is cut before its end
   [[slow]]                 every chunk waits `slow_chunk_seconds` (to kill a worker mid-stream)
   [[timeout]]              first attempt waits `timeout_seconds` before answering
+  [[max_tokens]]           every attempt's text stops halfway, with stop_reason max_tokens (OpenAI: length)
+  [[refusal]]              every attempt's text stops halfway, with stop_reason refusal (OpenAI: content_filter)
 
 Tool use, when the request offers tools (turns are counted within the reply: how many assistant turns
 with tool calls follow the last user text):
@@ -229,6 +231,16 @@ def _calls_for(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
+CUT_SHORT = {"max_tokens", "refusal"}
+
+
+def _stop_reason(active: set[str], done: str, *, length: str = "max_tokens", refusal: str = "refusal") -> str:
+    """Why a turn without tool calls ended, in the provider's words: the markers that cut it short, or `done`."""
+    if "max_tokens" in active:
+        return length
+    return refusal if "refusal" in active else done
+
+
 def _final_text(turn: Turn) -> str:
     """The answer after tool results, or the echo of the user's message."""
     if turn.results:
@@ -433,7 +445,7 @@ class FakeModel:
                 delta = {"type": "input_json_delta", "partial_json": raw[i : i + 12]}
                 yield _sse("content_block_delta", {"type": "content_block_delta", "index": position, "delta": delta})
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": position})
-        stop = "tool_use" if calls else "end_turn"
+        stop = "tool_use" if calls else _stop_reason(active, "end_turn")
         yield _sse(
             "message_delta",
             {
@@ -507,7 +519,9 @@ class FakeModel:
             yield chunk({"tool_calls": [first]})
             for i in range(0, len(raw), 12):
                 yield chunk({"tool_calls": [{"index": position, "function": {"arguments": raw[i : i + 12]}}]})
-        yield chunk({}, "tool_calls" if calls else "stop")
+        yield chunk(
+            {}, "tool_calls" if calls else _stop_reason(active, "stop", length="length", refusal="content_filter")
+        )
         yield _data({**base, "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": len(text) // 4 + 1}})
         entry["finished_at"] = time.time()
         yield _data("[DONE]")
@@ -608,6 +622,8 @@ class FakeModel:
             if index == len(chunks) // 2 and ({"overloaded", "break"} & active):
                 yield index, None
                 return
+            if index == len(chunks) // 2 and (CUT_SHORT & active):
+                return  # the model stopped here (stop_reason says why)
 
     async def reset(self, _: Request) -> Response:
         self.config.attempts.clear()

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Stack
 from tests.waiting import wait_until
 from tests.workers.conftest import UserFactory, WorkerProcess, all_complete, replies, streamed_text, subscribe
+from workers.kinds.chat_reply import CUT_SHORT_NOTE, REFUSAL_NOTE
 
 
 async def test_a_message_streams_one_reply(
@@ -245,3 +246,19 @@ async def test_transient_model_failures_are_retried(
     attempts = {p["attempt"] for e, p in user.broadcasts if e == "delta"}
     assert attempts <= {1, 2} and 2 in attempts
     assert streamed_text(user, attempt=2) == reply["content"]
+
+
+@pytest.mark.parametrize(("marker", "note"), [("max_tokens", CUT_SHORT_NOTE), ("refusal", REFUSAL_NOTE)])
+async def test_a_turn_the_model_cut_short_ends_with_a_note_not_as_if_finished(
+    make_user: UserFactory, start_worker: Callable[..., WorkerProcess], marker: str, note: str
+) -> None:
+    start_worker()
+    user = await make_user()
+    conversation = await user.conversation()
+    await user.send(conversation, f"Tell me all about sleep, from the start to the very end. [[{marker}]]")
+    await wait_until(lambda: all_complete(user, conversation, 1), 20, "the complete reply row")
+    [reply] = await replies(user, conversation)
+    whole = "Echo: Tell me all about sleep, from the start to the very end."
+    assert reply["status"] == "complete" and reply["content"].endswith(note.strip())
+    cut = reply["content"][: -len(note)]
+    assert whole.startswith(cut) and len(cut) < len(whole)  # the text the model gave, then the note

@@ -47,6 +47,15 @@ LONGEST = 32000  # messages.content's limit: a longer reply is cut, as the colum
 STEP_LIMIT_NOTE = (
     "\n\n(I stopped here: that was as many steps as I can take in one reply. Tell me if you'd like me to go on.)"
 )
+CUT_SHORT_NOTE = "\n\n(My reply was cut short here: it reached the most I can write at once. Ask me to go on.)"
+REFUSAL_NOTE = "\n\n(I stopped here: I can't continue this reply.)"
+# A turn that ends for another reason than finishing its answer says so at the end of the reply, so the
+# text stored as `complete` is never a silently truncated one.
+STOPPED_NOTES = {
+    "max_tokens": CUT_SHORT_NOTE,
+    "model_context_window_exceeded": CUT_SHORT_NOTE,
+    "refusal": REFUSAL_NOTE,
+}
 
 
 class ChatReplyPayload(BaseModel):
@@ -352,6 +361,13 @@ class ChatReply:
             completion = await stream.turn(self.deps.provider, turn)
             call = ModelCall(completion.model, version, completion.usage)
             if not completion.tool_calls:
+                note = STOPPED_NOTES.get(completion.stop_reason or "")
+                if note is not None:
+                    log.warning(
+                        "the model's turn stopped before its answer was done",
+                        extra={"job_id": job.id, "stop_reason": completion.stop_reason},
+                    )
+                    await stream.add(note)
                 return stream.text, call
             if number > most:
                 log.info("tool step limit reached", extra={"job_id": job.id, "steps": number})
