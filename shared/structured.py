@@ -8,6 +8,7 @@ the usage of both calls (they were made and paid for): the job fails with them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
@@ -43,8 +44,18 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
 
 
-async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: type[T]) -> Structured[T]:
+async def call_tool(
+    provider: LLMProvider,
+    prompt: Prompt,
+    tool: Tool,
+    schema: type[T],
+    on_call: Callable[[Completion], object] | None = None,
+) -> Structured[T]:
+    """`on_call` is told of each model call as it returns, before anything can fail after it (a repair
+    call's error, say): a call made is paid for whatever becomes of the rest."""
     first = await provider.complete(prompt, tool)
+    if on_call is not None:
+        on_call(first)
     try:
         return Structured(schema.model_validate(first.tool_input or {}), first.model, (first.usage,))
     except ValidationError as exc:
@@ -62,6 +73,8 @@ async def call_tool(provider: LLMProvider, prompt: Prompt, tool: Tool, schema: t
         ],
     )
     second: Completion = await provider.complete(repair, tool)
+    if on_call is not None:
+        on_call(second)
     try:
         value = schema.model_validate(second.tool_input or {})
     except ValidationError as exc:

@@ -30,7 +30,7 @@ from shared.errors import PermanentError
 from shared.llm.base import ChatMessage, LLMProvider, Prompt, SystemBlock, Tool, Usage
 from shared.models import Job
 from shared.prompts import DATA_NOTICE, render
-from shared.structured import InvalidOutput, Structured, call_tool
+from shared.structured import Structured, call_tool
 from workers.metrics import Metrics
 from workers.queue import JobQueue
 from workers.safety import SafetyDecisions
@@ -199,14 +199,13 @@ async def structured_output(
 async def tool_output(
     provider: LLMProvider, prompt: Prompt, version: str, tool: Tool, output: type[Output]
 ) -> tuple[Structured[Output], tuple[ModelCall, ...]]:
-    """`call_tool` with its model calls; calls whose output stayed invalid are spent all the same."""
-    try:
-        result = await call_tool(provider, prompt, tool, output)
-    except InvalidOutput as exc:
-        for usage in exc.usages:
-            ModelCall(exc.model, version, usage)  # made and paid for: the failed attempt records it
-        raise
-    return result, tuple(ModelCall(result.model, version, usage) for usage in result.usages)
+    """`call_tool` with its model calls. Each counts as spent when it returns, so an attempt that fails
+    after it (output still invalid, or the repair call's own error) records it all the same."""
+    calls: list[ModelCall] = []
+    result = await call_tool(
+        provider, prompt, tool, output, lambda made: calls.append(ModelCall(made.model, version, made.usage))
+    )
+    return result, tuple(calls)
 
 
 async def text_output(provider: LLMProvider, prompt: Prompt, version: str, what: str) -> tuple[str, ModelCall]:
