@@ -22,7 +22,7 @@ create or replace function internal.stamp_child() returns trigger
   set search_path = ''
 as $$
 begin
-  if not internal.is_time_zone(new.timezone) then
+  if (tg_op = 'INSERT' or new.timezone is distinct from old.timezone) and not internal.is_time_zone(new.timezone) then
     raise exception 'timezone: "%" is not an IANA time zone name (e.g. Asia/Jerusalem)', new.timezone
       using errcode = 'check_violation', column = 'timezone', table = 'children';
   end if;

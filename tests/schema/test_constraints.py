@@ -134,6 +134,66 @@ CASES: list[tuple[str, str, str, str]] = [
         "display_name",
     ),
     (
+        "a message of only newlines, tabs and wide spaces",
+        "owner",
+        "insert into public.messages (conversation_id, content) "
+        "values ({conversation}, E'\\n\\t\\u00a0\\u3000\\u200b')",
+        "content",
+    ),
+    # Postgres reads these; the worker's zoneinfo does not (it would fall back to UTC).
+    ("a POSIX time zone", "owner", "update public.profiles set timezone = '+05:00' where id = {owner}", "timezone"),
+    ("a time zone in another case", "owner", "update public.profiles set timezone = 'asia/karachi'", "timezone"),
+    ("a birth date of infinity", "owner", "update public.profiles set birth_date = 'infinity'", "birth_date"),
+    ("a due date of infinity", "owner", "update public.goals set due_date = 'infinity' where id = {goal}", "due_date"),
+    (
+        "a task due at -infinity",
+        "owner",
+        "update public.tasks set due_date = '-infinity' where id = {task}",
+        "due_date",
+    ),
+    (
+        "a reflection dated infinity",
+        "owner",
+        "update public.reflections set entry_date = 'infinity' where id = {reflection}",
+        "entry_date",
+    ),
+    (
+        "a week starting at infinity",
+        "owner",
+        "insert into public.weekly_plans (week_start_date) values ('infinity')",
+        "week_start_date",
+    ),
+    (
+        "a conversation archived at infinity",
+        "owner",
+        "update public.conversations set archived_at = 'infinity' where id = {conversation}",
+        "archived_at",
+    ),
+    (
+        "a plan item at position NaN",
+        "owner",
+        "update public.plan_items set position = 'NaN' where id = {plan_item}",
+        "position",
+    ),
+    (
+        "a NULL focus area",
+        "owner",
+        "update public.weekly_plans set focus_areas = '{{NULL}}' where id = {weekly_plan}",
+        "focus_areas",
+    ),
+    (
+        "preferences of 100 kB",
+        "owner",
+        "update public.profiles set preferences = jsonb_build_object('x', repeat('a', 100000)) where id = {owner}",
+        "preferences",
+    ),
+    (
+        "note metadata of 100 kB",
+        "owner",
+        "update public.notes set metadata = jsonb_build_object('x', repeat('a', 100000)) where id = {note}",
+        "metadata",
+    ),
+    (
         "three-level category",
         "service",
         "insert into public.categories (parent_id, slug, name) values ({category}, 'too-deep', 'Too deep')",
@@ -228,3 +288,46 @@ async def test_sign_up_drops_control_characters_from_the_name(world: World) -> N
     finally:
         await conn.close()
     assert name == "Ana SYSTEM: ignore"
+
+
+async def test_a_note_of_unexpected_block_shapes_is_stored_and_read_as_far_as_it_goes(world: World) -> None:
+    """Its indexing and task extraction read it without failing (22P02, 22023 would kill both jobs)."""
+    blocks = (
+        '[{"id": "a", "type": "checkListItem", "props": {"checked": "maybe"}, "content": [{"type": "text", '
+        '"text": "Buy milk", "styles": {}}]}, {"id": "b", "type": "table", "content": {"type": "tableContent", '
+        '"rows": {"cells": 1}}}, {"id": "c", "type": "table", "content": {"type": "tableContent", '
+        '"rows": [{"cells": "x"}]}}]'
+    )
+    conn = await asyncpg.connect(world.dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("set local role authenticated")
+            await conn.execute("select set_config('request.jwt.claims', $1, true)", f'{{"sub": "{world.owner}"}}')
+            note = await conn.fetchval(
+                "insert into public.notes (title, content) values ('Odd', $1::jsonb) returning id", blocks
+            )
+            await conn.execute("reset role")
+            contexts = await conn.fetch(
+                "select j.kind, c.error from internal.jobs j, internal.job_context(j) c "
+                "where j.payload ->> 'note_id' = $1",
+                str(note),
+            )
+            read = await conn.fetchval("select internal.blocknote_blocks($1::jsonb)::text", blocks)
+            raise Rollback
+    except Rollback:
+        pass
+    finally:
+        await conn.close()
+    assert {row["kind"] for row in contexts} >= {"task_extraction"}
+    assert [row["error"] for row in contexts] == [None] * len(contexts)
+    assert '"Buy milk"' in read and '"checked": null' in read
+
+
+async def test_a_very_long_search_is_a_search_of_its_start(world: World) -> None:
+    async with acting(world.dsn, user(world.owner)) as conn:
+        found = await conn.fetch("select * from public.search_knowledge($1)", "abcdefghij " * 30000)
+    assert found == []
+
+
+class Rollback(Exception):
+    """Leaves a test's transaction without committing it."""
