@@ -76,7 +76,9 @@ class OpenAICompatibleProvider:
                     text = turn.read(chunk)
                     if text:
                         yield TextDelta(text)
-                if not done and turn.finish is None:
+                if not done and (turn.finish is None or turn.usage is None):
+                    # Cut before its finish, or after it but before the usage chunk (include_usage):
+                    # either way the turn is not whole, and a turn accepted without usage is billed as 0.
                     raise TransientError("the model's stream ended before [DONE]")
         except httpx.TransportError as exc:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
@@ -93,14 +95,18 @@ class OpenAICompatibleProvider:
             raise TransientError(f"model server unreachable: {exc!r}") from exc
         if response.status_code >= 400:
             raise _status_error(response)
-        data = response.json()
-        choice = (data.get("choices") or [{}])[0]
+        try:
+            data = response.json()
+        except ValueError as exc:  # a proxy's page, a body cut short
+            raise TransientError(f"the model server's answer is not JSON: {response.text[:200]!r}") from exc
+        choice = (data.get("choices") or [{}])[0] if isinstance(data, dict) else {}
         message = choice.get("message") or {}
+        finish = choice.get("finish_reason")
         return Completion(
             text=message.get("content") or "",
             model=data.get("model") or prompt.model,
             usage=_usage(data.get("usage")) or Usage(),
-            stop_reason=choice.get("finish_reason"),
+            stop_reason=_STOP_REASONS.get(finish, finish) if isinstance(finish, str) else None,
             tool_input=_tool_input(message),
         )
 
@@ -185,7 +191,7 @@ class _Turn:
         self.calls: list[_Call] = []  # in the order they began
         self.by_index: dict[int, _Call] = {}  # the call each `index` currently continues
         self.finish: str | None = None
-        self.usage = Usage()
+        self.usage: Usage | None = None  # None until a chunk carries it
 
     def read(self, chunk: dict[str, Any]) -> str | None:
         """Take in one chunk; returns the text it adds, if any (an in-stream error raises)."""
@@ -232,7 +238,11 @@ class _Turn:
         if calls and reason in (None, "end_turn"):  # some servers end a turn of calls with "stop"
             reason = "tool_use"
         return Completion(
-            text="".join(self.parts), model=self.model, usage=self.usage, stop_reason=reason, tool_calls=calls
+            text="".join(self.parts),
+            model=self.model,
+            usage=self.usage or Usage(),
+            stop_reason=reason,
+            tool_calls=calls,
         )
 
 
@@ -300,23 +310,26 @@ async def _sse_json(response: httpx.Response) -> AsyncIterator[dict[str, Any] | 
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    # prompt_tokens counts the cached ones too; Usage counts them apart, as the Messages API does (its
+    # input_tokens are the uncached ones), so each token is priced once.
+    prompt_tokens = int(raw.get("prompt_tokens") or 0)
+    cached = min(int((raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0), prompt_tokens)
     return Usage(
-        input_tokens=int(raw.get("prompt_tokens") or 0),
+        input_tokens=prompt_tokens - cached,
         output_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_tokens=int(cached),
+        cache_read_tokens=cached,
     )
 
 
 def _tool_input(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The forced tool's input; arguments that are not a JSON object become the `_invalid_json` marker, as
+    in a stream, so structured output re-asks once (and the call's usage is kept) instead of failing."""
     for call in message.get("tool_calls") or []:
         arguments = (call.get("function") or {}).get("arguments")
-        try:
-            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-        except json.JSONDecodeError as exc:
-            raise PermanentError(f"tool arguments are not JSON: {str(arguments)[:200]!r}") from exc
-        if isinstance(parsed, dict):
-            return parsed
+        if isinstance(arguments, dict):
+            return arguments
+        if isinstance(arguments, str):
+            return parse_tool_input(arguments)
     return None
 
 

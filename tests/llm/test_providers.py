@@ -485,7 +485,8 @@ async def test_openai_compatible_stream_joins_tool_call_pieces_per_index() -> No
             {"title": "Lights out by 22:30", "notes": "No screens after 22:00 — read instead"},
         ),
     )
-    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (734, 61, 512)
+    # prompt_tokens (734) counts the 512 cached ones too: each is priced once, as the cached ones.
+    assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.cache_read_tokens) == (222, 61, 512)
     sent = json.loads(seen[0].content)
     assert sent["tools"] == [
         {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}
@@ -575,6 +576,45 @@ async def test_openai_compatible_finish_reasons_read_as_stop_reasons(finish: str
     provider, _ = _openai_stream_of(_chunk({"content": "Hi"}), _chunk({}, finish))
     _, final = await collect(provider)
     assert final.stop_reason == expected
+
+
+def _openai_answer(status: int, content: bytes) -> OpenAICompatibleProvider:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"content-type": "application/json"}, content=content)
+
+    return OpenAICompatibleProvider("http://models.local/v1", "k", transport=httpx.MockTransport(handler))
+
+
+async def test_openai_compatible_complete_marks_arguments_that_are_no_object_and_reads_the_finish() -> None:
+    """Marked, not refused: structured output then re-asks once, and keeps the call's usage."""
+    call = {"id": "call_x", "type": "function", "function": {"name": TOOL.name, "arguments": '{"summary": "cut'}}
+    answer = {
+        "model": "gpt-4.1-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                     "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 9},
+    }  # fmt: skip
+    completion = await _openai_answer(200, json.dumps(answer).encode()).complete(PROMPT, TOOL)
+    assert completion.tool_input == {"_invalid_json": '{"summary": "cut'}
+    assert (completion.stop_reason, completion.usage.input_tokens) == ("max_tokens", 50)
+
+
+async def test_openai_compatible_complete_answer_that_is_not_json_is_transient() -> None:
+    with pytest.raises(TransientError, match="not JSON"):
+        await _openai_answer(200, b"<html>502 Bad Gateway</html>").complete(PROMPT)
+
+
+async def test_openai_compatible_stream_cut_after_its_finish_before_the_usage_is_transient() -> None:
+    """With include_usage the usage chunk and [DONE] follow the finish: without them the turn is not whole,
+    and accepting it would bill it as 0 tokens."""
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in (_chunk({"content": "Hi"}), _chunk({}, "stop")))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    provider = OpenAICompatibleProvider("http://models.local/v1", "k", transport=httpx.MockTransport(handler))
+    with pytest.raises(TransientError, match="before \\[DONE\\]"):
+        await collect(provider)
 
 
 async def test_openai_compatible_calls_ended_with_stop_read_as_tool_use() -> None:
