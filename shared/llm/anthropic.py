@@ -154,7 +154,11 @@ def _status_error(status: int, body: bytes, headers: httpx2.Headers) -> Transien
 def _classified(status: int, kind: str | None, text: str, headers: httpx2.Headers) -> TransientError | PermanentError:
     """An API error (HTTP status, or 200 for an `error` event inside a stream) → our kinds."""
     message = f"anthropic {status} {kind or ''}: {text}".replace("  ", " ")
-    if status in _RETRYABLE_4XX or status >= 500 or (status == 200 and kind in _RETRYABLE_TYPES):
+    retry = status in _RETRYABLE_4XX or status >= 500 or (status == 200 and kind in _RETRYABLE_TYPES)
+    should = headers.get("x-should-retry", "").strip().lower()
+    if should in ("true", "false") and status != 200:  # the API's own word on an HTTP error overrides
+        retry = should == "true"
+    if retry:
         return TransientError(message, retry_after=_retry_after(headers))
     return PermanentError(message)
 

@@ -127,6 +127,18 @@ async def test_anthropic_bad_request_is_permanent_with_the_reason() -> None:
         await collect(replay.provider())
 
 
+@pytest.mark.parametrize(("status", "should", "transient"), [(500, "false", False), (400, "true", True)])
+async def test_anthropic_x_should_retry_overrides_the_status(status: int, should: str, transient: bool) -> None:
+    body = json.dumps({"type": "error", "error": {"type": "api_error", "message": "Told so"}}).encode()
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(status, headers={"x-should-retry": should}, content=body)
+
+    provider = AnthropicProvider("sk-ant-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    with pytest.raises(TransientError if transient else PermanentError, match="Told so"):
+        await collect(provider)
+
+
 async def test_anthropic_overload_inside_the_stream_is_transient() -> None:
     replay = AnthropicReplay("anthropic_stream_overloaded.http")
     with pytest.raises(TransientError, match="overloaded_error"):
