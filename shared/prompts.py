@@ -107,10 +107,11 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 
 def fit_history(history: list[ChatMessage], budget_tokens: int) -> list[ChatMessage]:
-    """The latest turns that fit the budget, starting with a user turn (as the Messages API requires)."""
+    """The latest turns that fit the budget, starting with a user turn (as the Messages API requires).
+    Turns of only whitespace are left out: the API refuses them, and would refuse every later reply."""
     kept: list[ChatMessage] = []
     used = 0
-    for message in reversed(history):
+    for message in reversed([m for m in history if not isinstance(m.content, str) or m.content.strip()]):
         cost = estimate_tokens(message.text)
         if kept and used + cost > budget_tokens:
             break

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from shared.prompts import DATA_NOTICE, as_data, budgeted_lines, estimate_tokens, one_line, truncate_to_tokens
+from shared.llm.base import ChatMessage
+from shared.prompts import (
+    DATA_NOTICE,
+    as_data,
+    budgeted_lines,
+    estimate_tokens,
+    fit_history,
+    one_line,
+    truncate_to_tokens,
+)
 from workers.kinds import conversation_summary, user_summary
 from workers.kinds.chat_reply import ChatPromptSettings, ChatReplyContext, build_prompt
 
@@ -81,3 +90,19 @@ def test_budgeted_lines_keeps_order() -> None:
     lines = [f"line {i} " + "x" * 40 for i in range(10)]
     assert budgeted_lines(lines, 40, per_line=100) == lines[:3]
     assert budgeted_lines(lines, 40, per_line=100, newest_last=True) == lines[-3:]
+
+
+def test_history_leaves_out_turns_of_only_whitespace() -> None:
+    """The Messages API refuses a text of only whitespace: kept, such a turn would fail every later reply."""
+    history = [
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", " \n\t "),
+        ChatMessage("user", "Still there?"),
+        ChatMessage("assistant", "Yes."),
+        ChatMessage("user", "Good"),
+    ]
+    assert [(m.role, m.content) for m in fit_history(history, 1000)] == [
+        ("user", "Hi\n\nStill there?"),
+        ("assistant", "Yes."),
+        ("user", "Good"),
+    ]
