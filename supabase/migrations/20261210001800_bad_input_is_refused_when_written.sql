@@ -146,6 +146,58 @@ as $$
 $$;
 
 -- -----------------------------------------------------------------------------------------------------
+-- checkins: changing a completed one is refused with the reason, not matched to no row
+-- -----------------------------------------------------------------------------------------------------
+-- The update policy matched drafts only, so an update of a completed check-in matched no row (HTTP 200,
+-- nothing changed, no error) and the trigger's "a completed check-in cannot be changed" never reached a
+-- user. The policy now matches the user's own check-ins and the trigger refuses; it also freezes the
+-- check-in's child (updatable since 20261207000000).
+drop policy "Users fill in their own draft check-ins" on public.checkins;
+create policy "Users change their own check-ins (completed ones are frozen by checkins_validate)"
+  on public.checkins for update to authenticated
+  using (user_id = (select auth.uid()))
+  with check (user_id = (select auth.uid()));
+
+create or replace function internal.validate_checkin() returns trigger
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+declare
+  category record;
+  problem text;
+begin
+  if tg_op = 'UPDATE' and old.status = 'completed'
+     and (new.category_id, new.level, new.answers, new.note, new.status, new.child_id)
+         is distinct from (old.category_id, old.level, old.answers, old.note, old.status, old.child_id) then
+    raise exception 'status: a completed check-in cannot be changed; start a new check-in'
+      using errcode = 'check_violation', column = 'status', table = 'checkins';
+  end if;
+  if tg_op = 'INSERT' or (new.category_id, new.answers, new.status)
+                         is distinct from (old.category_id, old.answers, old.status) then
+    select c.slug, c.checkin_enabled, c.checkin_questions into category
+      from public.categories c where c.id = new.category_id and c.is_active;
+    if not found then
+      raise exception 'category_id: % is not an active category', new.category_id
+        using errcode = 'foreign_key_violation', column = 'category_id', table = 'checkins';
+    end if;
+    if not category.checkin_enabled then
+      raise exception 'category_id: check-ins are not enabled for category "%"', category.slug
+        using errcode = 'check_violation', column = 'category_id', table = 'checkins';
+    end if;
+    problem := internal.checkin_answers_problem(category.checkin_questions, new.answers, new.status = 'completed');
+    if problem is not null then
+      raise exception '%', problem using errcode = 'check_violation', column = 'answers', table = 'checkins';
+    end if;
+  end if;
+  if new.status = 'completed' and new.completed_at is null then
+    new.completed_at := now();
+  end if;
+  return new;
+end;
+$$;
+
+-- -----------------------------------------------------------------------------------------------------
 -- search: the words of the first 10,000 characters
 -- -----------------------------------------------------------------------------------------------------
 -- A query is an OR of its words; Postgres overflows its stack printing one of some 20,000 words, and

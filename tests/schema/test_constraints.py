@@ -194,6 +194,12 @@ CASES: list[tuple[str, str, str, str]] = [
         "metadata",
     ),
     (
+        "changing a completed check-in (refused with the reason, not matched to no row)",
+        "owner",
+        "update public.checkins set note = 'Edited later' where id = {completed_checkin}",
+        "completed check-in cannot be changed",
+    ),
+    (
         "three-level category",
         "service",
         "insert into public.categories (parent_id, slug, name) values ({category}, 'too-deep', 'Too deep')",

@@ -160,7 +160,6 @@ INVISIBLE: list[tuple[str, str, str]] = [
     ("read another user's profile", "other", "select 1 from public.profiles where id = {owner}"),
     ("read another user's messages", "other", "select 1 from public.messages where conversation_id = {conversation}"),
     ("read another user's AI memory", "other", "select 1 from public.user_summaries where user_id = {owner}"),
-    ("update a completed check-in", "owner", "update public.checkins set note = 'x' where id = {completed_checkin}"),
     ("delete a completed check-in", "owner", "delete from public.checkins where id = {completed_checkin}"),
     ("archive another user's conversation", "other", "update public.conversations set archived_at = now()"),
     ("dismiss another user's recommendation", "other", "update public.recommendations set status = 'dismissed'"),
