@@ -114,9 +114,13 @@ class AnthropicProvider:
         if tool is not None:
             request["tools"] = [_tool(tool)]
             request["tool_choice"] = {"type": "tool", "name": tool.name}
+        # Not streamed, nothing arrives until the whole message is written: the wait for it grows with
+        # max_tokens, as the SDK's own estimate does (an hour for 128,000 tokens).
+        read = max(self._timeout.read or 0.0, 3600 * prompt.max_tokens / 128_000)
+        timeout = httpx2.Timeout(self._timeout.read, connect=self._timeout.connect, read=read)
         try:
             response = await self._client.post(
-                self._url, content=_body(request), headers=self._headers, timeout=self._timeout
+                self._url, content=_body(request), headers=self._headers, timeout=timeout
             )
         except httpx2.TransportError as exc:  # refused, timed out, reset, or broken while the body was read
             raise TransientError(f"anthropic unreachable or its response broken: {exc!r}") from exc

@@ -163,6 +163,16 @@ async def test_anthropic_tool_use_returns_structured_input() -> None:
     assert sent["tools"][0]["input_schema"]["required"] == ["summary", "focus"]
 
 
+async def test_anthropic_complete_waits_for_a_long_message_as_long_as_it_may_take() -> None:
+    """Not streamed, nothing arrives until the message is whole: 64,000 tokens may take half an hour."""
+    replay = AnthropicReplay("anthropic_tool_use.http", "anthropic_tool_use.http")
+    provider = replay.provider()
+    await provider.complete(PROMPT, TOOL)
+    await provider.complete(replace(PROMPT, max_tokens=64_000), TOOL)
+    reads = [request.extensions["timeout"]["read"] for request in replay.requests]
+    assert reads == [120.0, 1800.0]
+
+
 async def test_anthropic_complete_raises_as_the_stream_does() -> None:
     replay = AnthropicReplay("anthropic_429.http", "anthropic_400.http")
     provider = replay.provider()
