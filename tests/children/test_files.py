@@ -119,6 +119,15 @@ async def test_storage_follows_membership(family: Family) -> None:
     assert (await signed)["signedURL"]
 
 
+async def test_a_childs_files_take_no_signed_upload_url(family: Family) -> None:
+    """Used, a signed upload URL writes without a policy check, for two hours: a caregiver removed meanwhile
+    could still overwrite the child's files. Members upload with their own token, checked every time."""
+    for bucket in (DOCUMENTS, "child-videos"):
+        with pytest.raises(StorageApiError):
+            await family.caregiver.client.storage.from_(bucket).create_signed_upload_url(f"{family.child_id}/later.pdf")
+    await upload(family.caregiver, DOCUMENTS, f"{family.child_id}/now.pdf", pdf("Now"), "application/pdf")
+
+
 async def test_a_row_needs_its_file_and_only_caregivers_add_one(family: Family) -> None:
     with pytest.raises(APIError) as missing:
         await family.owner.client.table("documents").insert(

@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from postgrest.exceptions import APIError
 from storage3.exceptions import StorageApiError
@@ -47,12 +46,6 @@ async def ready_report(family: Family, admin: asyncpg.Connection, service: Async
         path,
     )
     return report_id, path
-
-
-async def fetch(stack: Stack, signed: dict[str, Any]) -> httpx.Response:
-    url = signed["signedURL"]
-    async with httpx.AsyncClient() as http:
-        return await http.get(url if url.startswith("http") else f"{stack.api_url}/storage/v1{url}")
 
 
 async def refused(call: Any) -> APIError:
@@ -95,18 +88,21 @@ async def test_a_share_link_is_read_anonymously_then_refused_after_revocation(
     again = (await visitor.rpc("open_share_link", {"p_token": token}).execute()).data
     assert again["access_count"] == 2
 
-    # Files: a signed URL minted per access, for the scope's files only.
-    report_url = await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
-    assert (await fetch(stack, report_url)).content.startswith(b"%PDF-")
-    document_url = await visitor.storage.from_("child-documents").create_signed_url(
-        opened["documents"][0]["file"]["path"], 60
-    )
-    assert (await fetch(stack, document_url)).status_code == 200
+    # Files: read with the token on every request, the scope's files only.
+    assert (await visitor.storage.from_("child-reports").download(report_path)).startswith(b"%PDF-")
+    shared_path = opened["documents"][0]["file"]["path"]
+    assert (await visitor.storage.from_("child-documents").download(shared_path)).startswith(b"%PDF-")
     with pytest.raises(StorageApiError):
-        await visitor.storage.from_("child-documents").create_signed_url(private_path, 60)
+        await visitor.storage.from_("child-documents").download(private_path)
     without_token = await new_client()
     with pytest.raises(StorageApiError):
-        await without_token.storage.from_("child-reports").create_signed_url(report_path, 60)
+        await without_token.storage.from_("child-reports").download(report_path)
+    # No signed URL: it would work for as long as its maker asked, revoked or not.
+    for bucket, path in (("child-reports", report_path), ("child-documents", shared_path)):
+        with pytest.raises(StorageApiError):
+            await visitor.storage.from_(bucket).create_signed_url(path, 10 * 365 * 24 * 3600)
+        [many] = await visitor.storage.from_(bucket).create_signed_urls([path], 60)
+        assert many["error"] and not many["signedURL"]
     # Nothing else of the family: no table is readable signed out.
     for table in ("children", "documents", "reports", "journeys", "share_links"):
         assert (await refused(visitor.table(table).select("*"))).code == "42501", table
@@ -117,7 +113,7 @@ async def test_a_share_link_is_read_anonymously_then_refused_after_revocation(
     assert not any("token" in key for key in rows[0])
     assert (await family.stranger.client.table("share_links").select("*").execute()).data == []
 
-    # Revoked: the RPC says so, and no new file URL is minted.
+    # Revoked: the RPC says so, and the files are refused from the next request on.
     revoked = (
         await family.caregiver.client.table("share_links")
         .update({"revoked_at": "now()"})
@@ -128,7 +124,7 @@ async def test_a_share_link_is_read_anonymously_then_refused_after_revocation(
     error = await refused(visitor.rpc("open_share_link", {"p_token": token}))
     assert "revoked" in error.message
     with pytest.raises(StorageApiError):
-        await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
+        await visitor.storage.from_("child-reports").download(report_path)
     undo = await refused(family.owner.client.table("share_links").update({"revoked_at": None}).eq("id", link["id"]))
     assert "stays revoked" in undo.message
 
@@ -149,7 +145,7 @@ async def test_an_expired_link_is_refused_and_guessing_gets_nothing(
     error = await refused(visitor.rpc("open_share_link", {"p_token": link["token"]}))
     assert "expired" in error.message
     with pytest.raises(StorageApiError):
-        await visitor.storage.from_("child-reports").create_signed_url(report_path, 60)
+        await visitor.storage.from_("child-reports").download(report_path)
 
     guesser = await new_client()
     for _ in range(30):
@@ -159,7 +155,7 @@ async def test_an_expired_link_is_refused_and_guessing_gets_nothing(
         assert "not valid" in (await refused(guesser.rpc("open_share_link", {"p_token": guess}))).message
     header_guesser = await new_client({"x-share-token": secrets.token_urlsafe(32)})
     with pytest.raises(StorageApiError):
-        await header_guesser.storage.from_("child-reports").create_signed_url(report_path, 60)
+        await header_guesser.storage.from_("child-reports").download(report_path)
 
     other = await refused(
         family.owner.client.rpc(
