@@ -13,7 +13,7 @@ from types import FrameType
 from devstack.migrate import MigrationError
 from devstack.postgres import PostgresError
 from devstack.settings import DevstackSettings
-from devstack.stack import DevstackError, LocalStack, StackBusy, serve_gateway
+from devstack.stack import DevstackError, LocalStack, StackBusy, serve_gateway, worker_metrics_port
 from shared import eventloop, logs
 
 log = logging.getLogger("devstack")
@@ -29,7 +29,9 @@ async def _up(stack: LocalStack, workers: int) -> None:
     await stack.prepare()
     banner = "\ncoachbase devstack is running.\n\n" + stack.status() + "\n"
     if workers:
-        banner += f"\n{workers} worker(s) answer chat messages (metrics on :9464).\n"
+        ports = [worker_metrics_port(i) for i in range(workers)]
+        metrics = f"metrics on :{', :'.join(map(str, ports))}" if ports[0] else "metrics off"
+        banner += f"\n{workers} worker(s) answer chat messages ({metrics}).\n"
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
             banner += OFFLINE_NOTICE
     await serve_gateway(stack.settings, stack.superuser_dsn, workers=workers, banner=banner)

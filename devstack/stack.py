@@ -172,6 +172,12 @@ class MailServer(uvicorn.Server):
         yield
 
 
+def worker_metrics_port(index: int) -> int:
+    """The metrics port of the devstack's worker `index`: COACHBASE_METRICS_PORT (9464) + index; 0: none."""
+    base = int(os.environ.get("COACHBASE_METRICS_PORT", "9464"))
+    return base + index if base else 0
+
+
 async def serve_mail(settings: DevstackSettings, mailbox: Mailbox) -> MailServer:
     """Start the mail catcher on `settings.mail_port` (Mailpit's API); the caller stops it (`should_exit`).
 
@@ -292,11 +298,10 @@ async def supervise_workers(
     async def keep_running(index: int) -> None:
         delay = 1.0
         while True:
-            base_port = int(os.environ.get("COACHBASE_METRICS_PORT", "9464"))
             worker_env = {
                 **env,
                 "COACHBASE_WORKER_ID": f"devstack-worker-{index}",
-                "COACHBASE_METRICS_PORT": str(base_port + index if base_port else 0),
+                "COACHBASE_METRICS_PORT": str(worker_metrics_port(index)),
             }
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "workers", env=worker_env)
             procs[index] = proc
