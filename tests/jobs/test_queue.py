@@ -430,8 +430,12 @@ async def test_release_hands_the_job_back_without_counting(
     job = await enqueue(svc, kind)
     await claim(svc, "w", kind)
     await svc.call("select public.release_job_v1($1, 'w')", job)
-    row = await admin.fetchrow("select status, attempts, locked_by from internal.jobs where id = $1", job)
-    assert (row["status"], row["attempts"], row["locked_by"]) == ("queued", 0, None)
+    row = await admin.fetchrow("select status, attempts, max_attempts, locked_by from internal.jobs where id = $1", job)
+    # Not counted against the limit (one more allowed), yet numbered: the next run is attempt 2, so a
+    # reply's deltas start over for its clients instead of repeating attempt 1's numbers.
+    assert (row["status"], row["attempts"], row["max_attempts"], row["locked_by"]) == ("queued", 1, 6, None)
+    [again] = (await claim_jobs(svc, "w2", kind))["jobs"]  # type: ignore[misc]
+    assert (again["id"], again["attempts"], again["max_attempts"]) == (job, 2, 6)
 
 
 async def test_concurrent_workers_claim_each_job_once(database: str, svc: ServiceRole, kind: str) -> None:
