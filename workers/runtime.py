@@ -160,6 +160,12 @@ class Worker:
                     with contextlib.suppress(Exception):
                         await self.queue.fail(row["id"], f"malformed job row: {exc}", retryable=False)
                 continue
+            if job.id in self.inflight:
+                # Its lease ran out while this worker still runs it (heartbeats failed through an outage),
+                # and the claim gave it back to this worker: the run under way holds the lease again.
+                log.warning("claimed a job this worker is still running; the run under way goes on",
+                            extra={"job_id": job.id, "attempt": job.attempts})  # fmt: skip
+                continue
             self.inflight[job.id] = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
         return len(rows), seen
 
@@ -229,7 +235,12 @@ class Worker:
                 await asyncio.shield(self.queue.release(job))
             raise
         except Exception as exc:
-            outcome = await self._record_failure(job, exc, fields)
+            # Not succeeded, whatever interrupts the recording; the lease no longer matters (a heartbeat
+            # refused now, once the failure is recorded, must not cancel this), and the recording goes on
+            # if the drain cancels this task meanwhile.
+            heartbeat.cancel()
+            outcome = "failed"
+            outcome = await asyncio.shield(self._record_failure(job, exc, fields))
         finally:
             heartbeat.cancel()
             if outcome != "succeeded":  # its model calls were paid for all the same
@@ -364,6 +375,8 @@ class Worker:
             try:
                 await self.queue.extend(job, self.lease_seconds)
             except LeaseLost:
+                if job.id in self._order:  # being finished: the finish learns its own fate (it may have
+                    return  # committed just now, which is what ended the lease)
                 log.warning("lease lost during heartbeat; cancelling", extra={"job_id": job.id})
                 task = self.inflight.get(job.id)
                 if task is not None:

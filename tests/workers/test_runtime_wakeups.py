@@ -49,6 +49,9 @@ class MemoryQueue:
         self.spent_outage = 0  # record_spent requests that fail before one gets through
         self.during_claim: Callable[[], Awaitable[None]] | None = None
         self.snapshot: Snapshot | None = None  # what each claim says it saw
+        self.refuse_extends = False  # the lease is gone: extend raises LeaseLost
+        self.released: list[int] = []
+        self.failing: Callable[[], Awaitable[None]] | None = None  # runs inside fail, before it returns
 
     async def claim(
         self, kinds: list[str], limit: int, lease_seconds: int, finish: list[dict[str, Any]] | None = None
@@ -75,10 +78,11 @@ class MemoryQueue:
         return Claimed(rows, outcomes, self.snapshot)
 
     async def extend(self, job: Job, lease_seconds: int) -> None:
-        return None
+        if self.refuse_extends:
+            raise LeaseLost(f"job {job.id}: lease lost")
 
     async def release(self, job: Job) -> None:
-        return None
+        self.released.append(job.id)
 
     async def record_spent(self, job_id: int, usage: list[dict[str, Any]]) -> int:
         if self.spent_outage:
@@ -89,6 +93,8 @@ class MemoryQueue:
 
     async def fail(self, job_id: int, error: str, *, retryable: bool, retry_after: float | None = None) -> str:
         self.failed.append(job_id)
+        if self.failing is not None:
+            await self.failing()
         return "failed"
 
 
@@ -441,3 +447,72 @@ async def test_the_calls_of_a_failed_attempt_are_sent_again_through_an_outage(
     async with running(worker):
         await _until(lambda: 1 in queue.spent)
     assert [u["input_tokens"] for u in queue.spent[1]] == [5]
+
+
+async def test_a_job_this_worker_still_runs_is_not_run_twice_when_a_claim_hands_it_back() -> None:
+    """Its lease ran out under the run (heartbeats failed through an outage) and the claim gave it back to
+    the same worker: one run goes on, not two (two would stream and pay for the reply twice)."""
+    queue = MemoryQueue()
+    runs: list[int] = []
+    go_on = asyncio.Event()
+
+    async def slow(job: Job, ctx: JobContext) -> Finished:
+        runs.append(job.attempts)
+        await go_on.wait()
+        return finished()
+
+    worker = Worker(queue=queue, handlers={"noop": slow}, metrics=Metrics(), sweep_seconds=30)  # type: ignore[arg-type]
+    queue.due.append(row(1))
+    async with running(worker):
+        await _until(lambda: bool(runs))
+        queue.due.append({**row(1), "attempts": 2})
+        worker.wake()
+        await _until(lambda: not queue.due)
+        await asyncio.sleep(0.05)
+        assert runs == [1] and set(worker.inflight) == {1}
+        go_on.set()
+        await _until(lambda: bool(queue.batches))
+    assert queue.batches == [[1]] and runs == [1]
+
+
+async def test_a_lease_refused_while_the_failure_is_recorded_leaves_it_failed_with_its_calls_spent() -> None:
+    """The failure's record ends the lease; a heartbeat refused then must not cancel the recording, count the
+    job as succeeded, or lose the attempt's model calls."""
+    queue = MemoryQueue()
+
+    async def breaks(job: Job, ctx: JobContext) -> Finished:
+        ModelCall("m", "p@v1", Usage(input_tokens=7, output_tokens=2))  # made and paid for
+        raise TransientError("the model went away")
+
+    async def lease_ends_meanwhile() -> None:
+        queue.refuse_extends = True
+        await asyncio.sleep(0.5)  # a heartbeat (every 1/3 s) comes and is refused
+
+    queue.failing = lease_ends_meanwhile
+    worker = Worker(queue=queue, handlers={"noop": breaks}, metrics=Metrics(), lease_seconds=1, sweep_seconds=30)  # type: ignore[arg-type]
+    queue.due.append(row(1))
+    async with running(worker):
+        await _until(lambda: bool(queue.spent))
+    assert queue.failed == [1] and queue.released == []
+    assert [call["input_tokens"] for call in queue.spent[1]] == [7]
+
+
+async def test_a_lease_refused_while_the_finish_commits_does_not_cancel_the_finished_job() -> None:
+    """The finish itself ends the lease: a heartbeat refused while its claim is on the way must leave the job
+    to learn its fate from the claim (committed), not cancel and release it."""
+    queue = MemoryQueue()
+    fates: list[bool] = []
+
+    async def committing_slowly() -> None:
+        queue.refuse_extends = True
+        await asyncio.sleep(0.5)  # a heartbeat (every 1/3 s) comes and is refused
+
+    async def done(job: Job, ctx: JobContext) -> Finished:
+        queue.during_claim = committing_slowly  # the next claim: the one that carries the finish
+        return Finished(Output(text="ok"), then=fates.append)
+
+    worker = Worker(queue=queue, handlers={"noop": done}, metrics=Metrics(), lease_seconds=1, sweep_seconds=30)  # type: ignore[arg-type]
+    queue.due.append(row(1))
+    async with running(worker):
+        await _until(lambda: bool(fates))
+    assert fates == [True] and queue.released == [] and queue.batches == [[1]]
