@@ -30,7 +30,9 @@ def error_for(code: str, message: str, what: str) -> CoachbaseError:
     """A database error (SQLSTATE or PostgREST code) → our kind: lease lost, worth retrying, or not."""
     if code == "PT409":
         return LeaseLost(f"{what}: {message}")
-    if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002"):
+    # PGRST000-003: PostgREST could not reach Postgres, lost it, is loading its schema cache, or timed out
+    # waiting for a pooled connection (504 under load).
+    if code.startswith(("08", "53", "57", "40")) or code in ("PGRST000", "PGRST001", "PGRST002", "PGRST003"):
         return TransientError(f"{what}: {code} {message}")
     return PermanentError(f"{what}: {code} {message}")
 
@@ -49,14 +51,16 @@ def outcomes(answer: object, what: str) -> dict[int, Exception | None]:
 
 def refusal(status: int, body: bytes, what: str) -> CoachbaseError:
     """An RPC's error answer → our kind: by PostgREST's error code when the body has one (error_for), else
-    by the HTTP status (a proxy's or load balancer's 429, 502, 503 or 504 is worth retrying)."""
+    by the HTTP status (a proxy's or load balancer's 429, 502, 503 or 504 is worth retrying). A 502, 503
+    or 504 is worth retrying whatever code it carries: PostgREST's for them are all about reaching
+    Postgres."""
     try:
         error = json.loads(body)
     except ValueError:
         error = None
-    if isinstance(error, dict) and error.get("code"):
-        return error_for(str(error["code"]), str(error.get("message", "")), what)
     text = body[:200].decode("utf-8", "replace")
+    if isinstance(error, dict) and error.get("code") and status not in (502, 503, 504):
+        return error_for(str(error["code"]), str(error.get("message", "")), what)
     if status in (429, 502, 503, 504):
         return TransientError(f"{what}: HTTP {status} {text}")
     return PermanentError(f"{what}: HTTP {status} {text}")

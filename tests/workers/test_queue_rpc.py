@@ -83,6 +83,25 @@ async def test_a_proxys_error_page_is_read_by_its_status() -> None:
     assert seen[0] == {"apikey": "service-key", "authorization": "Bearer service-key", "body": '{"p":"é"}'}
 
 
+async def test_postgrest_out_of_connections_is_worth_retrying() -> None:
+    """Under load PostgREST answers 504 PGRST003 (no pooled connection in time): refused as permanent, a
+    claim carrying finished jobs would fail every one of them for good."""
+
+    async def answer(request: web.Request) -> web.Response:
+        body = {"code": "PGRST003", "message": "Timed out acquiring connection from connection pool.",
+                "details": None, "hint": None}  # fmt: skip
+        return web.json_response(body, status=504)
+
+    app = web.Application()
+    app.router.add_post("/rest/v1/rpc/{name}", answer)
+    async with TestServer(app) as server:
+        rest = ServiceCalls(str(server.make_url("/rest/v1")), "service-key", connections=1, timeout=5)
+        queue = JobQueue(cast(AsyncClient, None), "worker-under-test", rest)
+        with pytest.raises(TransientError, match="PGRST003"):
+            await queue.rpc("claim_jobs_v4", {})
+        await rest.aclose()
+
+
 def test_the_proxy_comes_from_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
                  "no_proxy"):  # fmt: skip
