@@ -1,8 +1,9 @@
 """Structured output: make the model call a tool, validate its input with pydantic, re-ask once on errors.
 
 This is the one retry loop for invalid output (network and rate-limit retries belong to the job layer).
-Still invalid after the repair → `InvalidOutput` (a `PermanentError`) carrying the validation errors, and
-the usage of both calls (they were made and paid for): the job fails with them.
+Each model call is handed to `spent` as it returns, before anything after it can fail (the repair call's
+own error, say): it was made and paid for whatever becomes of the rest. Still invalid after the repair →
+`InvalidOutput` (a `PermanentError`) with the validation errors: the job fails with them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import PermanentError
-from shared.llm.base import ChatMessage, Completion, LLMProvider, Prompt, Tool, Usage
+from shared.llm.base import ChatMessage, Completion, LLMProvider, Prompt, Tool
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -24,20 +25,10 @@ T = TypeVar("T", bound=BaseModel)
 class Structured(Generic[T]):
     value: T
     model: str
-    usages: tuple[Usage, ...]  # one per model call: two when a repair was needed
-
-    @property
-    def repaired(self) -> bool:
-        return len(self.usages) > 1
 
 
 class InvalidOutput(PermanentError):
-    """The model's tool input stayed invalid after one repair; `usages`: the calls that were made."""
-
-    def __init__(self, message: str, model: str, usages: tuple[Usage, ...]) -> None:
-        super().__init__(message)
-        self.model = model
-        self.usages = usages
+    """The model's tool input stayed invalid after one repair."""
 
 
 def _errors(exc: ValidationError) -> str:
@@ -45,19 +36,12 @@ def _errors(exc: ValidationError) -> str:
 
 
 async def call_tool(
-    provider: LLMProvider,
-    prompt: Prompt,
-    tool: Tool,
-    schema: type[T],
-    on_call: Callable[[Completion], object] | None = None,
+    provider: LLMProvider, prompt: Prompt, tool: Tool, schema: type[T], spent: Callable[[Completion], object]
 ) -> Structured[T]:
-    """`on_call` is told of each model call as it returns, before anything can fail after it (a repair
-    call's error, say): a call made is paid for whatever becomes of the rest."""
     first = await provider.complete(prompt, tool)
-    if on_call is not None:
-        on_call(first)
+    spent(first)
     try:
-        return Structured(schema.model_validate(first.tool_input or {}), first.model, (first.usage,))
+        return Structured(schema.model_validate(first.tool_input or {}), first.model)
     except ValidationError as exc:
         problems = _errors(exc)
     repair = replace(
@@ -73,14 +57,9 @@ async def call_tool(
         ],
     )
     second: Completion = await provider.complete(repair, tool)
-    if on_call is not None:
-        on_call(second)
+    spent(second)
     try:
         value = schema.model_validate(second.tool_input or {})
     except ValidationError as exc:
-        raise InvalidOutput(
-            f"invalid {tool.name} output after one repair attempt: {_errors(exc)}",
-            second.model,
-            (first.usage, second.usage),
-        ) from exc
-    return Structured(value, second.model, (first.usage, second.usage))
+        raise InvalidOutput(f"invalid {tool.name} output after one repair attempt: {_errors(exc)}") from exc
+    return Structured(value, second.model)

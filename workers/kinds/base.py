@@ -199,8 +199,8 @@ async def structured_output(
 async def tool_output(
     provider: LLMProvider, prompt: Prompt, version: str, tool: Tool, output: type[Output]
 ) -> tuple[Structured[Output], tuple[ModelCall, ...]]:
-    """`call_tool` with its model calls. Each counts as spent when it returns, so an attempt that fails
-    after it (output still invalid, or the repair call's own error) records it all the same."""
+    """`call_tool` with its model calls. Each counts as spent when it returns (a ModelCall), so an attempt
+    that fails after it (output still invalid, or the repair call's own error) records it all the same."""
     calls: list[ModelCall] = []
     result = await call_tool(
         provider, prompt, tool, output, lambda made: calls.append(ModelCall(made.model, version, made.usage))
