@@ -13,6 +13,9 @@ is the same whoever continues the reply.
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +24,26 @@ from shared.errors import PermanentError
 from shared.llm.base import Block, ChatMessage, TextBlock, ToolResult, ToolUse
 from workers.kinds.base import ModelCall, recorded
 from workers.queue import JobQueue
+
+MAX_CALLS = 64  # a turn's calls run_reply_step_v1 takes
+_NAME = re.compile(r"[^A-Za-z0-9_-]")  # what a tool name may hold (the Messages API's pattern)
+
+
+def storable_calls(calls: Iterable[ToolUse], taken: set[str]) -> tuple[ToolUse, ...]:
+    """A turn's calls as its step can store them, whatever the model wrote: at most MAX_CALLS; a name of the
+    characters a tool name may hold, 1 to 64 of them (one no tool has is answered "not available"); an id
+    used by no other call of the reply (`taken`: those of its earlier steps). Left as written, one bad call
+    failed the whole reply on the table's constraints. The model sees the turn as stored."""
+    kept: list[ToolUse] = []
+    used = set(taken)
+    for call in list(calls)[:MAX_CALLS]:
+        name = _NAME.sub("_", call.name)[:64] or "unnamed_tool"
+        call_id = (
+            call.id if call.id and call.id not in used and not _NAME.search(call.id) else f"toolu_{uuid.uuid4().hex}"
+        )
+        used.add(call_id)
+        kept.append(ToolUse(call_id, name, call.input))
+    return tuple(kept)
 
 
 class StoredCall(BaseModel):
@@ -71,12 +94,19 @@ class ToolSteps:
         self.job_id = job_id
 
     async def run(
-        self, number: int, text: str, calls: tuple[ToolUse, ...], call: ModelCall, delta: dict[str, Any] | None
+        self,
+        number: int,
+        text: str,
+        calls: tuple[ToolUse, ...],
+        call: ModelCall,
+        delta: dict[str, Any] | None,
+        taken: set[str],
     ) -> Step:
         """Store a turn with its calls and run them (in Postgres, each once), in one transaction; the step
         with every result. `delta`, the reply's text not yet broadcast, goes out from that transaction before
-        the calls. (The reply's text so far is the checkpoints' to write, with the deltas it holds.)"""
-        calls_json = [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in calls]
+        the calls. (The reply's text so far is the checkpoints' to write, with the deltas it holds.) `taken`:
+        the call ids of the reply's earlier steps."""
+        calls_json = [{"tool_use_id": c.id, "name": c.name, "input": c.input} for c in storable_calls(calls, taken)]
         step = {"step": number, "text": text, "calls": calls_json, "usage": call.as_json(), "delta": delta}
         stored = await self._run(step, text)
         recorded(call)  # the step put its turn's call in the ledger

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from typing import Any
 
@@ -44,6 +45,8 @@ def _refuse_constant(name: str) -> Any:
 def _storable(value: Any) -> bool:
     if isinstance(value, str):
         return _UNSTORABLE.search(value) is None
+    if isinstance(value, float):  # 1e400 parses as inf in Python, and JSON cannot hold it
+        return math.isfinite(value)
     if isinstance(value, dict):
         return all(_storable(k) and _storable(v) for k, v in value.items())
     if isinstance(value, list):

@@ -399,6 +399,7 @@ async def test_anthropic_tool_input_cut_short_by_max_tokens_is_marked_invalid() 
         (('"walk"',), {INVALID_JSON: '"walk"'}),
         (('{"title": "Walk"', "}}"), {INVALID_JSON: '{"title": "Walk"}}'}),
         (('{"minutes": NaN}',), {INVALID_JSON: '{"minutes": NaN}'}),  # Python reads NaN; jsonb does not
+        (('{"minutes": 1e400}',), {INVALID_JSON: '{"minutes": 1e400}'}),  # Python reads inf; JSON cannot say it
         (('{"title": "a\\u0000b"}',), {INVALID_JSON: '{"title": "a\\u0000b"}'}),  # NUL: Postgres refuses it
         (('{"title": "\\ud83d"}',), {INVALID_JSON: '{"title": "\\ud83d"}'}),  # a lone surrogate
         (("{\x00",), {INVALID_JSON: "{\ufffd"}),  # the raw text is kept storable too

@@ -18,8 +18,10 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.llm.base import ToolUse
 from tests.waiting import wait_until
 from tests.workers.conftest import User, UserFactory, WorkerProcess, all_complete, replies, streamed_text, subscribe
+from workers.agent import MAX_CALLS, storable_calls
 from workers.kinds.chat_reply import STEP_LIMIT_NOTE
 
 RECORDED = {
@@ -185,6 +187,36 @@ async def test_the_step_limit_ends_the_reply_with_a_clear_note(
         await admin.execute("update internal.settings set value = '6' where key = 'reply.max_tool_steps'")
     assert reply["content"].endswith(STEP_LIMIT_NOTE.strip())
     assert [c["step"] for c in await tool_calls(user, conversation)] == [1, 2]  # the third turn's call never ran
+
+
+async def test_a_call_the_table_could_not_hold_as_written_is_answered_not_failed(
+    make_planner_user: Callable[[], Any], start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """A model can name a tool that does not exist, in any length: stored as written, a name of over 64
+    characters failed the whole reply on tool_calls' constraint. It is stored cut to 64 and answered."""
+    start_worker()
+    user = await make_planner_user()
+    conversation = await user.conversation()
+    await user.send(conversation, f"Plan my day [[call:{'a' * 70} {{}}]]")
+    reply = await reply_done(user, conversation)
+    [call] = await tool_calls(user, conversation)
+    assert reply["status"] == "complete"
+    assert call["name"] == "a" * 64 and call["is_error"]
+    assert call["result"] == {"error": f"The tool {'a' * 64} is not available to you."}
+
+
+def test_a_turns_calls_are_made_storable_whatever_the_model_wrote() -> None:
+    calls = [
+        ToolUse("toolu_1", "get_plan", {}),
+        ToolUse("toolu_1", "get_plan; drop table x", {}),  # the same id again, a name no tool has
+        ToolUse("toolu_0", "", {}),  # an id of an earlier step, no name
+        *(ToolUse(f"toolu_x{i}", "get_plan", {}) for i in range(70)),
+    ]
+    stored = storable_calls(calls, taken={"toolu_0"})
+    assert len(stored) == MAX_CALLS
+    assert [c.name for c in stored[:3]] == ["get_plan", "get_plan__drop_table_x", "unnamed_tool"]
+    ids = [c.id for c in stored]
+    assert ids[0] == "toolu_1" and len(set(ids)) == len(ids) and "toolu_0" not in ids
 
 
 async def test_a_tool_not_enabled_for_the_coach_is_not_offered_nor_run(

@@ -381,7 +381,8 @@ class ChatReply:
             if delta is None and stream.batcher.pending:
                 stream.flush_soon()
             await knowledge.before_tools(completion.tool_calls)
-            done.append(await steps.run(number, completion.text, completion.tool_calls, call, delta))
+            taken = {c.tool_use_id for step in done for c in step.calls}
+            done.append(await steps.run(number, completion.text, completion.tool_calls, call, delta, taken))
             knowledge.after_tools(done[-1])
             log.info(
                 "tool step done",
