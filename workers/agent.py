@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import PermanentError
 from shared.llm.base import Block, ChatMessage, TextBlock, ToolResult, ToolUse
+from shared.llm.tool_input import new_call_id
 from workers.kinds.base import ModelCall, recorded
 from workers.queue import JobQueue
 
@@ -38,9 +38,7 @@ def storable_calls(calls: Iterable[ToolUse], taken: set[str]) -> tuple[ToolUse, 
     used = set(taken)
     for call in list(calls)[:MAX_CALLS]:
         name = _NAME.sub("_", call.name)[:64] or "unnamed_tool"
-        call_id = (
-            call.id if call.id and call.id not in used and not _NAME.search(call.id) else f"toolu_{uuid.uuid4().hex}"
-        )
+        call_id = call.id if call.id and call.id not in used and not _NAME.search(call.id) else new_call_id(used)
         used.add(call_id)
         kept.append(ToolUse(call_id, name, call.input))
     return tuple(kept)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import secrets
-import string
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +31,7 @@ from shared.llm.base import (
     Usage,
 )
 from shared.llm.sse import sse_data
-from shared.llm.tool_input import parse_tool_input
+from shared.llm.tool_input import new_call_id, parse_tool_input
 
 log = logging.getLogger("shared.llm.openai")
 
@@ -267,24 +265,13 @@ class _Call:
         servers repeat ids across turns or within one (a constant id from llama.cpp, per-turn ids from
         Kimi models), and a tool loop that stores results by call id must never take one call for
         another."""
-        call_id = self.id if self.id and self.id not in ids_in_use else _new_call_id(ids_in_use)
+        call_id = self.id if self.id and self.id not in ids_in_use else new_call_id(ids_in_use)
         ids_in_use.add(call_id)
         return ToolUse(call_id, self.name, parse_tool_input("".join(self.parts) or "{}"))
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _new_call_id(ids_in_use: set[str]) -> str:
-    """A fresh id: 9 letters and digits, the strictest shape a server checks (Mistral's)."""
-    while True:
-        call_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
-        if call_id not in ids_in_use:
-            return call_id
-
-
-_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def _ids_in(prompt: Prompt) -> set[str]:

@@ -1,4 +1,5 @@
-"""A tool call's input as the model streamed it (JSON text) → the object a `ToolUse` carries.
+"""A tool call's input as the model streamed it (JSON text) → the object a `ToolUse` carries; and a fresh
+call id, for a call whose id is missing or already taken.
 
 Both APIs stream a call's input as JSON text in pieces; what the pieces add up to is the model's output,
 so it may be cut short (max_tokens), not an object, or hold what Postgres cannot store (a NUL character,
@@ -13,6 +14,8 @@ import contextlib
 import json
 import math
 import re
+import secrets
+import string
 from typing import Any
 
 INVALID_JSON = "_invalid_json"
@@ -52,3 +55,15 @@ def _storable(value: Any) -> bool:
     if isinstance(value, list):
         return all(_storable(v) for v in value)
     return True
+
+
+def new_call_id(ids_in_use: set[str]) -> str:
+    """A call id no call in `ids_in_use` has: 9 letters and digits, the strictest shape a server checks
+    (Mistral's), which the Messages API takes too."""
+    while True:
+        call_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
+        if call_id not in ids_in_use:
+            return call_id
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
