@@ -99,12 +99,11 @@ class OpenAICompatibleProvider:
             raise TransientError(f"the model server's answer is not JSON: {response.text[:200]!r}") from exc
         choice = (data.get("choices") or [{}])[0] if isinstance(data, dict) else {}
         message = choice.get("message") or {}
-        finish = choice.get("finish_reason")
         return Completion(
             text=message.get("content") or "",
             model=data.get("model") or prompt.model,
             usage=_usage(data.get("usage")) or Usage(),
-            stop_reason=_STOP_REASONS.get(finish, finish) if isinstance(finish, str) else None,
+            stop_reason=_stop_reason(choice.get("finish_reason")),
             tool_input=_tool_input(message),
         )
 
@@ -180,6 +179,11 @@ _STOP_REASONS = {
 }
 
 
+def _stop_reason(finish: object) -> str | None:
+    """A finish_reason as the Messages API's stop_reason (one it has no word for is kept as it is)."""
+    return _STOP_REASONS.get(finish, finish) if isinstance(finish, str) and finish else None
+
+
 class _Turn:
     """One streamed turn, read chunk by chunk: its text, tool calls, model, finish reason and usage."""
 
@@ -232,7 +236,7 @@ class _Turn:
 
     def completion(self, ids_in_use: set[str]) -> Completion:
         calls = tuple(call.tool_use(ids_in_use) for call in self.calls)
-        reason = _STOP_REASONS.get(self.finish, self.finish) if self.finish else None
+        reason = _stop_reason(self.finish)
         if calls and reason in (None, "end_turn"):  # some servers end a turn of calls with "stop"
             reason = "tool_use"
         return Completion(
